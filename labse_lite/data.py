@@ -1,0 +1,228 @@
+"""The shipped data (``data/``) and the same shapes from the Hugging Face hub.
+
+Offline (default) everything is read from the compact files that
+``data/prepare.py`` builds from the raw Tatoeba/FLORES copies; see
+``data/README.md`` (the data card).  With ``source="hub"`` the loaders call
+:func:`datasets.load_dataset` instead and return the same Python shapes, so
+the rest of the package never needs to know where the data came from.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+__all__ = [
+    "DataError", "ParallelCorpus", "normalize_for_overlap", "data_dir",
+    "load_train_pairs", "load_tatoeba", "load_flores", "read_tsv",
+]
+
+
+class DataError(ValueError):
+    """Raised for missing, malformed or inconsistent data."""
+
+
+def normalize_for_overlap(text: str) -> str:
+    """NFC, case-folded, whitespace-collapsed key used for leakage checks."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def data_dir() -> Path:
+    """The shipped ``data/`` folder (override with ``LABSE_LITE_DATA``)."""
+    env = os.environ.get("LABSE_LITE_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def read_tsv(path: str | os.PathLike,
+             n_cols: int | None) -> list[list[str]]:
+    """Read a (optionally gzipped) UTF-8 TSV with exactly ``n_cols`` columns
+    (``None``: as many as the first row has).
+
+    Raises :class:`DataError` naming the file and line for a missing file,
+    bytes that are not UTF-8, or a wrong number of columns.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            f"data file not found: {path}. The shipped files live in data/ "
+            f"(rebuild with `python data/prepare.py`), or set "
+            f"LABSE_LITE_DATA to another folder.")
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows = []
+    with opener(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(
+                    f"{path}:{line_no}: not valid UTF-8 ({err.reason} at "
+                    f"byte {err.start}); re-encode the file as UTF-8"
+                ) from None
+            parts = line.rstrip("\r\n").split("\t")
+            if n_cols is None:
+                n_cols = len(parts)
+            if len(parts) != n_cols:
+                raise DataError(f"{path}:{line_no}: expected {n_cols} "
+                                f"tab-separated columns, got {len(parts)}")
+            rows.append(parts)
+    return rows
+
+
+@dataclass
+class ParallelCorpus:
+    """Translation pairs with English, one language label per pair.
+
+    ``langs[i]`` is the ISO 639-3 code of ``xx[i]``; ``en[i]`` is its English
+    translation.
+    """
+
+    langs: list[str]
+    xx: list[str]
+    en: list[str]
+
+    def __post_init__(self):
+        if not (len(self.langs) == len(self.xx) == len(self.en)):
+            raise DataError(
+                f"mismatched corpus columns: {len(self.langs)} labels, "
+                f"{len(self.xx)} sentences, {len(self.en)} translations")
+
+    def __len__(self) -> int:
+        return len(self.xx)
+
+    def languages(self) -> list[str]:
+        return sorted(set(self.langs))
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for lang in self.langs:
+            out[lang] = out.get(lang, 0) + 1
+        return dict(sorted(out.items()))
+
+    def subset(self, languages: Iterable[str] | None = None,
+               exclude: Iterable[str] = ()) -> "ParallelCorpus":
+        """Keep rows whose label is in ``languages`` and not in ``exclude``."""
+        keep = None if languages is None else set(languages)
+        drop = set(exclude)
+        idx = [i for i, lang in enumerate(self.langs)
+               if (keep is None or lang in keep) and lang not in drop]
+        return ParallelCorpus([self.langs[i] for i in idx],
+                              [self.xx[i] for i in idx],
+                              [self.en[i] for i in idx])
+
+    def by_language(self) -> dict[str, tuple[list[str], list[str]]]:
+        out: dict[str, tuple[list[str], list[str]]] = {}
+        for lang, x, e in zip(self.langs, self.xx, self.en):
+            xs, es = out.setdefault(lang, ([], []))
+            xs.append(x)
+            es.append(e)
+        return out
+
+
+def _check_languages(requested: Sequence[str] | None,
+                     available: Iterable[str], what: str) -> None:
+    if requested is None:
+        return
+    if isinstance(requested, str):
+        raise DataError(f"languages must be a list of codes, not the string "
+                        f"{requested!r} (did you mean [{requested!r}]?)")
+    unknown = sorted(set(requested) - set(available))
+    if unknown:
+        raise DataError(f"unknown language code(s) for {what}: {unknown}. "
+                        f"Known: {' '.join(sorted(set(available)))}")
+
+
+def load_train_pairs(languages: Sequence[str] | None = None,
+                     exclude: Sequence[str] = (),
+                     path: str | os.PathLike | None = None
+                     ) -> ParallelCorpus:
+    """Training pairs (Tatoeba challenge, Tatoeba-v1 removed); see data card.
+
+    ``languages`` keeps only these labels (all by default); ``exclude`` drops
+    labels, e.g. for a zero-shot experiment.
+    """
+    rows = read_tsv(path or data_dir() / "train.tsv.gz", 4)
+    corpus = ParallelCorpus([r[0] for r in rows], [r[2] for r in rows],
+                            [r[3] for r in rows])
+    _check_languages(languages, corpus.langs, "the training data")
+    if languages is None and not exclude:
+        return corpus
+    return corpus.subset(languages, exclude)
+
+
+def load_tatoeba(languages: Sequence[str] | None = None,
+                 source: str = "local",
+                 hub_id: str = "mteb/tatoeba-bitext-mining",
+                 hub_config: str = "{lang}-eng",
+                 hub_split: str = "test",
+                 hub_columns: tuple[str, str] = ("sentence1", "sentence2"),
+                 path: str | os.PathLike | None = None,
+                 ) -> ParallelCorpus:
+    """The Tatoeba-v1 benchmark (112 languages, up to 1000 pairs each).
+
+    ``source="local"`` reads ``data/tatoeba_v1.tsv.gz``; ``source="hub"``
+    loads ``hub_id`` with one config per language (``hub_config`` formatted
+    with ``lang``) whose ``hub_columns`` are (non-English, English).  The hub
+    path needs ``languages``, or uses the 112 languages of the local copy.
+    """
+    if source == "local":
+        rows = read_tsv(path or data_dir() / "tatoeba_v1.tsv.gz", 3)
+        corpus = ParallelCorpus([r[0] for r in rows], [r[1] for r in rows],
+                                [r[2] for r in rows])
+        _check_languages(languages, corpus.langs, "Tatoeba-v1")
+        return corpus if languages is None else corpus.subset(languages)
+    if source != "hub":
+        raise DataError(f"source must be 'local' or 'hub', not {source!r}")
+    import datasets  # optional dependency, only for the hub path
+
+    if languages is None:
+        languages = sorted(set(load_tatoeba().langs))
+    langs, xx, en = [], [], []
+    for lang in languages:
+        ds = datasets.load_dataset(hub_id, hub_config.format(lang=lang),
+                                   split=hub_split)
+        missing = [c for c in hub_columns if c not in ds.column_names]
+        if missing:
+            raise DataError(f"{hub_id} ({lang}) has no column(s) {missing}; "
+                            f"columns are {ds.column_names}")
+        xx.extend(ds[hub_columns[0]])
+        en.extend(ds[hub_columns[1]])
+        langs.extend([lang] * len(ds))
+    return ParallelCorpus(langs, xx, en)
+
+
+def load_flores(languages: Sequence[str] | None = None,
+                source: str = "local",
+                hub_id: str = "facebook/flores",
+                hub_split: str = "devtest",
+                hub_column: str = "sentence",
+                path: str | os.PathLike | None = None,
+                ) -> dict[str, list[str]]:
+    """FLORES-200 devtest, multi-way parallel: ``{code: sentences}``.
+
+    Codes are ``iso639-3_Script`` (``deu_Latn``); line *i* is the same
+    sentence in every language.  ``source="hub"`` loads one config per code
+    from ``hub_id``.
+    """
+    if source == "local":
+        rows = read_tsv(path or data_dir() / "flores200_devtest.tsv.gz",
+                        None)
+        header, body = rows[0], rows[1:]
+        table = {code: [r[j] for r in body] for j, code in enumerate(header)}
+        _check_languages(languages, table, "FLORES-200")
+        if languages is None:
+            return table
+        return {code: table[code] for code in languages}
+    if source != "hub":
+        raise DataError(f"source must be 'local' or 'hub', not {source!r}")
+    import datasets
+
+    if languages is None:
+        raise DataError("load_flores(source='hub') needs explicit languages")
+    return {code: list(datasets.load_dataset(hub_id, code, split=hub_split)
+                       [hub_column]) for code in languages}

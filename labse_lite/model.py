@@ -1,0 +1,308 @@
+"""The dual encoder: one shared transformer encodes both sides of a pair.
+
+LaBSE (Feng et al., 2022, §3) embeds a sentence as the last layer's [CLS]
+vector, L2-normalised; the released checkpoint first passes [CLS] through
+BERT's pooler (dense + tanh).  :class:`DualEncoder` wraps any Hugging Face
+``transformers`` encoder and offers those poolings plus mean and max, an
+optional projection to a lower dimension (LEALLA-style), and a
+length-sorted, batched :meth:`DualEncoder.encode`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["DualEncoder", "MODEL_PRESETS", "bert_config"]
+
+POOLINGS = ("cls", "pooler", "mean", "max")
+
+# Encoder shapes: (layers, hidden, heads, FFN).  "labse-base" is the paper's
+# BERT-base; the lealla-* shapes are LEALLA's thin-deep encoders (Mao &
+# Nakagawa, 2023, Table 1); the small ones are what a laptop CPU trains.
+MODEL_PRESETS = {
+    "tiny": dict(num_hidden_layers=2, hidden_size=64,
+                 num_attention_heads=2, intermediate_size=128),
+    "laptop": dict(num_hidden_layers=2, hidden_size=128,
+                   num_attention_heads=2, intermediate_size=512),
+    "labse-base": dict(num_hidden_layers=12, hidden_size=768,
+                       num_attention_heads=12, intermediate_size=3072),
+    "lealla-small": dict(num_hidden_layers=24, hidden_size=128,
+                         num_attention_heads=8, intermediate_size=512),
+    "lealla-base": dict(num_hidden_layers=24, hidden_size=192,
+                        num_attention_heads=12, intermediate_size=768),
+    "lealla-large": dict(num_hidden_layers=24, hidden_size=256,
+                         num_attention_heads=8, intermediate_size=1024),
+}
+
+_CONFIG_FILE = "dual_encoder.json"
+_HEAD_FILE = "dual_encoder_head.safetensors"
+
+
+def bert_config(vocab_size: int, preset: str | None = "laptop",
+                max_position_embeddings: int = 512, dropout: float = 0.1,
+                **overrides):
+    """A :class:`transformers.BertConfig` from a named preset + overrides."""
+    from transformers import BertConfig
+
+    if preset is not None and preset not in MODEL_PRESETS:
+        raise ValueError(f"unknown model preset {preset!r}; choose from "
+                         f"{sorted(MODEL_PRESETS)}")
+    shape = dict(MODEL_PRESETS.get(preset, {}))
+    shape.update({k: v for k, v in overrides.items() if v is not None})
+    if shape.get("hidden_size", 768) % shape.get("num_attention_heads", 12):
+        raise ValueError(f"hidden_size {shape['hidden_size']} is not a "
+                         f"multiple of num_attention_heads "
+                         f"{shape['num_attention_heads']}")
+    return BertConfig(vocab_size=vocab_size,
+                      max_position_embeddings=max_position_embeddings,
+                      hidden_dropout_prob=dropout,
+                      attention_probs_dropout_prob=dropout, **shape)
+
+
+class DualEncoder(nn.Module):
+    """Shared-weight dual encoder over a ``transformers`` encoder.
+
+    Args:
+        encoder: a ``transformers`` model whose output has
+            ``last_hidden_state`` (BertModel, XLMRobertaModel...).
+        tokenizer: its tokenizer (a ``transformers`` fast tokenizer).
+        pooling: ``"cls"`` (paper), ``"pooler"`` ([CLS] → dense + tanh, the
+            released LaBSE), ``"mean"`` or ``"max"`` over real tokens.
+        projection_dim: optional linear map to this many dimensions after
+            pooling (None: keep the encoder's hidden size).
+        max_length: tokens per sentence, [CLS]/[SEP] included; longer
+            sentences are truncated (see :meth:`encode`).
+        normalize: L2-normalise the output (needed by the AMS loss).
+    """
+
+    def __init__(self, encoder, tokenizer, pooling: str = "cls",
+                 projection_dim: int | None = None, max_length: int = 64,
+                 normalize: bool = True):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, "
+                             f"got {pooling!r}")
+        if pooling == "pooler" and getattr(encoder, "pooler", None) is None:
+            raise ValueError("pooling='pooler' needs an encoder with a "
+                             "pooler layer (BertModel(add_pooling_layer="
+                             "True))")
+        if max_length < 3:
+            raise ValueError(f"max_length must be >= 3, got {max_length}")
+        if projection_dim is not None and projection_dim < 1:
+            raise ValueError(f"projection_dim must be positive, "
+                             f"got {projection_dim}")
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.pooling = pooling
+        self.max_length = max_length
+        self.normalize = normalize
+        hidden = encoder.config.hidden_size
+        self.projection = (nn.Linear(hidden, projection_dim)
+                           if projection_dim else None)
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_config(cls, tokenizer, preset: str | None = "laptop",
+                    pooling: str = "cls", projection_dim: int | None = None,
+                    max_length: int = 64, dropout: float = 0.1,
+                    **overrides) -> "DualEncoder":
+        """A randomly initialised BERT encoder of a named shape."""
+        from transformers import BertModel
+
+        config = bert_config(len(tokenizer), preset,
+                             max_position_embeddings=max(512, max_length),
+                             dropout=dropout, **overrides)
+        config.pad_token_id = tokenizer.pad_token_id
+        encoder = BertModel(config, add_pooling_layer=(pooling == "pooler"))
+        return cls(encoder, tokenizer, pooling, projection_dim, max_length)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike,
+                        pooling: str | None = None,
+                        projection_dim: int | None = None,
+                        max_length: int | None = None,
+                        **hf_kwargs) -> "DualEncoder":
+        """Load a dual encoder saved by :meth:`save_pretrained`, or wrap any
+        ``transformers`` encoder by hub name or path (``AutoModel``).
+
+        Arguments left as None keep the saved settings (or, for a plain
+        encoder, ``pooling="cls"`` and ``max_length=64``).
+        """
+        from transformers import AutoModel, AutoTokenizer
+
+        path = Path(name_or_path)
+        saved = {}
+        if (path / _CONFIG_FILE).is_file():
+            saved = json.loads((path / _CONFIG_FILE).read_text())
+        elif path.exists() and not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"{path} exists but holds no model (no config.json or "
+                f"{_CONFIG_FILE})")
+        settings = dict(pooling="cls", projection_dim=None, max_length=64,
+                        normalize=True)
+        settings.update(saved)
+        for key, value in (("pooling", pooling),
+                           ("projection_dim", projection_dim),
+                           ("max_length", max_length)):
+            if value is not None:
+                settings[key] = value
+        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
+        if saved and settings["pooling"] != "pooler":
+            # Our checkpoints have no pooler; don't let AutoModel add a
+            # randomly initialised one (and warn about it).
+            hf_kwargs.setdefault("add_pooling_layer", False)
+        encoder = AutoModel.from_pretrained(str(name_or_path), **hf_kwargs)
+        model = cls(encoder, tokenizer, **settings)
+        head = path / _HEAD_FILE
+        if model.projection is not None and head.is_file():
+            from safetensors.torch import load_file
+
+            state = load_file(str(head))
+            model.projection.load_state_dict(
+                {k.removeprefix("projection."): v for k, v in state.items()})
+        return model
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Hugging Face format: encoder (safetensors) + tokenizer + our
+        settings (``dual_encoder.json``) + the projection head, if any."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(directory, safe_serialization=True)
+        self.tokenizer.save_pretrained(directory)
+        settings = dict(pooling=self.pooling, max_length=self.max_length,
+                        normalize=self.normalize,
+                        projection_dim=(self.projection.out_features
+                                        if self.projection else None))
+        (directory / _CONFIG_FILE).write_text(json.dumps(settings, indent=1))
+        if self.projection is not None:
+            from safetensors.torch import save_file
+
+            save_file({f"projection.{k}": v.contiguous() for k, v in
+                       self.projection.state_dict().items()},
+                      str(directory / _HEAD_FILE))
+
+    # ---------------------------------------------------------------- forward
+    @property
+    def embedding_dim(self) -> int:
+        if self.projection is not None:
+            return self.projection.out_features
+        return self.encoder.config.hidden_size
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
+             pooler_output: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, H) hidden states → (B, H) sentence vectors."""
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        if self.pooling == "pooler":
+            return pooler_output
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)   # (B, T, 1)
+        if self.pooling == "mean":
+            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        # max: padded positions can never win
+        return hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min
+                                  ).max(dim=1).values
+
+    def forward(self, input_ids: torch.Tensor,
+                attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, T) token ids → (B, D) sentence embeddings."""
+        out = self.encoder(input_ids=input_ids,
+                           attention_mask=attention_mask)
+        pooled = self.pool(out.last_hidden_state, attention_mask,
+                           getattr(out, "pooler_output", None))   # (B, H)
+        if self.projection is not None:
+            pooled = self.projection(pooled)                       # (B, D)
+        if self.normalize:
+            pooled = F.normalize(pooled, p=2, dim=-1)
+        return pooled
+
+    # ----------------------------------------------------------------- encode
+    def tokenize(self, sentences: Sequence[str],
+                 return_n_truncated: bool = False):
+        """Token ids with [CLS]/[SEP], truncated to ``max_length`` (the
+        final [SEP] is kept)."""
+        _validate_sentences(sentences)
+        enc = self.tokenizer(list(sentences), add_special_tokens=True,
+                             verbose=False)["input_ids"]
+        n_truncated = 0
+        for i, ids in enumerate(enc):
+            if len(ids) > self.max_length:
+                enc[i] = ids[:self.max_length - 1] + ids[-1:]
+                n_truncated += 1
+        return (enc, n_truncated) if return_n_truncated else enc
+
+    def collate(self, ids: Sequence[Sequence[int]]
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pad a list of id lists to (B, T) ids and attention mask."""
+        width = max(len(x) for x in ids)
+        pad = self.tokenizer.pad_token_id or 0
+        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            input_ids[row, :len(seq)] = torch.as_tensor(seq)
+            mask[row, :len(seq)] = 1
+        return input_ids, mask
+
+    def encode(self, sentences: Sequence[str], batch_size: int = 256,
+               show_progress_bar: bool | None = None,
+               device: str | torch.device | None = None,
+               convert_to_numpy: bool = False):
+        """Embed sentences; returns (N, D) L2-normalised float32 embeddings.
+
+        Sentences are sorted by token length so each batch pads little, and
+        the result is returned in the input order.  Sentences longer than
+        ``max_length`` tokens are truncated (a warning says how many).
+        Empty strings and non-strings raise ``ValueError``/``TypeError``.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        ids, n_trunc = self.tokenize(sentences, return_n_truncated=True)
+        if n_trunc:
+            warnings.warn(f"{n_trunc} of {len(ids)} sentences are longer "
+                          f"than max_length={self.max_length} tokens and "
+                          f"were truncated", stacklevel=2)
+        device = torch.device(device) if device else self.device
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out = torch.empty((len(ids), self.embedding_dim),
+                          dtype=torch.float32)
+        if show_progress_bar is None:
+            show_progress_bar = len(ids) > 20 * batch_size
+        from tqdm.auto import tqdm
+
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                starts = range(0, len(order), batch_size)
+                for start in tqdm(starts, disable=not show_progress_bar,
+                                  desc="encode", unit="batch"):
+                    idx = order[start:start + batch_size]
+                    input_ids, mask = self.collate([ids[i] for i in idx])
+                    emb = self(input_ids.to(device), mask.to(device))
+                    out[idx] = emb.float().cpu()
+        finally:
+            self.train(was_training)
+        return out.numpy() if convert_to_numpy else out
+
+
+def _validate_sentences(sentences) -> None:
+    if isinstance(sentences, str):
+        raise TypeError("expected a list of sentences, got a single string "
+                        "(wrap it in a list)")
+    for i, s in enumerate(sentences):
+        if not isinstance(s, str):
+            raise TypeError(f"sentence {i} is {type(s).__name__}, not str")
+        if not s.strip():
+            raise ValueError(f"sentence {i} is empty or whitespace only; "
+                             f"remove empty lines before encoding")
