@@ -1,0 +1,162 @@
+"""Bitext retrieval evaluation: Tatoeba P@1 and large-pool retrieval.
+
+*Tatoeba* (Artetxe & Schwenk, 2019; Feng et al., 2022, Table 2): for each
+language, every non-English sentence retrieves its nearest English sentence
+among the (up to 1000) English sentences of that language's test set
+(xx→en), and vice versa (en→xx).  Accuracy is precision at 1.
+
+*Large pool* (in the spirit of the paper's UN task, §5.1): each non-English
+query retrieves among **all distinct English sentences of Tatoeba-v1**
+(about 69k), so near-misses that a 1000-candidate pool forgives are counted.
+A query is right when its top candidate equals its gold English sentence
+(after :func:`labse_lite.data.normalize_for_overlap`, so exact duplicates
+count as the same candidate).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from .data import ParallelCorpus, normalize_for_overlap
+from .languages import GROUPS
+
+__all__ = ["retrieval_accuracy", "evaluate_tatoeba", "large_pool_accuracy",
+           "group_averages", "evaluate_all"]
+
+
+def _argmax_chunked(queries: torch.Tensor, candidates: torch.Tensor,
+                    chunk: int = 4096) -> torch.Tensor:
+    """Index of the best candidate per query, in chunks of queries so that
+    memory is O(chunk × candidates)."""
+    best = torch.empty(queries.shape[0], dtype=torch.long)
+    for start in range(0, queries.shape[0], chunk):
+        scores = queries[start:start + chunk] @ candidates.T    # (c, C)
+        best[start:start + chunk] = scores.argmax(dim=1)
+    return best
+
+
+def retrieval_accuracy(queries: torch.Tensor, candidates: torch.Tensor,
+                       gold: Sequence[int] | torch.Tensor | None = None
+                       ) -> float:
+    """P@1: fraction of queries whose nearest candidate is ``gold[i]``
+    (default: candidate i)."""
+    if queries.shape[0] == 0:
+        raise ValueError("no queries to evaluate")
+    if gold is None:
+        if queries.shape[0] != candidates.shape[0]:
+            raise ValueError("without gold indices, queries and candidates "
+                             "must pair up one to one")
+        gold = torch.arange(queries.shape[0])
+    gold = torch.as_tensor(gold)
+    pred = _argmax_chunked(queries, candidates)
+    return (pred == gold).float().mean().item()
+
+
+def _embed_benchmark(model, corpus: ParallelCorpus, batch_size: int,
+                     show_progress_bar: bool | None):
+    """Embed every non-English sentence and each distinct English one once."""
+    keys = [normalize_for_overlap(e) for e in corpus.en]
+    distinct: dict[str, int] = {}
+    texts: list[str] = []
+    for key, text in zip(keys, corpus.en):
+        if key not in distinct:
+            distinct[key] = len(texts)
+            texts.append(text)
+    en_index = torch.tensor([distinct[k] for k in keys])
+    xx_emb = model.encode(corpus.xx, batch_size=batch_size,
+                          show_progress_bar=show_progress_bar)
+    en_emb = model.encode(texts, batch_size=batch_size,
+                          show_progress_bar=show_progress_bar)
+    return xx_emb, en_emb, en_index
+
+
+def evaluate_tatoeba(model, corpus: ParallelCorpus, batch_size: int = 256,
+                     show_progress_bar: bool | None = None,
+                     _embedded=None) -> dict[str, dict[str, float]]:
+    """Per-language Tatoeba P@1 in both directions.
+
+    Returns ``{lang: {"xx2en": acc, "en2xx": acc, "n": pairs}}`` (accuracy
+    in percent, as in the paper's tables).
+    """
+    xx_emb, en_emb, en_index = _embedded or _embed_benchmark(
+        model, corpus, batch_size, show_progress_bar)
+    langs = np.asarray(corpus.langs)
+    results = {}
+    for lang in sorted(set(corpus.langs)):
+        rows = torch.from_numpy(np.flatnonzero(langs == lang))
+        x = xx_emb[rows]                                  # (n, D)
+        e = en_emb[en_index[rows]]                         # (n, D)
+        results[lang] = {"xx2en": 100 * retrieval_accuracy(x, e),
+                         "en2xx": 100 * retrieval_accuracy(e, x),
+                         "n": int(len(rows))}
+    return results
+
+
+def large_pool_accuracy(model, corpus: ParallelCorpus,
+                        languages: Iterable[str] | None = None,
+                        batch_size: int = 256,
+                        show_progress_bar: bool | None = None,
+                        _embedded=None) -> dict[str, float]:
+    """xx→en P@1 (percent) of each language's queries against *all*
+    distinct English sentences of ``corpus``; ``{"pool_size": C, lang: acc}``.
+    """
+    xx_emb, en_emb, en_index = _embedded or _embed_benchmark(
+        model, corpus, batch_size, show_progress_bar)
+    langs = np.asarray(corpus.langs)
+    wanted = sorted(set(languages) if languages is not None
+                    else set(corpus.langs))
+    out: dict[str, float] = {"pool_size": int(en_emb.shape[0])}
+    for lang in wanted:
+        rows = torch.from_numpy(np.flatnonzero(langs == lang))
+        if len(rows) == 0:
+            raise ValueError(f"no Tatoeba queries for language {lang!r}")
+        out[lang] = 100 * retrieval_accuracy(xx_emb[rows], en_emb,
+                                             en_index[rows])
+    return out
+
+
+def group_averages(per_language: Mapping[str, Mapping[str, float] | float],
+                   key: str | None = "xx2en",
+                   trained: Iterable[str] | None = None
+                   ) -> dict[str, float]:
+    """Averages over the paper's groups (m-USE 14, XTREME 36, all) and, if
+    ``trained`` is given, over trained and unseen languages."""
+    def value(lang):
+        v = per_language[lang]
+        return v[key] if key is not None else v
+
+    langs = [k for k in per_language if k != "pool_size"]
+    groups = {name: [l for l in members if l in per_language]
+              for name, members in GROUPS.items()}
+    groups["all"] = langs
+    if trained is not None:
+        trained = set(trained)
+        groups["trained"] = [l for l in langs if l in trained]
+        groups["unseen"] = [l for l in langs if l not in trained]
+    return {name: float(np.mean([value(l) for l in members]))
+            for name, members in groups.items() if members}
+
+
+def evaluate_all(model, corpus: ParallelCorpus,
+                 large_pool_languages: Iterable[str] | None = None,
+                 trained: Iterable[str] | None = None,
+                 batch_size: int = 256,
+                 show_progress_bar: bool | None = None) -> dict:
+    """Tatoeba (both directions) and large-pool results with group averages,
+    in one JSON-ready dict; the benchmark is embedded once."""
+    embedded = _embed_benchmark(model, corpus, batch_size, show_progress_bar)
+    tatoeba = evaluate_tatoeba(model, corpus, _embedded=embedded)
+    pool = large_pool_accuracy(model, corpus, large_pool_languages,
+                               _embedded=embedded)
+    return {
+        "tatoeba": tatoeba,
+        "tatoeba_avg_xx2en": group_averages(tatoeba, "xx2en", trained),
+        "tatoeba_avg_en2xx": group_averages(tatoeba, "en2xx", trained),
+        "large_pool": pool,
+        "large_pool_avg": group_averages(
+            {k: v for k, v in pool.items() if k != "pool_size"}, None,
+            trained),
+    }

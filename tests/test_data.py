@@ -1,0 +1,172 @@
+"""The shipped data: leakage guarantee, loaders, bad input, hub path."""
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from labse_lite import data as D
+from labse_lite.languages import XTREME_36
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def find_leaks(train: D.ParallelCorpus, bench: D.ParallelCorpus):
+    """Training pairs whose non-English side is any Tatoeba-v1 test sentence
+    or whose English side is any Tatoeba-v1 English sentence."""
+    bench_xx = {D.normalize_for_overlap(s) for s in bench.xx}
+    bench_en = {D.normalize_for_overlap(s) for s in bench.en}
+    return [i for i, (x, e) in enumerate(zip(train.xx, train.en))
+            if D.normalize_for_overlap(x) in bench_xx
+            or D.normalize_for_overlap(e) in bench_en]
+
+
+def test_no_tatoeba_v1_sentence_in_training_data():
+    train, bench = D.load_train_pairs(), D.load_tatoeba()
+    assert len(train) > 300_000
+    assert find_leaks(train, bench) == []
+
+
+def test_leak_check_detects_an_added_benchmark_pair():
+    train, bench = D.load_train_pairs(["deu"]), D.load_tatoeba(["deu"])
+    polluted = D.ParallelCorpus(train.langs + ["deu"],
+                                train.xx + [bench.xx[17]],
+                                train.en + ["An English sentence no test has."])
+    assert find_leaks(polluted, bench) == [len(train)]
+    polluted = D.ParallelCorpus(train.langs + ["fra"],
+                                train.xx + ["Une phrase inédite."],
+                                train.en + [bench.en[3].upper()])
+    assert find_leaks(polluted, bench) == [len(train)]
+
+
+def test_benchmark_has_all_112_languages():
+    bench = D.load_tatoeba()
+    assert len(bench.languages()) == 112
+    assert len(bench) == 88_877
+    assert set(XTREME_36) <= set(bench.languages())
+    counts = bench.counts()
+    assert max(counts.values()) == 1000 and counts["swg"] == 112
+
+
+def test_training_labels_are_per_row_and_deduplicated():
+    train = D.load_train_pairs()
+    counts = train.counts()
+    # Rows of the macro-language files carry their own labels.
+    assert {"cmn", "yue", "wuu", "lzh", "arz", "max", "nob", "nno"} \
+        <= set(counts)
+    assert "zho" not in counts and "msa" not in counts
+    keys = {(l, D.normalize_for_overlap(x), D.normalize_for_overlap(e))
+            for l, x, e in zip(train.langs, train.xx, train.en)}
+    assert len(keys) == len(train)
+
+
+def test_stats_and_checksums_match_files():
+    import hashlib
+
+    stats = json.loads((ROOT / "data" / "stats.json").read_text())
+    for name, digest in stats["files"].items():
+        assert hashlib.sha256((ROOT / "data" / name).read_bytes()
+                              ).hexdigest() == digest, name
+    assert stats["train"]["pairs"] == len(D.load_train_pairs())
+
+
+def test_prepare_script_normaliser_agrees_with_package():
+    spec = importlib.util.spec_from_file_location(
+        "prepare", ROOT / "data" / "prepare.py")
+    prepare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prepare)
+    for s in ["  Tom  is\tHERE. ", "Ça va", "Straße", "e\u0301"]:
+        assert prepare.normalize_for_overlap(s) == D.normalize_for_overlap(s)
+
+
+def test_flores_is_multiway():
+    flores = D.load_flores()
+    assert len(flores) == 50
+    assert {len(v) for v in flores.values()} == {1012}
+    sub = D.load_flores(["eng_Latn", "deu_Latn"])
+    assert sub["deu_Latn"][0] == flores["deu_Latn"][0]
+
+
+def test_unknown_language_codes_are_reported():
+    with pytest.raises(D.DataError, match="unknown language code.*xyz"):
+        D.load_tatoeba(["deu", "xyz"])
+    with pytest.raises(D.DataError, match="unknown language"):
+        D.load_train_pairs(["qqq"])
+    with pytest.raises(D.DataError, match="list of codes"):
+        D.load_tatoeba("deu")
+
+
+def test_missing_file_and_bad_encoding(tmp_path):
+    with pytest.raises(D.DataError, match="not found"):
+        D.load_tatoeba(path=tmp_path / "nope.tsv.gz")
+    bad = tmp_path / "bad.tsv"
+    bad.write_bytes("deu\tHallo\tHello\n".encode() + b"deu\t\xff\xfe\tx\n")
+    with pytest.raises(D.DataError, match=r"bad.tsv:2: not valid UTF-8"):
+        D.load_tatoeba(path=bad)
+    cols = tmp_path / "cols.tsv.gz"
+    with gzip.open(cols, "wt", encoding="utf-8") as handle:
+        handle.write("deu\tnur zwei\n")
+    with pytest.raises(D.DataError, match="expected 3"):
+        D.load_tatoeba(path=cols)
+
+
+def test_mismatched_pair_lists():
+    with pytest.raises(D.DataError, match="mismatched"):
+        D.ParallelCorpus(["deu", "deu"], ["a", "b"], ["a"])
+
+
+def test_data_dir_override(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABSE_LITE_DATA", str(tmp_path))
+    with pytest.raises(D.DataError, match="not found"):
+        D.load_train_pairs()
+
+
+def _write_hub_copy(root: Path, configs: dict, split: str) -> Path:
+    """A local folder laid out like a hub dataset repo: one JSON-lines file
+    per config, declared in the README's YAML header."""
+    lines = ["---", "configs:"]
+    for name, rows in configs.items():
+        folder = root / name
+        folder.mkdir(parents=True)
+        with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        lines += [f"- config_name: {name}", "  data_files:",
+                  f"  - split: {split}", f"    path: {name}/{split}.jsonl"]
+    lines.append("---")
+    (root / "README.md").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_tatoeba_hub_path_on_a_local_datasets_copy(tmp_path, monkeypatch):
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    local = D.load_tatoeba(["deu", "jav"])
+    by = local.by_language()
+    configs = {f"{lang}-eng": [{"sentence1": x, "sentence2": e}
+                               for x, e in zip(*by[lang])]
+               for lang in ("deu", "jav")}
+    repo = _write_hub_copy(tmp_path / "tatoeba", configs, "test")
+    hub = D.load_tatoeba(["deu", "jav"], source="hub", hub_id=str(repo))
+    assert hub.langs == local.langs
+    assert hub.xx == local.xx and hub.en == local.en
+
+
+def test_flores_hub_path_on_a_local_datasets_copy(tmp_path, monkeypatch):
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    local = D.load_flores(["eng_Latn", "fra_Latn"])
+    configs = {code: [{"sentence": s} for s in sents]
+               for code, sents in local.items()}
+    repo = _write_hub_copy(tmp_path / "flores", configs, "devtest")
+    hub = D.load_flores(["eng_Latn", "fra_Latn"], source="hub",
+                        hub_id=str(repo))
+    assert hub == local
+    with pytest.raises(D.DataError, match="source"):
+        D.load_flores(source="web")
