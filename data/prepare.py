@@ -76,6 +76,127 @@ def write_gzip_tsv(path: Path, rows) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+CARD = """\
+# Data card: the data labse-lite ships
+
+Everything the book and the tests read is in this folder; nothing is
+downloaded.  It was produced from the raw copies in `../shared/data` by
+[`prepare.py`](prepare.py) (deterministic: rerunning it reproduces these
+files byte for byte; the checksums below are verified by
+`tests/test_data.py`):
+
+    python data/prepare.py --raw ../shared/data --out data
+
+This card is written by the same script, so its numbers are the files'.
+
+## Files
+
+| file | content | rows | sha256 |
+|---|---|---|---|
+| `train.tsv.gz` | training pairs: `lang  script  xx  en` | {train_pairs} | `{sha_train}` |
+| `tatoeba_v1.tsv.gz` | benchmark: `lang  xx  en`, original order | {bench_pairs} | `{sha_bench}` |
+| `flores200_devtest.tsv.gz` | FLORES-200 devtest, header of `iso639-3_Script` codes, one row per sentence | {flores_rows} x {flores_langs} | `{sha_flores}` |
+| `stats.json` | the counts and checksums of this card, machine-readable | | |
+
+## Sources and licences
+
+| data | source | licence |
+|---|---|---|
+| Tatoeba-v1 benchmark (112 languages, up to 1000 pairs each) | `data/tatoeba/v1` of the LASER repository (Artetxe & Schwenk, 2019), extracted from tatoeba.org on 2018-11-17 | CC-BY 2.0 FR (Tatoeba) |
+| Training pairs | Tatoeba translation-challenge test sets, release v2021-08-07 (Tiedemann, 2020), as collected in Helsinki-NLP/OPUS-MT-testsets | CC-BY 2.0 FR (Tatoeba) |
+| FLORES-200 devtest (50 languages) | NLLB Team et al. (2022), via Helsinki-NLP/OPUS-MT-testsets | CC-BY-SA 4.0 |
+
+Attribution: sentences and translations by the contributors of
+[Tatoeba](https://tatoeba.org); FLORES-200 by Meta AI and the NLLB team.
+`flores200_devtest.tsv.gz` is a derived work of CC-BY-SA 4.0 material and is
+distributed under CC-BY-SA 4.0.
+
+## Processing
+
+**Benchmark.** The 112 `tatoeba-v1/{{lang}}-eng.tsv` files, concatenated with
+the language code as first column; text untouched except stripping leading
+and trailing whitespace.  English sides differ from language to language (as
+in the original benchmark); {small_langs} languages have fewer than 1000 pairs.
+
+**Training pairs.** From the 129 `tatoeba-challenge/*-eng.tsv` files:
+
+1. *Per-row labels.* The language is the row's label column (ISO 639-3,
+   script suffix split off into the `script` column), never the file name:
+   macro-language files mix languages (`zho-eng.tsv` holds cmn, yue, wuu,
+   lzh...; `ara-eng.tsv` holds ara, arq, arz...; `msa-eng.tsv` holds ind,
+   zsm, max...).
+2. *Deduplication* on (label, normalised non-English side, normalised
+   English side), where the normalisation is NFC + case folding + collapsed
+   whitespace: {n_dup} rows removed (the same pair in a macro-language file
+   and a language file, mostly).
+3. *Leakage filter.* A pair is removed if its normalised non-English side
+   equals **any** Tatoeba-v1 non-English sentence (of any language: stricter
+   than "of the same language", it also catches a Bosnian training sentence
+   identical to a Croatian test sentence) or its normalised English side
+   equals **any** Tatoeba-v1 English sentence.  Removed: {n_leak} pairs
+   ({n_leak_xx} by the non-English side, {n_leak_en} by the English side;
+   a pair can match both).  `tests/test_data.py` re-checks that no training
+   pair matches the benchmark, and that the check fails when one is added.
+4. Rows sorted by (lang, script, xx, en).
+
+Result: **{train_pairs} pairs in {train_langs} language labels.**  (The raw
+README's "about 390,000" counts exact matches of the same language only; the
+filter here is stricter.)
+
+**Zero-shot languages.**  15 Tatoeba-v1 languages have no challenge file of
+their own: {zero_shot}.  Of these, {zero_in_train} still occur as row labels
+inside macro-language files and are in `train.tsv.gz`; a zero-shot
+experiment must exclude them (`load_train_pairs(exclude=[...])`).
+
+**FLORES-200.** The 50 `{{iso639-3}}_{{Script}}.txt` files side by side,
+multi-way parallel (row *i* is the same sentence in every column).
+
+## Per-language counts
+
+`train` = training pairs with this label; `test` = Tatoeba-v1 pairs; `-` =
+none.
+
+| lang | train | test | lang | train | test | lang | train | test |
+|---|---|---|---|---|---|---|---|---|
+{count_rows}
+"""
+
+ZERO_SHOT = ("amh", "ang", "arz", "ast", "csb", "dsb", "hsb", "lvs", "max",
+             "mhr", "slk", "swg", "swh", "wuu", "xho")
+
+
+def render_card(stats: dict) -> str:
+    train = stats["train"]["languages"]
+    test = stats["tatoeba_v1"]["languages"]
+    langs = sorted(set(train) | set(test))
+    cells = [(l, str(train.get(l, "-")), str(test.get(l, "-")))
+             for l in langs]
+    per_col = -(-len(cells) // 3)
+    rows = []
+    for i in range(per_col):
+        row = []
+        for j in range(3):
+            k = i + j * per_col
+            row.extend(cells[k] if k < len(cells) else ("", "", ""))
+        rows.append("| " + " | ".join(row) + " |")
+    removed = stats["train"]["removed"]
+    files = stats["files"]
+    return CARD.format(
+        train_pairs=stats["train"]["pairs"], bench_pairs=stats["tatoeba_v1"]
+        ["pairs"], flores_rows=stats["flores200_devtest"]["sentences"],
+        flores_langs=len(stats["flores200_devtest"]["languages"]),
+        sha_train=files["train.tsv.gz"], sha_bench=files["tatoeba_v1.tsv.gz"],
+        sha_flores=files["flores200_devtest.tsv.gz"],
+        small_langs=sum(n < 1000 for n in test.values()),
+        n_dup=removed.get("duplicate", 0), n_leak=removed.get("leak_total", 0),
+        n_leak_xx=removed.get("xx_in_tatoeba_v1", 0),
+        n_leak_en=removed.get("en_in_tatoeba_v1", 0),
+        train_langs=len(train), zero_shot=", ".join(ZERO_SHOT),
+        zero_in_train=", ".join(f"{l} ({train[l]} pairs)" for l in ZERO_SHOT
+                                if l in train),
+        count_rows="\n".join(rows))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--raw", type=Path, default=Path("../shared/data"))
@@ -156,6 +277,7 @@ def main(argv=None) -> int:
     (out / "stats.json").write_text(
         json.dumps(stats, indent=1, ensure_ascii=False, sort_keys=True)
         + "\n", encoding="utf-8")
+    (out / "README.md").write_text(render_card(stats), encoding="utf-8")
     print(f"tatoeba-v1: {len(bench_rows)} pairs, {len(v1_counts)} languages")
     print(f"train: {len(train_rows)} pairs, {len(train_counts)} languages; "
           f"removed {dict(removed)}")

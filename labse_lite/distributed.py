@@ -1,11 +1,26 @@
 """Data parallelism with cross-device negatives (Feng et al., 2022, §3.3).
 
+Each worker (rank) encodes its own B pairs; the embeddings of all ranks are
+all-gathered, and every rank scores its B queries against the *global*
+batch of ``world × B`` candidates, positives at ``rank × B + i``.  The
+gather must carry gradients back to the rank that produced each row
+(:func:`all_gather_with_grad`); gathering without gradient gives the same
+loss and a wrong gradient (:func:`all_gather_without_grad`, kept for the
+book and the tests).
+
+Gradient bookkeeping: rank r's loss is the mean over its own queries, so
+the global loss is the mean over ranks.  The backward of the gather sums,
+over all ranks, the gradients with respect to rank r's rows; DDP then
+*averages* parameter gradients over ranks, which gives exactly the gradient
+of the global-batch loss -- no extra factor of the world size.
+
 World size 1 is the degenerate case of every function here, so the trainer
 has a single code path.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -15,7 +30,8 @@ import torch.distributed as dist
 from .losses import additive_margin_softmax_loss
 
 __all__ = ["DistContext", "setup", "cleanup", "barrier", "wrap_model",
-           "global_batch_loss", "all_gather_with_grad"]
+           "global_batch_loss", "all_gather_with_grad",
+           "all_gather_without_grad", "check_equal_batch_sizes"]
 
 
 @dataclass
@@ -27,8 +43,14 @@ class DistContext:
     initialized_here: bool = False
 
 
-def setup(device: str = "auto") -> DistContext:
-    """Initialise ``torch.distributed`` if launched by ``torchrun``."""
+def setup(device: str = "auto", timeout_seconds: float = 60.0
+          ) -> DistContext:
+    """Join the process group if launched by ``torchrun`` (``WORLD_SIZE``
+    > 1): ``nccl`` on GPUs, ``gloo`` on CPU.
+
+    ``timeout_seconds`` bounds how long a collective waits for a peer, so a
+    dead rank ends the job with an error instead of a silent hang.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return DistContext()
@@ -42,7 +64,16 @@ def setup(device: str = "auto") -> DistContext:
         dev = torch.device("cpu")
     initialized_here = False
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        try:
+            dist.init_process_group(
+                "nccl" if use_cuda else "gloo",
+                timeout=datetime.timedelta(seconds=timeout_seconds))
+        except Exception as err:   # the store is unreachable, etc.
+            raise RuntimeError(
+                f"rank {rank}: could not join the process group at "
+                f"{os.environ.get('MASTER_ADDR')}:"
+                f"{os.environ.get('MASTER_PORT')} within "
+                f"{timeout_seconds:.0f}s: {err}") from err
         initialized_here = True
     return DistContext(rank, world, local_rank, dev, initialized_here)
 
@@ -58,6 +89,7 @@ def barrier(ctx: DistContext) -> None:
 
 
 def wrap_model(model, ctx: DistContext):
+    """DistributedDataParallel at world size > 1, the model itself at 1."""
     if ctx.world_size == 1:
         return model
     from torch.nn.parallel import DistributedDataParallel
@@ -66,45 +98,77 @@ def wrap_model(model, ctx: DistContext):
     return DistributedDataParallel(model, device_ids=ids)
 
 
+def _world() -> int:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return 1
+
+
 class _AllGatherWithGrad(torch.autograd.Function):
-    """All-gather whose backward sends each rank the gradient of its rows."""
+    """All-gather whose backward returns to each rank the summed gradient
+    (over all ranks' losses) of the rows it contributed."""
 
     @staticmethod
     def forward(ctx, tensor):
-        tensor = tensor.contiguous()
-        out = [torch.empty_like(tensor)
-               for _ in range(dist.get_world_size())]
-        dist.all_gather(out, tensor)
-        return torch.cat(out, dim=0)
+        tensor = tensor.contiguous()     # gloo/nccl need contiguous buffers
+        parts = [torch.empty_like(tensor) for _ in range(_world())]
+        dist.all_gather(parts, tensor)
+        return torch.cat(parts, dim=0)
 
     @staticmethod
     def backward(ctx, grad):
-        grad = grad.contiguous()
-        # Every rank computed a loss on the gathered batch: sum their
-        # gradients with respect to each rank's rows, then keep our own.
+        grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        rows = grad.shape[0] // dist.get_world_size()
+        rows = grad.shape[0] // _world()
         start = dist.get_rank() * rows
         return grad[start:start + rows]
 
 
 def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     """(B, D) on each rank → (world × B, D), differentiable; no-op at world
-    size 1."""
-    if not (dist.is_available() and dist.is_initialized()) \
-            or dist.get_world_size() == 1:
+    size 1.  All ranks must pass the same shape."""
+    if _world() == 1:
         return tensor
     return _AllGatherWithGrad.apply(tensor)
 
 
+def all_gather_without_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """The common mistake, for comparison: gather detached copies and put
+    the local (differentiable) rows back in place.  The loss is identical;
+    the gradient misses every other rank's loss terms."""
+    if _world() == 1:
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(_world())]
+    dist.all_gather(parts, tensor.detach().contiguous())
+    parts[dist.get_rank()] = tensor
+    return torch.cat(parts, dim=0)
+
+
+def check_equal_batch_sizes(batch: int, ctx: DistContext) -> None:
+    """Raise if ranks disagree on the local batch size (the gather and the
+    label offsets ``rank × B`` assume one B)."""
+    if ctx.world_size == 1:
+        return
+    sizes = [torch.zeros(1, dtype=torch.long) for _ in range(ctx.world_size)]
+    dist.all_gather(sizes, torch.tensor([batch], dtype=torch.long))
+    sizes = [int(s) for s in sizes]
+    if len(set(sizes)) != 1:
+        raise RuntimeError(f"local batch sizes differ across ranks: {sizes} "
+                           f"(rank {ctx.rank} has {batch}); cross-device "
+                           f"negatives need the same batch on every rank")
+
+
 def global_batch_loss(x: torch.Tensor, y: torch.Tensor, ctx: DistContext,
+                      gather=all_gather_with_grad, check_sizes: bool = True,
                       **loss_kwargs) -> torch.Tensor:
-    """AMS loss of the local queries against the global batch (labels at
-    ``rank × B + i``)."""
+    """AMS loss of this rank's (B, D) queries against the global batch,
+    positives at ``rank × B + i``, both directions (eqs. 2–4, §3.3)."""
     if ctx.world_size == 1:
         return additive_margin_softmax_loss(x, y, **loss_kwargs)
-    x_all = all_gather_with_grad(x)
-    y_all = all_gather_with_grad(y)
+    if check_sizes:
+        check_equal_batch_sizes(x.shape[0], ctx)
+    x_all = gather(x)                                   # (W·B, D)
+    y_all = gather(y)                                   # (W·B, D)
     return additive_margin_softmax_loss(
         x, y, x_candidates=x_all, y_candidates=y_all,
         offset=ctx.rank * x.shape[0], **loss_kwargs)

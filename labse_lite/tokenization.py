@@ -92,6 +92,12 @@ def train_wordpiece(texts_by_language: Mapping[str, Sequence[str]],
     special tokens and ``[CLS] ... [SEP]`` post-processing.  Pre-tokenisation
     is BERT's (whitespace and punctuation, every CJK ideograph its own word);
     no lower-casing and no accent stripping (LaBSE's vocabulary is cased).
+
+    Reproducibility: token ids are assigned canonically (special tokens,
+    then sorted), but the ``tokenizers`` trainer breaks ties between merges
+    of equal frequency in hash order, so two runs can differ in a few rare
+    tokens.  Save the tokenizer (``save_pretrained``) to reuse a vocabulary
+    exactly.
     """
     from tokenizers import (Tokenizer, decoders, models, normalizers,
                             pre_tokenizers, processors, trainers)
@@ -117,13 +123,16 @@ def train_wordpiece(texts_by_language: Mapping[str, Sequence[str]],
     # The trainer only adds the word-initial form of the initial alphabet;
     # add each letter's continuation form ("##x") too, so any word of a seen
     # script can be spelled out letter by letter instead of becoming [UNK].
-    vocab = tok.get_vocab()
-    extra = [f"##{ch}" for ch in alphabet if f"##{ch}" not in vocab]
-    if extra:
-        for piece in extra:
-            vocab[piece] = len(vocab)
-        tok.model = models.WordPiece(vocab=vocab, unk_token="[UNK]",
-                                     max_input_chars_per_word=100)
+    #
+    # The trainer numbers tokens that tie in frequency in an arbitrary
+    # (hash) order, so two runs give the same tokens under different ids.
+    # WordPiece lookup does not depend on ids: renumber canonically
+    # (special tokens first, then sorted) so that runs are reproducible.
+    pieces = set(tok.get_vocab()) | {f"##{ch}" for ch in alphabet}
+    ordered = SPECIAL_TOKENS + sorted(pieces - set(SPECIAL_TOKENS))
+    tok.model = models.WordPiece(
+        vocab={piece: i for i, piece in enumerate(ordered)},
+        unk_token="[UNK]", max_input_chars_per_word=100)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",

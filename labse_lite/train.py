@@ -11,6 +11,7 @@ single process is just world size 1.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -25,7 +26,7 @@ import torch
 from .data import ParallelCorpus, load_tatoeba, load_train_pairs
 from .data import normalize_for_overlap
 from .languages import XTREME_36
-from .losses import additive_margin_softmax_loss
+from .gradcache import cached_gradient_step
 from .model import DualEncoder
 
 __all__ = ["TrainConfig", "PairBatcher", "train", "lr_lambda"]
@@ -38,7 +39,7 @@ class TrainConfig:
     output_dir: str = "runs/laptop"        # checkpoints, final model, logs
     # --- data
     languages: list[str] | None = None     # training labels; None: all
-    exclude_languages: list[str] = field(default_factory=list)  # dropped
+    exclude_languages: list[str] = field(default_factory=list)  # labels left out
     language_alpha: float = 0.5            # sample language l ∝ n_l ** alpha
     max_length: int = 32                   # tokens per sentence, [CLS]/[SEP] incl.
     # --- vocabulary
@@ -61,20 +62,25 @@ class TrainConfig:
     bidirectional: bool = True             # sum of x→y and y→x losses
     # --- optimisation
     batch_size: int = 128                  # pairs per rank and step
-    max_steps: int = 3000                  # optimiser steps
-    lr: float = 1e-3                       # peak learning rate (AdamW)
+    max_steps: int = 2400                  # optimiser steps (~5 min on 2 cores)
+    lr: float = 2e-3                       # peak learning rate (AdamW)
     weight_decay: float = 0.01             # AdamW decoupled weight decay
     warmup_steps: int = 200                # linear warm-up, then linear decay
     grad_clip: float = 1.0                 # max global grad norm (0: off)
+    grad_cache_chunk: int | None = None    # GradCache mini-batch (pairs); None: off
     seed: int = 0                          # data order, init and dropout
     # --- bookkeeping
     eval_every: int = 0                    # steps between evaluations (0: end)
     eval_languages: list[str] = field(default_factory=lambda: list(XTREME_36))
+    final_eval_languages: list[str] | None = None  # Tatoeba at the end; None: all 112
+    final_eval: bool = True                # evaluate all of Tatoeba at the end
     checkpoint_every: int = 500            # steps between checkpoints (0: off)
+    log_every: int = 10                    # steps between lines of log.jsonl
     resume: bool = True                    # continue from output_dir's checkpoint
     time_limit_minutes: float | None = None  # stop early after this long
     threads: int | None = None             # torch CPU threads (None: default)
     device: str = "auto"                   # auto | cpu | cuda | cuda:1 ...
+    dist_timeout_seconds: float = 60.0     # max wait for a peer rank (torchrun)
     progress: bool = True                  # show a tqdm progress bar
 
     def validate(self) -> None:
@@ -101,6 +107,9 @@ class TrainConfig:
                             f"in [0, 1]")
         if not 0 <= self.dropout < 1:
             problems.append(f"dropout={self.dropout} must be in [0, 1)")
+        if self.grad_cache_chunk is not None and self.grad_cache_chunk < 1:
+            problems.append(f"grad_cache_chunk={self.grad_cache_chunk} "
+                            f"must be >= 1 (or None)")
         if self.pooling not in ("cls", "pooler", "mean", "max"):
             problems.append(f"pooling={self.pooling!r} is not one of cls, "
                             f"pooler, mean, max")
@@ -214,7 +223,7 @@ def _pick_device(name: str) -> torch.device:
 
 
 def _prepare_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
-                       out: Path, is_main: bool):
+                       out: Path):
     from .tokenization import load_tokenizer, train_wordpiece
 
     saved = out / "tokenizer"
@@ -231,8 +240,7 @@ def _prepare_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
         texts["eng"] = sorted(set(corpus.en))
         tok = train_wordpiece(texts, vocab_size=config.vocab_size,
                               alpha=config.vocab_alpha, seed=config.seed)
-    if is_main:
-        tok.save_pretrained(str(saved))
+    tok.save_pretrained(str(saved))
     return tok
 
 
@@ -290,7 +298,7 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     shipped Tatoeba-v1.  ``on_step(step, logs)`` is called after every
     optimiser step (used by tests to simulate an interruption).  The final
     model is written to ``output_dir/model`` and the evaluation to
-    ``output_dir/eval.json``.
+    ``output_dir/summary.json``.
     """
     from tqdm.auto import tqdm
 
@@ -300,7 +308,7 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
-    ctx = dist_utils.setup(config.device)
+    ctx = dist_utils.setup(config.device, config.dist_timeout_seconds)
     device = ctx.device if ctx.world_size > 1 else _pick_device(config.device)
     is_main = ctx.rank == 0
     out = Path(config.output_dir)
@@ -316,11 +324,21 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
                          "exclude_languages)")
     _validate_corpus(corpus)
     torch.manual_seed(config.seed)
-    tokenizer = _prepare_tokenizer(config, corpus, out, is_main)
+    # Rank 0 trains (or loads) the vocabulary and saves it; the others wait
+    # and read the saved copy, so every rank has the very same tokenizer.
+    if is_main:
+        tokenizer = _prepare_tokenizer(config, corpus, out)
+    dist_utils.barrier(ctx)
+    if not is_main:
+        from .tokenization import load_tokenizer
+
+        tokenizer = load_tokenizer(str(out / "tokenizer"))
     model = build_model(config, tokenizer).to(device)
     t_vocab = time.perf_counter() - t_start
 
+    t_tok = time.perf_counter()
     xx_ids, en_ids, xx_keys, en_keys = _tokenize_corpus(model, corpus)
+    t_tok = time.perf_counter() - t_tok
     global_batch = config.batch_size * ctx.world_size
     batcher = PairBatcher(xx_ids, en_ids, corpus.langs, global_batch,
                           config.language_alpha, config.seed,
@@ -359,61 +377,82 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     stopped_early = False
     pairs_seen = 0
     model.train()
-    while step < config.max_steps:
-        rows = batcher.batch(step)
-        local = rows[ctx.rank * config.batch_size:
-                     (ctx.rank + 1) * config.batch_size]
-        ids = [xx_ids[i] for i in local] + [en_ids[i] for i in local]
-        input_ids, mask = model.collate(ids)                  # (2B, T)
-        emb = wrapped(input_ids.to(device), mask.to(device))  # (2B, D)
-        x, y = emb[:len(local)], emb[len(local):]             # (B, D) each
-        loss = dist_utils.global_batch_loss(
-            x, y, ctx, margin=config.margin, scale=config.scale,
-            bidirectional=config.bidirectional)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"loss is {loss.item()} at step {step}: training diverged. "
-                f"Lower lr (now {config.lr}) or raise warmup_steps; the "
-                f"last checkpoint is in {out}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = (torch.nn.utils.clip_grad_norm_(model.parameters(),
-                                                    config.grad_clip)
-                     if config.grad_clip > 0 else torch.tensor(0.0))
-        optimizer.step()
-        scheduler.step()
-        step += 1
-        pairs_seen += global_batch
-        logs = {"step": step, "loss": loss.item(),
-                "lr": scheduler.get_last_lr()[0],
-                "grad_norm": float(grad_norm),
-                "seq_len": int(input_ids.shape[1])}
-        bar.update(1)
-        if step % 10 == 0:
-            bar.set_postfix(loss=f"{logs['loss']:.3f}")
-        if config.eval_every and step % config.eval_every == 0 \
-                and step < config.max_steps and is_main:
-            res = evaluate_tatoeba(model, eval_corpus)
-            logs["tatoeba_xx2en"] = group_averages(res)["all"]
-            bar.write(f"step {step}: loss {logs['loss']:.3f}, Tatoeba "
-                      f"({len(res)} langs) {logs['tatoeba_xx2en']:.1f}")
-            model.train()
-        if is_main and (step % 50 == 0 or "tatoeba_xx2en" in logs):
-            with open(log_path, "a") as handle:
-                handle.write(json.dumps(logs) + "\n")
-        history.append(logs)
-        if config.checkpoint_every and step % config.checkpoint_every == 0 \
-                and step < config.max_steps:
-            if is_main:
-                _save_checkpoint(ckpt_path, model, optimizer, scheduler, step,
-                                 config)
-            dist_utils.barrier(ctx)
-        if on_step is not None:
-            on_step(step, logs)
-        if config.time_limit_minutes is not None and \
-                time.perf_counter() - t_train > 60 * config.time_limit_minutes:
-            stopped_early = True
-            break
+    try:
+        while step < config.max_steps:
+            rows = batcher.batch(step)
+            local = rows[ctx.rank * config.batch_size:
+                         (ctx.rank + 1) * config.batch_size]
+            loss_fn = functools.partial(
+                dist_utils.global_batch_loss, ctx=ctx, margin=config.margin,
+                scale=config.scale, bidirectional=config.bidirectional)
+            optimizer.zero_grad(set_to_none=True)
+            chunk = config.grad_cache_chunk or len(local)
+            batches = []
+            for start in range(0, len(local), chunk):
+                part = local[start:start + chunk]
+                ids = [xx_ids[i] for i in part] + [en_ids[i] for i in part]
+                input_ids, mask = model.collate(ids)              # (2m, T)
+                batches.append((input_ids.to(device), mask.to(device)))
+            check = functools.partial(_check_loss, step=step, config=config)
+            if len(batches) == 1:
+                emb = wrapped(*batches[0])                        # (2B, D)
+                x, y = emb[:len(local)], emb[len(local):]         # (B, D) each
+                loss = loss_fn(x, y)
+                check(loss)
+                loss.backward()
+            else:   # cached gradients: big batch, one mini-batch of memory
+                loss = cached_gradient_step(
+                    wrapped, batches, loss_fn, check_loss=check,
+                    no_sync=getattr(wrapped, "no_sync", None))
+            input_ids = batches[-1][0]
+            grad_norm = (torch.nn.utils.clip_grad_norm_(model.parameters(),
+                                                        config.grad_clip)
+                         if config.grad_clip > 0 else torch.tensor(0.0))
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            pairs_seen += global_batch
+            logs = {"step": step, "loss": loss.item(),
+                    "lr": scheduler.get_last_lr()[0],
+                    "grad_norm": float(grad_norm),
+                    "seq_len": int(input_ids.shape[1])}
+            bar.update(1)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{logs['loss']:.3f}")
+            if config.eval_every and step % config.eval_every == 0 \
+                    and step < config.max_steps and is_main:
+                res = evaluate_tatoeba(model, eval_corpus,
+                                       show_progress_bar=False)
+                logs["tatoeba_xx2en"] = group_averages(res)["all"]
+                bar.write(f"step {step}: loss {logs['loss']:.3f}, Tatoeba "
+                          f"({len(res)} langs) {logs['tatoeba_xx2en']:.1f}")
+                model.train()
+            if is_main and (step % config.log_every == 0
+                                or step == config.max_steps
+                                or "tatoeba_xx2en" in logs):
+                with open(log_path, "a") as handle:
+                    handle.write(json.dumps(logs) + "\n")
+            history.append(logs)
+            if config.checkpoint_every and step % config.checkpoint_every == 0 \
+                    and step < config.max_steps:
+                if is_main:
+                    _save_checkpoint(ckpt_path, model, optimizer, scheduler, step,
+                                     config)
+                dist_utils.barrier(ctx)
+            if on_step is not None:
+                on_step(step, logs)
+            if config.time_limit_minutes is not None and \
+                    time.perf_counter() - t_train > 60 * config.time_limit_minutes:
+                stopped_early = True
+                break
+    except RuntimeError as err:
+        if ctx.world_size == 1:
+            raise
+        raise RuntimeError(
+            f"rank {ctx.rank}: lost contact with another rank at step "
+            f"{step} ({type(err).__name__}: {str(err).splitlines()[0]}). A "
+            f"peer process probably died or was killed; see its log. "
+            f"Resume from {ckpt_path} once all ranks are back.") from err
     bar.close()
     train_seconds = time.perf_counter() - t_train
 
@@ -421,6 +460,7 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
                "stopped_early": stopped_early,
                "train_seconds": train_seconds,
                "vocab_and_setup_seconds": t_vocab,
+               "tokenize_seconds": t_tok,
                "pairs_seen": pairs_seen,
                "pairs_per_second": pairs_seen / max(train_seconds, 1e-9),
                "world_size": ctx.world_size,
@@ -428,15 +468,28 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     if is_main:
         model.save_pretrained(out / "model")
         _save_checkpoint(ckpt_path, model, optimizer, scheduler, step, config)
+    if is_main and config.final_eval:
         t_eval = time.perf_counter()
         model.eval()
-        results = evaluate_all(model, benchmark, trained=corpus.languages())
+        final = benchmark if config.final_eval_languages is None else \
+            benchmark.subset(config.final_eval_languages)
+        results = evaluate_all(model, final, trained=corpus.languages(),
+                               show_progress_bar=config.progress)
         summary["eval_seconds"] = time.perf_counter() - t_eval
         summary["eval"] = results
-        (out / "eval.json").write_text(json.dumps(summary, indent=1))
+    if is_main:
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
     dist_utils.barrier(ctx)
     dist_utils.cleanup(ctx)
     return summary
+
+
+def _check_loss(loss: torch.Tensor, step: int, config: TrainConfig) -> None:
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"loss is {loss.item()} at step {step}: training diverged. "
+            f"Lower lr (now {config.lr}) or raise warmup_steps; the last "
+            f"checkpoint is in {config.output_dir}")
 
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, step: int,

@@ -1,0 +1,31 @@
+# Two commands on a fresh machine (see README.md):
+#   make run    set up .venv, train the laptop model for ~5 minutes, evaluate
+#   make test   set up .venv, run the whole test suite
+# Everything is installed from requirements-lock.txt (exact pins, CPU torch).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test setup bench clean
+
+$(BIN)/.installed: requirements-lock.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(BIN)/.installed
+
+run: $(BIN)/.installed
+	$(BIN)/labse-lite train --output-dir runs/laptop --no-resume
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/quality_per_cpu_minute.py
+	$(BIN)/python benchmarks/train_throughput.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,216 @@
+"""Cross-device negatives on 2 gloo processes, GradCache, torchrun, failure.
+
+The equivalence test runs in float64: each of 2 ranks embeds its half of a
+global batch with a shared DDP-wrapped model, all-gathers, and computes the
+AMS loss of its queries against the global batch.  Per-rank losses and
+DDP-averaged gradients must equal a single process's loss and gradient on
+the concatenated batch to 1e-10 -- and gathering *without* gradient must
+not, or the test could not fail.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+
+from labse_lite.distributed import (DistContext, all_gather_with_grad,
+                                    all_gather_without_grad,
+                                    check_equal_batch_sizes,
+                                    global_batch_loss)
+from labse_lite.gradcache import cached_gradient_step
+from labse_lite.losses import additive_margin_softmax_loss
+
+WORLD, LOCAL_B, D_IN, D = 2, 4, 6, 5
+
+
+def make_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(D_IN, 8), torch.nn.Tanh(),
+                               torch.nn.Linear(8, D)).double()
+
+
+def make_inputs():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(WORLD * LOCAL_B, D_IN, generator=g, dtype=torch.float64)
+    y = x + 0.3 * torch.randn(WORLD * LOCAL_B, D_IN, generator=g,
+                              dtype=torch.float64)
+    return x, y
+
+
+def _worker(rank, store_path, out_dir):
+    dist.init_process_group("gloo", init_method=f"file://{store_path}",
+                            rank=rank, world_size=WORLD)
+    from torch.nn.parallel import DistributedDataParallel
+
+    ctx = DistContext(rank=rank, world_size=WORLD)
+    x_all, y_all = make_inputs()
+    rows = slice(rank * LOCAL_B, (rank + 1) * LOCAL_B)
+    results = {}
+    for margin in (0.0, 0.3):
+        for name, gather in (("with_grad", all_gather_with_grad),
+                             ("without_grad", all_gather_without_grad)):
+            model = DistributedDataParallel(make_model())
+            x = F.normalize(model(x_all[rows]), dim=-1)
+            y = F.normalize(model(y_all[rows]), dim=-1)
+            loss = global_batch_loss(x, y, ctx, gather=gather,
+                                     margin=margin, scale=10.0)
+            loss.backward()
+            results[(margin, name)] = (
+                loss.item(), [p.grad.clone() for p in model.parameters()])
+    try:
+        check_equal_batch_sizes(LOCAL_B + rank, ctx)
+        results["mismatch"] = None
+    except RuntimeError as err:
+        results["mismatch"] = str(err)
+    torch.save(results, Path(out_dir) / f"rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_all_gather_matches_single_process_in_float64(tmp_path):
+    mp.spawn(_worker, args=(str(tmp_path / "store"), str(tmp_path)),
+             nprocs=WORLD, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False)
+             for r in range(WORLD)]
+    for res in ranks:
+        assert "local batch sizes differ across ranks: [4, 5]" \
+            in res["mismatch"]
+    x_all, y_all = make_inputs()
+    for margin in (0.0, 0.3):
+        model = make_model()
+        x = F.normalize(model(x_all), dim=-1)
+        y = F.normalize(model(y_all), dim=-1)
+        loss = additive_margin_softmax_loss(x, y, margin=margin, scale=10.0)
+        loss.backward()
+        grads = [p.grad for p in model.parameters()]
+        # Per-row losses of the global matrix, for each rank's rows.
+        eye = torch.eye(len(x), dtype=torch.float64)
+        fwd = F.cross_entropy(10 * (x @ y.T - margin * eye),
+                              torch.arange(len(x)), reduction="none")
+        bwd = F.cross_entropy(10 * (y @ x.T - margin * eye),
+                              torch.arange(len(x)), reduction="none")
+        per_row = (fwd + bwd).detach()
+        for r, res in enumerate(ranks):
+            rank_loss, rank_grads = res[(margin, "with_grad")]
+            want = per_row[r * LOCAL_B:(r + 1) * LOCAL_B].mean().item()
+            assert abs(rank_loss - want) <= 1e-10
+            for got, ref in zip(rank_grads, grads):
+                assert (got - ref).abs().max().item() <= 1e-10
+            # Without gradient through the gather: same loss, wrong grads.
+            wrong_loss, wrong_grads = res[(margin, "without_grad")]
+            assert abs(wrong_loss - rank_loss) <= 1e-10
+            assert max((g - ref).abs().max().item()
+                       for g, ref in zip(wrong_grads, grads)) > 1e-4
+        assert abs(sum(res[(margin, "with_grad")][0] for res in ranks)
+                   / WORLD - loss.item()) <= 1e-10
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_cached_gradients_equal_full_batch(small_tokenizer, small_corpus,
+                                           dropout):
+    from labse_lite.model import DualEncoder
+
+    torch.manual_seed(0)
+    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling="mean",
+                                    max_length=24, dropout=dropout)
+    model.train()
+    n, chunk = 16, 4
+    xx, en = small_corpus.xx[:n], small_corpus.en[:n]
+    chunks = [model.collate(model.tokenize(xx[i:i + chunk])
+                            + model.tokenize(en[i:i + chunk]))
+              for i in range(0, n, chunk)]
+    loss_fn = lambda x, y: additive_margin_softmax_loss(  # noqa: E731
+        x, y, margin=0.3, scale=10.0)
+
+    # Reference: one graph over the whole batch (chunk by chunk, so that
+    # with dropout the masks come from the same random stream).
+    torch.manual_seed(123)
+    xs, ys = [], []
+    for ids, mask in chunks:
+        emb = model(ids, mask)
+        xs.append(emb[:chunk])
+        ys.append(emb[chunk:])
+    ref_loss = loss_fn(torch.cat(xs), torch.cat(ys))
+    ref_loss.backward()
+    ref = {k: p.grad.clone() for k, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+
+    torch.manual_seed(123)
+    loss = cached_gradient_step(model, chunks, loss_fn)
+    assert len(chunks) >= 4
+    assert abs(loss.item() - ref_loss.item()) < 1e-5
+    for k, p in model.named_parameters():
+        assert torch.allclose(p.grad, ref[k], atol=1e-6, rtol=1e-4), k
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+TRAIN_ARGS = ["--languages", "deu", "fra", "--model-preset", "tiny",
+              "--vocab-size", "2000", "--batch-size", "8",
+              "--eval-languages", "deu", "--final-eval-languages", "deu",
+              "fra", "--no-progress", "--threads", "1"]
+
+
+def test_torchrun_two_processes_end_to_end(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run",
+           "--nproc_per_node=2", f"--master_port={_free_port()}",
+           "-m", "labse_lite", "train", "--output-dir", str(out),
+           "--max-steps", "6", "--checkpoint-every", "3",
+           "--grad-cache-chunk", "4"] + TRAIN_ARGS
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == 6
+    assert summary["pairs_seen"] == 6 * 2 * 8
+    assert (out / "checkpoint.pt").is_file()
+    run = subprocess.run([sys.executable, "-m", "labse_lite", "eval",
+                          "--model", str(out / "model"), "--languages",
+                          "deu", "--quiet"], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "deu" in json.loads(run.stdout)["tatoeba"]
+
+
+def test_a_killed_rank_ends_the_other_with_an_error(tmp_path):
+    port = _free_port()
+    procs = []
+    for rank in range(2):
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank),
+                   WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                   MASTER_PORT=str(port))
+        cmd = [sys.executable, "-m", "labse_lite", "train",
+               "--output-dir", str(tmp_path / "run"), "--max-steps",
+               "100000", "--checkpoint-every", "0",
+               "--dist-timeout-seconds", "30"] + TRAIN_ARGS
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    log = tmp_path / "run" / "log.jsonl"
+    deadline = time.time() + 300
+    while not (log.is_file() and log.stat().st_size > 0):
+        assert time.time() < deadline, "training never started"
+        assert procs[0].poll() is None, procs[0].communicate()[1][-3000:]
+        time.sleep(0.5)
+    procs[1].send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    try:
+        _, err = procs[0].communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        procs[0].kill()
+        pytest.fail("the surviving rank hung for 60 s after its peer died")
+    assert time.time() - killed_at < 60
+    assert procs[0].returncode != 0
+    assert "lost contact with another rank" in err, err[-3000:]

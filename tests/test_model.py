@@ -1,0 +1,105 @@
+"""DualEncoder: poolings, encode, save/load, bad input."""
+
+import pytest
+import torch
+
+from labse_lite.model import MODEL_PRESETS, DualEncoder, bert_config
+
+
+def test_presets_have_the_published_shapes():
+    assert MODEL_PRESETS["labse-base"] == dict(
+        num_hidden_layers=12, hidden_size=768, num_attention_heads=12,
+        intermediate_size=3072)
+    for name, hidden, heads in (("lealla-small", 128, 8),
+                                ("lealla-base", 192, 12),
+                                ("lealla-large", 256, 8)):
+        shape = MODEL_PRESETS[name]
+        assert shape["num_hidden_layers"] == 24
+        assert shape["hidden_size"] == hidden
+        assert shape["num_attention_heads"] == heads
+        assert shape["intermediate_size"] == 4 * hidden
+    with pytest.raises(ValueError, match="unknown model preset"):
+        bert_config(100, "huge")
+    with pytest.raises(ValueError, match="multiple"):
+        bert_config(100, "tiny", hidden_size=65)
+
+
+@pytest.mark.parametrize("pooling", ["cls", "pooler", "mean", "max"])
+def test_poolings_give_unit_vectors(small_tokenizer, pooling):
+    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling=pooling,
+                                    max_length=16)
+    emb = model.encode(["Guten Morgen.", "Ich bin müde und gehe schlafen."])
+    assert emb.shape == (2, 64)
+    assert torch.allclose(emb.norm(dim=1), torch.ones(2), atol=1e-5)
+
+
+def test_mean_and_max_pooling_ignore_padding(tiny_model):
+    ids = tiny_model.tokenize(["kurz", "ein deutlich längerer Satz hier"])
+    alone, _ = tiny_model.collate(ids[:1])
+    padded, mask = tiny_model.collate(ids)
+    tiny_model.eval()
+    for pooling in ("mean", "max", "cls"):
+        tiny_model.pooling = pooling
+        with torch.no_grad():
+            a = tiny_model(alone, torch.ones_like(alone))
+            b = tiny_model(padded, mask)[:1]
+        assert torch.allclose(a, b, atol=1e-5), pooling
+
+
+def test_encode_keeps_input_order_and_ignores_batch_size(tiny_model,
+                                                         small_corpus):
+    sents = small_corpus.xx[:50]
+    whole = tiny_model.encode(sents, batch_size=64)
+    pieces = torch.cat([tiny_model.encode([s]) for s in sents[:5]])
+    small = tiny_model.encode(sents, batch_size=3)
+    assert torch.allclose(whole[:5], pieces, atol=1e-5)
+    assert torch.allclose(whole, small, atol=1e-5)
+
+
+def test_projection_and_round_trip(small_tokenizer, tmp_path, small_corpus):
+    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling="cls",
+                                    projection_dim=16, max_length=20)
+    before = model.encode(small_corpus.xx[:20])
+    assert before.shape == (20, 16)
+    model.save_pretrained(tmp_path / "m")
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+    loaded = DualEncoder.from_pretrained(tmp_path / "m")
+    assert loaded.pooling == "cls" and loaded.max_length == 20
+    assert torch.allclose(before, loaded.encode(small_corpus.xx[:20]),
+                          atol=1e-6)
+
+
+def test_wraps_a_plain_transformers_checkpoint(small_tokenizer, tmp_path):
+    """The hub path (``AutoModel``) on a local copy of a BERT checkpoint."""
+    from transformers import BertModel
+
+    config = bert_config(len(small_tokenizer), "tiny")
+    BertModel(config).save_pretrained(tmp_path / "bert")
+    small_tokenizer.save_pretrained(tmp_path / "bert")
+    model = DualEncoder.from_pretrained(tmp_path / "bert", pooling="pooler")
+    assert model.encode(["Hallo Welt."]).shape == (1, 64)
+    with pytest.raises(FileNotFoundError, match="holds no model"):
+        DualEncoder.from_pretrained(tmp_path)
+
+
+def test_bad_input(tiny_model):
+    with pytest.raises(TypeError, match="single string"):
+        tiny_model.encode("a sentence")
+    with pytest.raises(TypeError, match="sentence 1 is NoneType"):
+        tiny_model.encode(["fine", None])
+    with pytest.raises(ValueError, match="sentence 0 is empty"):
+        tiny_model.encode(["   ", "x"])
+    with pytest.raises(ValueError, match="batch_size"):
+        tiny_model.encode(["x"], batch_size=0)
+    with pytest.raises(ValueError, match="pooling"):
+        DualEncoder(tiny_model.encoder, tiny_model.tokenizer, pooling="sum")
+
+
+def test_over_long_sentences_are_truncated_with_a_warning(tiny_model):
+    long = " ".join(["Wort"] * 200)
+    with pytest.warns(UserWarning, match="1 of 2 sentences .* truncated"):
+        emb = tiny_model.encode([long, "kurz"])
+    ids = tiny_model.tokenize([long])[0]
+    assert len(ids) == tiny_model.max_length
+    assert ids[-1] == tiny_model.tokenizer.sep_token_id
+    assert torch.isfinite(emb).all()

@@ -1,0 +1,173 @@
+"""The training loop: schedule, batches, learning, resume, failures."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from labse_lite.data import ParallelCorpus, load_tatoeba
+from labse_lite.train import PairBatcher, TrainConfig, lr_lambda, train
+
+
+def tiny_config(tmp_path, **overrides):
+    values = dict(output_dir=str(tmp_path), model_preset="tiny",
+                  vocab_size=1500, max_length=24, batch_size=16,
+                  max_steps=30, warmup_steps=5, lr=2e-3,
+                  checkpoint_every=10, eval_languages=["deu", "fra"],
+                  progress=False, threads=1)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_tatoeba(["deu", "fra", "spa"])
+
+
+def test_lr_schedule():
+    values = [lr_lambda(s, 10, 100) for s in range(100)]
+    assert values[0] == pytest.approx(0.1)
+    assert values[9] == pytest.approx(1.0)
+    assert values[10] == pytest.approx(1.0)
+    assert values[99] == pytest.approx(1 / 90)
+    assert all(a >= b for a, b in zip(values[9:], values[10:]))
+
+
+def test_batches_are_deterministic_balanced_and_duplicate_free():
+    rng = np.random.default_rng(0)
+    n = 3000
+    langs = ["big"] * 2900 + ["small"] * 100
+    xx = [[0] * int(rng.integers(3, 30)) for _ in range(n)]
+    en = [[0] * int(rng.integers(3, 30)) for _ in range(n)]
+    en_keys = np.arange(n) % 500           # many repeated English sides
+    b1 = PairBatcher(xx, en, langs, 32, alpha=0.3, seed=1, en_keys=en_keys)
+    b2 = PairBatcher(xx, en, langs, 32, alpha=0.3, seed=1, en_keys=en_keys)
+    seen_small = 0
+    for step in (0, 7, 49, 50, 123):
+        rows = b1.batch(step)
+        assert len(rows) == 32
+        assert np.array_equal(rows, b2.batch(step))
+        assert len(set(en_keys[rows])) == 32        # no duplicate English
+    padding, random_padding = 0, 0
+    for step in range(100):
+        rows = b1.batch(step)
+        seen_small += sum(langs[i] == "small" for i in rows)
+        lengths = b1.lengths[rows]
+        padding += (lengths.max() - lengths).sum()
+        shuffled = b1.lengths[rng.choice(n, size=32, replace=False)]
+        random_padding += (shuffled.max() - shuffled).sum()
+    # Length bucketing: far less padding than random batches would need.
+    assert padding < 0.2 * random_padding
+    p_small = b1.language_probabilities()["small"]
+    assert p_small == pytest.approx(100 ** 0.3 / (100 ** 0.3 + 2900 ** 0.3))
+    assert seen_small / 3200 == pytest.approx(p_small, abs=0.03)
+    assert not np.array_equal(b1.batch(0), PairBatcher(
+        xx, en, langs, 32, 0.3, seed=2, en_keys=en_keys).batch(0))
+
+
+def test_invalid_configs_are_rejected():
+    for kwargs, message in ((dict(batch_size=1), "at least 2"),
+                            (dict(margin=-0.3), "margin"),
+                            (dict(scale=0), "scale"),
+                            (dict(lr=0), "lr"),
+                            (dict(pooling="sum"), "pooling"),
+                            (dict(languages="deu"), "list")):
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(**kwargs).validate()
+
+
+def test_training_learns_and_resumes_to_the_same_result(
+        tmp_path, small_corpus, small_tokenizer, bench):
+    # A fixed vocabulary: WordPiece training itself may break frequency ties
+    # differently from run to run (see tokenization.train_wordpiece).
+    small_tokenizer.save_pretrained(str(tmp_path / "tok"))
+
+    def cfg(out):
+        return tiny_config(out, tokenizer=str(tmp_path / "tok"), log_every=1)
+
+    # Uninterrupted run.
+    full = train(cfg(tmp_path / "a"), small_corpus, benchmark=bench)
+    losses = [json.loads(l)["loss"]
+              for l in open(tmp_path / "a" / "log.jsonl")]
+    assert full["steps"] == 30
+    # It learned something: better than chance (1/1000) on Tatoeba deu.
+    assert full["eval"]["tatoeba"]["deu"]["xx2en"] > 1.0
+
+    # Interrupted after step 12 (checkpoint at 10), then resumed.
+    class Interrupt(Exception):
+        pass
+
+    def stop(step, logs):
+        if step == 12:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(cfg(tmp_path / "b"), small_corpus, on_step=stop,
+              benchmark=bench)
+    resumed = train(cfg(tmp_path / "b"), small_corpus,
+                    benchmark=bench)
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert resumed["final_loss"] == pytest.approx(full["final_loss"],
+                                                  abs=1e-6)
+    assert len(losses) == 30 and losses[-1] < losses[0]
+
+
+def test_nan_loss_stops_with_a_clear_error(tmp_path, small_corpus, bench,
+                                           monkeypatch):
+    import labse_lite.distributed as dist_utils
+
+    real = dist_utils.global_batch_loss
+
+    def poisoned(*args, **kwargs):
+        return real(*args, **kwargs) * float("nan")
+
+    monkeypatch.setattr(dist_utils, "global_batch_loss", poisoned)
+    with pytest.raises(FloatingPointError, match="at step 0: training diverged"):
+        train(tiny_config(tmp_path), small_corpus, benchmark=bench)
+
+
+def test_empty_pairs_are_rejected(tmp_path, bench):
+    corpus = ParallelCorpus(["deu", "deu"], ["Hallo", " "], ["Hi", "Yes"])
+    with pytest.raises(ValueError, match="pair 1: non-English side is empty"):
+        train(tiny_config(tmp_path), corpus, benchmark=bench)
+
+
+def test_cli_train_then_eval(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "labse_lite", "train",
+           "--output-dir", str(out), "--languages", "deu", "fra",
+           "--model-preset", "tiny", "--vocab-size", "2000",
+           "--max-steps", "8", "--batch-size", "16",
+           "--eval-languages", "deu", "--final-eval-languages", "deu", "fra",
+           "--no-progress", "--threads", "1"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["steps"] == 8
+    assert set(report["tatoeba_xx2en"]) >= {"all"}
+    run = subprocess.run(
+        [sys.executable, "-m", "labse_lite", "eval", "--model",
+         str(out / "model"), "--languages", "deu", "--quiet"],
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert 0.0 <= result["tatoeba"]["deu"]["xx2en"] <= 100.0
+    assert result["large_pool"]["pool_size"] > 900
+
+
+def test_cli_reports_bad_config(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "labse_lite", "train", "--margin", "-1",
+         "--output-dir", str(tmp_path)], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "margin=-1.0 must be >= 0" in run.stderr
+    run = subprocess.run(
+        [sys.executable, "-m", "labse_lite", "eval", "--model",
+         str(tmp_path / "missing")], capture_output=True, text=True)
+    assert run.returncode != 0
