@@ -68,6 +68,7 @@ class TrainConfig:
     warmup_steps: int = 200                # linear warm-up, then linear decay
     grad_clip: float = 1.0                 # max global grad norm (0: off)
     grad_cache_chunk: int | None = None    # GradCache mini-batch (pairs); None: off
+    precision: str = "fp32"                # fp32 | bf16 | fp16 (autocast, GPUs)
     seed: int = 0                          # data order, init and dropout
     # --- bookkeeping
     eval_every: int = 0                    # steps between evaluations (0: end)
@@ -110,6 +111,13 @@ class TrainConfig:
         if self.grad_cache_chunk is not None and self.grad_cache_chunk < 1:
             problems.append(f"grad_cache_chunk={self.grad_cache_chunk} "
                             f"must be >= 1 (or None)")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            problems.append(f"precision={self.precision!r} is not one of "
+                            f"fp32, bf16, fp16")
+        if self.precision == "fp16" and self.grad_cache_chunk:
+            problems.append("precision='fp16' needs a loss scaler, which "
+                            "the cached-gradient path does not have; use "
+                            "bf16 with grad_cache_chunk")
         if self.pooling not in ("cls", "pooler", "mean", "max"):
             problems.append(f"pooling={self.pooling!r} is not one of cls, "
                             f"pooler, mean, max")
@@ -364,6 +372,17 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
         torch.set_rng_state(state["torch_rng"])
         step = state["step"]
     wrapped = dist_utils.wrap_model(model, ctx)
+    amp_dtype = {"fp32": None, "bf16": torch.bfloat16,
+                 "fp16": torch.float16}[config.precision]
+    scaler = torch.amp.GradScaler(device.type,
+                                  enabled=config.precision == "fp16")
+
+    def encode(input_ids, mask):
+        """Embeddings in float32 (the loss is always computed in fp32)."""
+        if amp_dtype is None:
+            return wrapped(input_ids, mask)
+        with torch.autocast(device.type, dtype=amp_dtype):
+            return wrapped(input_ids, mask).float()
 
     benchmark = benchmark if benchmark is not None else load_tatoeba()
     eval_corpus = benchmark.subset(
@@ -395,20 +414,22 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
                 batches.append((input_ids.to(device), mask.to(device)))
             check = functools.partial(_check_loss, step=step, config=config)
             if len(batches) == 1:
-                emb = wrapped(*batches[0])                        # (2B, D)
+                emb = encode(*batches[0])                         # (2B, D)
                 x, y = emb[:len(local)], emb[len(local):]         # (B, D) each
                 loss = loss_fn(x, y)
                 check(loss)
-                loss.backward()
+                scaler.scale(loss).backward()
             else:   # cached gradients: big batch, one mini-batch of memory
                 loss = cached_gradient_step(
-                    wrapped, batches, loss_fn, check_loss=check,
+                    encode, batches, loss_fn, check_loss=check,
                     no_sync=getattr(wrapped, "no_sync", None))
             input_ids = batches[-1][0]
+            scaler.unscale_(optimizer)
             grad_norm = (torch.nn.utils.clip_grad_norm_(model.parameters(),
                                                         config.grad_clip)
                          if config.grad_clip > 0 else torch.tensor(0.0))
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             step += 1
             pairs_seen += global_batch

@@ -1,0 +1,96 @@
+"""Scale presets: one name expands into every setting a chapter needs.
+
+Each chapter's papermill ``parameters`` cell names a scale (``"laptop"``,
+``"colab"`` or ``"multi_gpu"``) and may override any single setting; the
+chapter then calls :func:`settings` to get the concrete values.  The laptop
+preset runs each chapter in a few minutes on 2 CPU cores with the shipped
+data and models trained from scratch; the colab preset uses a hub encoder
+(``bert-base-multilingual-cased``), hub datasets, bigger batches and mixed
+precision on one GPU; the multi_gpu preset is a ``torchrun`` job.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .languages import XTREME_36
+
+__all__ = ["SCALES", "CHAPTERS", "settings"]
+
+SCALES = ("laptop", "colab", "multi_gpu")
+
+# Shared by every chapter at each scale.
+_COMMON: dict[str, dict[str, Any]] = {
+    "laptop": dict(device="cpu", data_source="local", init_model=None,
+                   model_preset="laptop", pooling="mean", max_length=32,
+                   precision="fp32", nproc_per_node=1, threads=2,
+                   eval_model=None),
+    "colab": dict(device="cuda", data_source="hub",
+                  init_model="bert-base-multilingual-cased",
+                  model_preset=None, pooling="cls", max_length=64,
+                  precision="bf16", nproc_per_node=1, threads=None,
+                  eval_model="sentence-transformers/LaBSE"),
+    "multi_gpu": dict(device="cuda", data_source="hub",
+                      init_model="bert-base-multilingual-cased",
+                      model_preset=None, pooling="cls", max_length=64,
+                      precision="bf16", nproc_per_node=8, threads=None,
+                      eval_model="sentence-transformers/LaBSE"),
+}
+
+# Chapter-specific settings at each scale.
+CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
+    "dual_encoder": {
+        "laptop": dict(languages=["deu", "fra", "spa", "rus", "jpn", "tur"],
+                       batch_size=64, max_steps=600, lr=2e-3,
+                       eval_languages=["deu", "fra", "spa", "rus", "jpn",
+                                       "tur"]),
+        "colab": dict(languages=None, batch_size=256, max_steps=3000,
+                      lr=2e-5, eval_languages=list(XTREME_36)),
+        "multi_gpu": dict(languages=None, batch_size=256, max_steps=20000,
+                          lr=2e-5, eval_languages=list(XTREME_36)),
+    },
+    "margin": {
+        "laptop": dict(languages=["deu", "fra", "spa", "ita", "por", "rus"],
+                       margin_values=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+                       seeds=[0, 1], batch_size=64, max_steps=240, lr=3e-3,
+                       model_preset="tiny"),
+        "colab": dict(languages=None,
+                      margin_values=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+                      seeds=[0, 1, 2], batch_size=256, max_steps=5000,
+                      lr=2e-5),
+        "multi_gpu": dict(languages=None,
+                          margin_values=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+                          seeds=[0, 1, 2], batch_size=512, max_steps=20000,
+                          lr=2e-5),
+    },
+    "cross_device": {
+        "laptop": dict(languages=["deu", "fra", "spa", "rus"],
+                       global_batches=[16, 64, 256], pairs_seen=40960,
+                       chunk=64, lr=3e-3, model_preset="tiny"),
+        "colab": dict(languages=None, global_batches=[256, 1024, 4096],
+                      pairs_seen=4_096_000, chunk=256, lr=2e-5),
+        "multi_gpu": dict(languages=None, global_batches=[1024, 4096, 8192],
+                          pairs_seen=16_384_000, chunk=512, lr=2e-5),
+    },
+}
+
+
+def settings(chapter: str, scale: str = "laptop",
+             **overrides: Any) -> dict[str, Any]:
+    """Concrete settings of ``chapter`` at ``scale``; ``overrides`` whose
+    value is not None replace single entries (a papermill ``-p``)."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose from {SCALES}")
+    if chapter not in CHAPTERS:
+        raise ValueError(f"unknown chapter {chapter!r}; choose from "
+                         f"{sorted(CHAPTERS)}")
+    out = copy.deepcopy(_COMMON[scale])
+    out.update(copy.deepcopy(CHAPTERS[chapter][scale]))
+    unknown = sorted(k for k in overrides if k not in out)
+    if unknown:
+        raise ValueError(f"unknown setting(s) for chapter {chapter!r}: "
+                         f"{unknown}; known: {sorted(out)}")
+    out.update({k: v for k, v in overrides.items() if v is not None})
+    out["scale"] = scale
+    return out
