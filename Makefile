@@ -1,13 +1,15 @@
 # Two commands on a fresh machine (see README.md):
-#   make run    set up .venv, train the laptop model for ~5 minutes, evaluate
-#   make test   set up .venv, run the whole test suite
+#   make run    set up .venv, train + evaluate the laptop model (~7 min), then
+#               execute and build the book into _build/html
+#   make test   set up .venv, run the whole test suite (unit tests + every
+#               chapter re-executed and checked with nbval)
 # Everything is installed from requirements-lock.txt (exact pins, CPU torch).
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test setup bench clean
+.PHONY: run train book test setup bench clean
 
 $(BIN)/.installed: requirements-lock.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +19,13 @@ $(BIN)/.installed: requirements-lock.txt pyproject.toml
 
 setup: $(BIN)/.installed
 
-run: $(BIN)/.installed
+run: train book
+
+train: $(BIN)/.installed
 	$(BIN)/labse-lite train --output-dir runs/laptop --no-resume
+
+book: $(BIN)/.installed
+	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
@@ -28,4 +35,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/train_throughput.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache _build

@@ -142,13 +142,8 @@ def main(argv=None) -> int:
     corpus = sample_pairs(args.steps * args.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        texts = {}
-        full_by_lang = {}
-        for lang, xx in zip(corpus.langs, corpus.xx):
-            full_by_lang.setdefault(lang, []).append(xx)
-        texts.update(full_by_lang)
-        texts["eng"] = sorted(set(corpus.en))
-        train_wordpiece(texts, vocab_size=32000).save_pretrained(
+        train_wordpiece(corpus.monolingual_texts(),
+                        vocab_size=32000).save_pretrained(
             str(workdir / "tok"))
         theirs = run_theirs(corpus, workdir / "tok", args, workdir)
         ours = run_ours(corpus, workdir / "tok", args, workdir)

@@ -117,11 +117,7 @@ def _cmd_vocab(args) -> int:
     from .data import load_tatoeba, load_train_pairs
     from .tokenization import train_wordpiece, unk_rate_by_language
 
-    corpus = load_train_pairs()
-    texts: dict[str, list[str]] = {}
-    for lang, xx in zip(corpus.langs, corpus.xx):
-        texts.setdefault(lang, []).append(xx)
-    texts["eng"] = sorted(set(corpus.en))
+    texts = load_train_pairs().monolingual_texts()
     tok = train_wordpiece(texts, vocab_size=args.vocab_size,
                           alpha=args.alpha, seed=args.seed)
     tok.save_pretrained(args.output)

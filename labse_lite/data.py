@@ -115,6 +115,16 @@ class ParallelCorpus:
                               [self.xx[i] for i in idx],
                               [self.en[i] for i in idx])
 
+    def monolingual_texts(self) -> dict[str, list[str]]:
+        """Sentences by language with English as one more language
+        (``"eng"``: its distinct sentences, sorted): the input of
+        :func:`labse_lite.tokenization.train_wordpiece`."""
+        texts: dict[str, list[str]] = {}
+        for lang, xx in zip(self.langs, self.xx):
+            texts.setdefault(lang, []).append(xx)
+        texts["eng"] = sorted(set(self.en))
+        return texts
+
     def by_language(self) -> dict[str, tuple[list[str], list[str]]]:
         out: dict[str, tuple[list[str], list[str]]] = {}
         for lang, x, e in zip(self.langs, self.xx, self.en):

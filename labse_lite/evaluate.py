@@ -7,7 +7,7 @@ among the (up to 1000) English sentences of that language's test set
 
 *Large pool* (in the spirit of the paper's UN task, §5.1): each non-English
 query retrieves among **all distinct English sentences of Tatoeba-v1**
-(about 69k), so near-misses that a 1000-candidate pool forgives are counted.
+(69,233), so near-misses that a 1000-candidate pool forgives are counted.
 A query is right when its top candidate equals its gold English sentence
 (after :func:`labse_lite.data.normalize_for_overlap`, so exact duplicates
 count as the same candidate).
@@ -56,16 +56,25 @@ def retrieval_accuracy(queries: torch.Tensor, candidates: torch.Tensor,
 
 
 def _embed_benchmark(model, corpus: ParallelCorpus, batch_size: int,
-                     show_progress_bar: bool | None):
-    """Embed every non-English sentence and each distinct English one once."""
-    keys = [normalize_for_overlap(e) for e in corpus.en]
+                     show_progress_bar: bool | None,
+                     pool: ParallelCorpus | None = None):
+    """Embed every non-English sentence of ``corpus`` and each distinct
+    English sentence of ``pool`` (default: ``corpus``) once; ``en_index[i]``
+    is the row of pair i's English sentence among the pool's."""
+    pool = corpus if pool is None else pool
     distinct: dict[str, int] = {}
     texts: list[str] = []
-    for key, text in zip(keys, corpus.en):
+    for text in pool.en:
+        key = normalize_for_overlap(text)
         if key not in distinct:
             distinct[key] = len(texts)
             texts.append(text)
-    en_index = torch.tensor([distinct[k] for k in keys])
+    try:
+        en_index = torch.tensor([distinct[normalize_for_overlap(e)]
+                                 for e in corpus.en])
+    except KeyError as err:
+        raise ValueError(f"English sentence {err} of the queries is not in "
+                         f"the candidate pool") from None
     xx_emb = model.encode(corpus.xx, batch_size=batch_size,
                           show_progress_bar=show_progress_bar)
     en_emb = model.encode(texts, batch_size=batch_size,
@@ -144,10 +153,17 @@ def evaluate_all(model, corpus: ParallelCorpus,
                  large_pool_languages: Iterable[str] | None = None,
                  trained: Iterable[str] | None = None,
                  batch_size: int = 256,
-                 show_progress_bar: bool | None = None) -> dict:
+                 show_progress_bar: bool | None = None,
+                 pool: ParallelCorpus | None = None) -> dict:
     """Tatoeba (both directions) and large-pool results with group averages,
-    in one JSON-ready dict; the benchmark is embedded once."""
-    embedded = _embed_benchmark(model, corpus, batch_size, show_progress_bar)
+    in one JSON-ready dict; the benchmark is embedded once.
+
+    ``pool`` supplies the large pool's candidates (its distinct English
+    sentences; default: ``corpus``'s), e.g. the whole Tatoeba-v1 English
+    side while only a few languages are evaluated.
+    """
+    embedded = _embed_benchmark(model, corpus, batch_size, show_progress_bar,
+                                pool)
     tatoeba = evaluate_tatoeba(model, corpus, _embedded=embedded)
     pool = large_pool_accuracy(model, corpus, large_pool_languages,
                                _embedded=embedded)

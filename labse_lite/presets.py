@@ -25,17 +25,18 @@ _COMMON: dict[str, dict[str, Any]] = {
     "laptop": dict(device="cpu", data_source="local", init_model=None,
                    model_preset="laptop", pooling="mean", max_length=32,
                    precision="fp32", nproc_per_node=1, threads=2,
-                   eval_model=None),
+                   eval_model=None, vocab_size=32000),
     "colab": dict(device="cuda", data_source="hub",
                   init_model="bert-base-multilingual-cased",
                   model_preset=None, pooling="cls", max_length=64,
                   precision="bf16", nproc_per_node=1, threads=None,
-                  eval_model="sentence-transformers/LaBSE"),
+                  eval_model="sentence-transformers/LaBSE", vocab_size=None),
     "multi_gpu": dict(device="cuda", data_source="hub",
                       init_model="bert-base-multilingual-cased",
                       model_preset=None, pooling="cls", max_length=64,
                       precision="bf16", nproc_per_node=8, threads=None,
-                      eval_model="sentence-transformers/LaBSE"),
+                      eval_model="sentence-transformers/LaBSE",
+                      vocab_size=None),
 }
 
 # Chapter-specific settings at each scale.

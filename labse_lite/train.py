@@ -242,11 +242,8 @@ def _prepare_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
     elif config.init_model:
         tok = load_tokenizer(config.init_model)
     else:
-        texts = {}
-        for lang, xx in zip(corpus.langs, corpus.xx):
-            texts.setdefault(lang, []).append(xx)
-        texts["eng"] = sorted(set(corpus.en))
-        tok = train_wordpiece(texts, vocab_size=config.vocab_size,
+        tok = train_wordpiece(corpus.monolingual_texts(),
+                              vocab_size=config.vocab_size,
                               alpha=config.vocab_alpha, seed=config.seed)
     tok.save_pretrained(str(saved))
     return tok
@@ -495,7 +492,8 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
         final = benchmark if config.final_eval_languages is None else \
             benchmark.subset(config.final_eval_languages)
         results = evaluate_all(model, final, trained=corpus.languages(),
-                               show_progress_bar=config.progress)
+                               show_progress_bar=config.progress,
+                               pool=benchmark)
         summary["eval_seconds"] = time.perf_counter() - t_eval
         summary["eval"] = results
     if is_main:

@@ -25,11 +25,8 @@ def small_corpus():
 def small_tokenizer(small_corpus):
     from labse_lite.tokenization import train_wordpiece
 
-    texts = {}
-    for lang, xx in zip(small_corpus.langs, small_corpus.xx):
-        texts.setdefault(lang, []).append(xx)
-    texts["eng"] = sorted(set(small_corpus.en))
-    return train_wordpiece(texts, vocab_size=1500)
+    return train_wordpiece(small_corpus.monolingual_texts(),
+                           vocab_size=1500)
 
 
 @pytest.fixture

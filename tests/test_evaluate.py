@@ -70,3 +70,17 @@ def test_group_averages():
     assert avg["all"] == pytest.approx(50.0)
     assert avg["xtreme36"] == pytest.approx(70.0)
     assert avg["trained"] == 70.0 and avg["unseen"] == 10.0
+
+
+def test_large_pool_candidates_can_come_from_a_bigger_corpus():
+    table = {"A": torch.tensor([1.0, 0.0]), "a en": torch.tensor([1.0, 0.1]),
+             "other": torch.tensor([1.0, 0.05])}
+    small = ParallelCorpus(["x"], ["A"], ["a en"])
+    big = ParallelCorpus(["x", "y"], ["A", "B"], ["a en", "other"])
+    alone = evaluate_all(LookupModel(table), small)
+    pooled = evaluate_all(LookupModel(table), small, pool=big)
+    assert alone["large_pool"]["pool_size"] == 1
+    assert pooled["large_pool"]["pool_size"] == 2
+    assert pooled["large_pool"]["x"] == 0.0      # "other" is nearer
+    with pytest.raises(ValueError, match="not in the candidate pool"):
+        evaluate_all(LookupModel(table), big, pool=small)

@@ -1,0 +1,39 @@
+"""Published numbers the book compares against (one place, cited).
+
+Feng et al. (2022), LaBSE: Table 2 (Tatoeba), Table 1 / §5 (UN), Fig. 4
+(margin sweep, read off the figure), Table 3 (BUCC).  Mao & Nakagawa (2023),
+LEALLA: Table 2.  Values are percentages.
+"""
+
+# LaBSE ablations, Tatoeba average accuracy and UN average P@1 (es/fr/ru/zh).
+LABSE_ABLATIONS = [
+    # model, UN avg P@1, Tatoeba XTREME-36, Tatoeba all
+    ("Base, mBERT vocab", 66.7, 92.8, 79.1),
+    ("+ AMS", 86.9, 93.7, 81.2),
+    ("+ AMS + PT", 87.9, 93.2, 78.4),
+    ("custom vocab + AMS", 88.4, 94.8, 82.6),
+    ("custom vocab + AMS + PT (LaBSE)", 89.5, 95.0, 83.7),
+    ("LASER", None, 84.4, 65.5),
+]
+
+LABSE = {"tatoeba_xtreme36": 95.0, "tatoeba_all": 83.7, "un_avg": 89.5}
+LASER = {"tatoeba_xtreme36": 84.4, "tatoeba_all": 65.5}
+
+# Fig. 4: average UN P@1 against the additive margin (approximate, read off
+# the figure; the paper gives no table).
+MARGIN_SWEEP_UN = {0.0: 60.0, 0.1: 80.0, 0.2: 86.0, 0.3: 88.0, 0.4: 88.0,
+                   0.5: 88.0}
+
+# Table 3: BUCC 2018 F1, forward search (en as target).
+BUCC_F1 = {"fra": 88.7, "deu": 92.5, "rus": 88.9, "cmn": 88.9}
+
+# §3.3: global batch 4096 over 32 cores (128 per core).
+CROSS_DEVICE = {"global_batch": 4096, "cores": 32, "local_batch": 128}
+
+# LEALLA, Table 2: Tatoeba / UN / BUCC averages.
+LEALLA = {
+    "LaBSE": (83.7, 89.6, 93.1),
+    "LEALLA-large": (83.5, 89.3, 92.8),
+    "LEALLA-base": (82.4, 88.7, 92.4),
+    "LEALLA-small": (80.7, 87.3, 91.5),
+}

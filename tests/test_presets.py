@@ -1,0 +1,44 @@
+"""Scale presets expand into concrete settings; overrides replace one."""
+
+import pytest
+
+from labse_lite import presets
+from labse_lite.experiments import run_grid
+from labse_lite.train import TrainConfig
+
+
+def test_every_chapter_has_every_scale():
+    for chapter in presets.CHAPTERS:
+        for scale in presets.SCALES:
+            s = presets.settings(chapter, scale)
+            assert s["scale"] == scale
+    laptop = presets.settings("margin", "laptop")
+    colab = presets.settings("margin", "colab")
+    assert laptop["device"] == "cpu" and laptop["init_model"] is None
+    assert colab["init_model"] == "bert-base-multilingual-cased"
+    assert colab["precision"] == "bf16" and colab["data_source"] == "hub"
+    assert presets.settings("margin", "multi_gpu")["nproc_per_node"] > 1
+
+
+def test_overrides_replace_single_settings():
+    s = presets.settings("margin", "laptop", margin_values=[0.0, 0.2],
+                         seeds=None)
+    assert s["margin_values"] == [0.0, 0.2]
+    assert s["seeds"] == presets.settings("margin")["seeds"]   # None: keep
+    with pytest.raises(ValueError, match="unknown setting"):
+        presets.settings("margin", "laptop", margins=[0.1])
+    with pytest.raises(ValueError, match="unknown scale"):
+        presets.settings("margin", "tpu")
+    with pytest.raises(ValueError, match="unknown chapter"):
+        presets.settings("mining")
+
+
+def test_presets_are_not_shared_mutable_state():
+    s = presets.settings("margin")
+    s["margin_values"].append(9.9)
+    assert 9.9 not in presets.settings("margin")["margin_values"]
+
+
+def test_run_grid_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="TrainConfig fields"):
+        run_grid(TrainConfig(), {"margins": [0.1]})
