@@ -35,7 +35,7 @@ def run_grid(base: TrainConfig, grid: Mapping[str, Iterable[Any]],
     root = Path(output_root or tempfile.mkdtemp(prefix="labse_lite_grid_"))
     keys = list(grid)
     combos = list(itertools.product(*(list(grid[k]) for k in keys)))
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     rows = []
     for values in tqdm(combos, desc="runs", disable=not progress):

@@ -173,9 +173,17 @@ class DualEncoder(nn.Module):
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         """Hugging Face format: encoder (safetensors) + tokenizer + our
         settings (``dual_encoder.json``) + the projection head, if any."""
+        from transformers.utils import logging as hf_logging
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.encoder.save_pretrained(directory, safe_serialization=True)
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()     # no bar for one small file
+        try:
+            self.encoder.save_pretrained(directory, safe_serialization=True)
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         self.tokenizer.save_pretrained(directory)
         settings = dict(pooling=self.pooling, max_length=self.max_length,
                         normalize=self.normalize,
@@ -278,7 +286,7 @@ class DualEncoder(nn.Module):
                           dtype=torch.float32)
         if show_progress_bar is None:
             show_progress_bar = len(ids) > 20 * batch_size
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         was_training = self.training
         self.eval()

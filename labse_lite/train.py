@@ -305,7 +305,7 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     model is written to ``output_dir/model`` and the evaluation to
     ``output_dir/summary.json``.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from . import distributed as dist_utils
     from .evaluate import evaluate_all, evaluate_tatoeba, group_averages
