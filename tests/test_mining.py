@@ -1,0 +1,236 @@
+"""Bitext mining: k-NN search, margin scores, retrieval modes, F1."""
+
+import numpy as np
+import pytest
+import torch
+
+faiss = pytest.importorskip("faiss")
+
+from labse_lite.mining import (MarginScores, best_f1_threshold,  # noqa: E402
+                               build_index, knn, margin_scores, mine,
+                               precision_recall_f1, read_tsv, select_pairs,
+                               write_tsv)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Keep faiss and torch on one thread, restoring them afterwards."""
+    faiss_threads, torch_threads = (faiss.omp_get_max_threads(),
+                                    torch.get_num_threads())
+    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(faiss_threads)
+    torch.set_num_threads(torch_threads)
+
+
+def normalised(n, dim, seed):
+    x = np.random.default_rng(seed).standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+# --- k-NN search --------------------------------------------------------
+
+def test_knn_exact_matches_brute_force():
+    queries, candidates = normalised(50, 16, 0), normalised(60, 16, 1)
+    scores, indices = knn(queries, candidates, k=5)
+    assert scores.shape == indices.shape == (50, 5)
+    assert scores.dtype == np.float32 and indices.dtype == np.int64
+    sim = queries.astype(np.float64) @ candidates.astype(np.float64).T
+    expected = np.argsort(-sim, axis=1)[:, :5]
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_allclose(
+        scores, np.take_along_axis(sim, expected, axis=1), atol=1e-5)
+    assert (np.diff(scores, axis=1) <= 0).all()         # best first
+
+
+def test_knn_accepts_torch_and_chunking_changes_nothing():
+    queries, candidates = normalised(50, 16, 2), normalised(60, 16, 3)
+    whole = knn(queries, candidates, k=4)
+    chunked = knn(torch.from_numpy(queries), torch.from_numpy(candidates),
+                  k=4, chunk_size=7, show_progress_bar=False)
+    np.testing.assert_array_equal(whole[0], chunked[0])
+    np.testing.assert_array_equal(whole[1], chunked[1])
+
+
+def test_knn_approximate_recalls_exact_top1():
+    candidates, queries = normalised(2000, 32, 4), normalised(300, 32, 5)
+    exact = knn(queries, candidates, k=1, index="exact")[1][:, 0]
+    approx = knn(queries, candidates, k=1, index="approx")[1][:, 0]
+    assert (exact == approx).mean() >= 0.9
+
+
+def test_auto_index_switches_at_threshold():
+    x = normalised(20, 8, 6)
+    assert isinstance(build_index(x), faiss.IndexFlatIP)
+    assert isinstance(build_index(x, approximate_threshold=10),
+                      faiss.IndexHNSWFlat)
+    assert isinstance(build_index(x, "exact", approximate_threshold=10),
+                      faiss.IndexFlatIP)
+
+
+# --- margin scores ------------------------------------------------------
+
+def brute_force_margins(src, tgt, k, scoring):
+    """float64 reference: full similarity matrix, kNN means by sorting."""
+    sim = src.astype(np.float64) @ tgt.astype(np.float64).T  # (n_src, n_tgt)
+    src_mean = -np.sort(-sim, axis=1)[:, :k].mean(axis=1)
+    tgt_mean = -np.sort(-sim.T, axis=1)[:, :k].mean(axis=1)
+    avg = (src_mean[:, None] + tgt_mean[None, :]) / 2
+    return sim / avg if scoring == "ratio" else sim - avg
+
+
+@pytest.mark.parametrize("scoring", ["ratio", "distance", "absolute"])
+def test_margin_scores_match_float64_reference(scoring):
+    src, tgt = normalised(50, 16, 7), normalised(60, 16, 8)
+    margins = margin_scores(src, tgt, k=4, scoring=scoring)
+    assert isinstance(margins, MarginScores)
+    assert margins.fwd_score.shape == (50, 4)
+    assert margins.bwd_score.shape == (60, 4)
+    if scoring == "absolute":
+        full = src.astype(np.float64) @ tgt.astype(np.float64).T
+    else:
+        full = brute_force_margins(src, tgt, 4, scoring)
+    rows = np.arange(50)[:, None]
+    np.testing.assert_allclose(margins.fwd_score,
+                               full[rows, margins.fwd_index], atol=1e-5)
+    cols = np.arange(60)[:, None]
+    np.testing.assert_allclose(margins.bwd_score,
+                               full.T[cols, margins.bwd_index], atol=1e-5)
+
+
+# --- retrieval modes ----------------------------------------------------
+
+# Sources 0 and 1 both prefer target 0 (a conflict); source 2 is target 2.
+RAW = np.array([[0.9, 0.3, 0.1],
+                [0.8, 0.5, 0.1],
+                [0.1, 0.2, 0.9]])
+SRC = (RAW / np.linalg.norm(RAW, axis=1, keepdims=True)).astype(np.float32)
+TGT = np.eye(3, dtype=np.float32)
+COS = SRC.astype(np.float64)                # cos(src i, tgt j) = SRC[i, j]
+
+
+def triples(pairs):
+    return [(s, t) for s, t, _ in pairs], [score for _, _, score in pairs]
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("forward", [(2, 2), (0, 0), (1, 0)]),
+    ("backward", [(2, 2), (0, 0), (1, 1)]),
+    ("intersection", [(2, 2), (0, 0)]),
+    ("max", [(2, 2), (0, 0), (1, 1)]),
+])
+def test_retrieval_modes_hand_built(mode, expected):
+    pairs = mine(SRC, TGT, k=3, scoring="absolute", mode=mode)
+    got, scores = triples(pairs)
+    assert got == expected
+    np.testing.assert_allclose(scores, [COS[s, t] for s, t in expected],
+                               atol=1e-6)
+    assert len(pairs) == len(expected)
+
+
+def test_threshold_filters_and_torch_input():
+    pairs = mine(torch.from_numpy(SRC), torch.from_numpy(TGT), k=3,
+                 scoring="absolute", mode="max", threshold=0.6)
+    assert triples(pairs)[0] == [(2, 2), (0, 0)]
+    assert pairs.pairs() == {(0, 0), (2, 2)}
+
+
+def test_select_pairs_reuses_one_scoring():
+    margins = margin_scores(SRC, TGT, k=2, scoring="distance")
+    assert select_pairs(margins, "forward").pairs() == {(0, 0), (1, 0),
+                                                        (2, 2)}
+
+
+def test_mine_recovers_planted_translations():
+    rng = np.random.default_rng(9)
+    src = normalised(200, 32, 10)
+    perm = rng.permutation(200)
+    noisy = src[perm] + 0.05 * rng.standard_normal((200, 32))
+    tgt = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
+    gold = {(int(perm[j]), j) for j in range(200)}
+    for scoring in ("ratio", "distance"):
+        pairs = mine(src, tgt.astype(np.float32), scoring=scoring)
+        assert pairs.pairs() == gold
+        assert (np.diff(pairs.score) <= 0).all()
+        assert precision_recall_f1(pairs, gold) == (1.0, 1.0, 1.0)
+
+
+# --- F1 -----------------------------------------------------------------
+
+def test_best_f1_threshold_known_curve():
+    # F1 = 2 correct / (kept + n_gold) when cutting after each score:
+    # 0.9 -> 2/6, 0.8 -> 4/7, 0.7 -> 6/8, 0.6 -> 6/9, 0.5 -> 6/10,
+    # 0.4 -> 8/11; one of the 5 gold pairs is no candidate at all.
+    scores = [0.4, 0.9, 0.6, 0.8, 0.5, 0.7]
+    correct = [True, True, False, True, False, True]
+    t, p, r, f1 = best_f1_threshold(scores, correct, n_gold=5)
+    assert t == pytest.approx(0.7)
+    assert (p, r, f1) == pytest.approx((1.0, 3 / 5, 6 / 8))
+
+
+def test_best_f1_threshold_keeps_ties_together():
+    # Splitting the tie at 0.8 would give F1 4/5; keeping both gives 4/6.
+    for order in ([0, 1, 2, 3], [0, 2, 1, 3]):
+        scores = np.array([0.9, 0.8, 0.8, 0.7])[order]
+        correct = np.array([True, True, False, False])[order]
+        t, p, r, f1 = best_f1_threshold(scores, correct, n_gold=3)
+        assert t == pytest.approx(0.8)
+        assert (p, r, f1) == pytest.approx((2 / 3, 2 / 3, 2 / 3))
+
+
+def test_precision_recall_f1():
+    mined = [(0, 0, 0.9), (1, 1, 0.8), (2, 3, 0.7)]
+    gold = [(0, 0), (1, 1), (2, 2), (3, 3)]
+    assert precision_recall_f1(mined, gold) == pytest.approx(
+        (2 / 3, 2 / 4, 4 / 7))
+    assert precision_recall_f1([], gold) == (0.0, 0.0, 0.0)
+
+
+# --- bad input ----------------------------------------------------------
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: knn(np.ones((2, 3)), np.ones((4, 5)), k=1),
+     "different dimensions"),
+    (lambda: mine(np.ones((2, 3)), np.ones((4, 5))), "different dimensions"),
+    (lambda: knn(SRC, TGT, k=0), "k must be between 1"),
+    (lambda: knn(SRC, TGT, k=4), "k must be between 1"),
+    (lambda: mine(SRC, TGT, k=4), "k must be between 1"),
+    (lambda: mine(SRC, TGT, mode="union"), "unknown mode 'union'"),
+    (lambda: mine(SRC, TGT, scoring="cosine"), "unknown scoring 'cosine'"),
+    (lambda: knn(SRC, TGT, k=1, index="ivf"), "unknown index 'ivf'"),
+    (lambda: knn(SRC, TGT, k=1, chunk_size=0), "chunk_size must be"),
+    (lambda: mine(SRC[:0], TGT), "src is empty"),
+    (lambda: knn(SRC, TGT[:0], k=1), "candidates is empty"),
+    (lambda: mine(SRC[0], TGT), "must be a 2-D"),
+    (lambda: best_f1_threshold([], [], n_gold=1), "no scored candidates"),
+    (lambda: best_f1_threshold([0.5, 0.4], [1, 1], n_gold=1),
+     "n_gold must be"),
+    (lambda: precision_recall_f1([(0, 0)], []), "gold_pairs is empty"),
+])
+def test_bad_input_raises(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# --- TSV ----------------------------------------------------------------
+
+def test_write_tsv_round_trip(tmp_path):
+    src = ["Guten Morgen.", "Straße — ça va?", "Ein Baum."]
+    tgt = ["Good morning.", "Street: how are you?", "A tree."]
+    pairs = mine(SRC, TGT, k=2, mode="backward")
+    path = tmp_path / "mined.tsv"
+    assert write_tsv(path, pairs, src, tgt) == len(pairs)
+    rows = read_tsv(path)
+    assert [(s, t) for _, s, t in rows] == [(src[i], tgt[j])
+                                            for i, j, _ in pairs]
+    np.testing.assert_allclose([score for score, _, _ in rows],
+                               pairs.score, atol=1e-6)
+    text = path.read_text(encoding="utf-8")
+    assert text.count("\n") == len(pairs) and "\t" in text
+    assert write_tsv(path, [(0, 1, 1.25)], src, tgt) == 1
+    assert read_tsv(path) == [(1.25, src[0], tgt[1])]
+    with pytest.raises(ValueError, match="out of range"):
+        write_tsv(path, [(5, 0, 1.0)], src, tgt)
+    with pytest.raises(ValueError, match="tab or newline"):
+        write_tsv(path, [(0, 0, 1.0)], ["a\tb"], tgt)
