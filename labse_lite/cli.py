@@ -1,4 +1,5 @@
-"""Command line: ``labse-lite train|eval|vocab`` (also ``python -m labse_lite``).
+"""Command line: ``labse-lite train|eval|mine|vocab`` (also
+``python -m labse_lite``).
 
 ``train`` exposes every :class:`labse_lite.train.TrainConfig` field as a
 flag (``--margin 0.2 --languages deu fra``); ``eval`` prints JSON with
@@ -128,6 +129,75 @@ def _cmd_vocab(args) -> int:
     return 0
 
 
+def _read_lines(path: str) -> list[str]:
+    """Sentences of a UTF-8 text file, one per line; empty lines are an
+    error (they would be mined against everything)."""
+    from .data import DataError
+
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such file: {path}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            raise DataError(f"{path}:{i}: empty line; remove empty lines "
+                            f"before mining")
+    if not lines:
+        raise DataError(f"{path} has no sentences")
+    return [line.rstrip("\r") for line in lines]
+
+
+def _cmd_mine(args) -> int:
+    import time
+
+    import numpy as np
+
+    from . import mining
+
+    sides, texts = [], []
+    model = None
+    for path in (args.src, args.tgt):
+        if path.endswith(".npy"):
+            sides.append(np.load(path))
+            texts.append(None)
+            continue
+        sentences = _read_lines(path)
+        if model is None:
+            if not args.model:
+                raise ValueError("text input needs --model (a directory "
+                                 "written by `labse-lite train`)")
+            from .model import DualEncoder
+
+            model = DualEncoder.from_pretrained(args.model)
+        sides.append(model.encode(sentences, batch_size=args.batch_size,
+                                  show_progress_bar=not args.quiet,
+                                  convert_to_numpy=True))
+        texts.append(sentences)
+    start = time.perf_counter()
+    pairs = mining.mine(sides[0], sides[1], k=args.k, scoring=args.scoring,
+                        mode=args.mode, threshold=args.threshold,
+                        index=args.index, show_progress_bar=not args.quiet)
+    seconds = time.perf_counter() - start
+    src_text = texts[0] or [str(i) for i in range(len(sides[0]))]
+    tgt_text = texts[1] or [str(i) for i in range(len(sides[1]))]
+    written = mining.write_tsv(args.output, pairs, src_text, tgt_text)
+    print(json.dumps({"source": len(sides[0]), "target": len(sides[1]),
+                      "pairs": written, "output": args.output,
+                      "k": args.k, "scoring": args.scoring,
+                      "mode": args.mode, "threshold": args.threshold,
+                      "mining_seconds": round(seconds, 3)}, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .train import TrainConfig
 
@@ -159,6 +229,32 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--quiet", action="store_true",
                         help="no progress bars")
     p_eval.set_defaults(func=_cmd_eval)
+
+    p_mine = sub.add_parser(
+        "mine", help="mine translation pairs from two corpora",
+        description="Pair sentences of SRC with sentences of TGT by kNN "
+        "search and margin scoring (LASER/BUCC practice); writes "
+        "score<TAB>src<TAB>tgt lines.  SRC/TGT are UTF-8 text files, one "
+        "sentence per line, or .npy embedding matrices (L2-normalised).")
+    p_mine.add_argument("src")
+    p_mine.add_argument("tgt")
+    p_mine.add_argument("--model", help="model directory (for text input)")
+    p_mine.add_argument("--output", default="mined.tsv")
+    p_mine.add_argument("--k", type=int, default=4,
+                        help="neighbours for the margin (default 4)")
+    p_mine.add_argument("--scoring", default="ratio",
+                        choices=["ratio", "distance", "absolute"])
+    p_mine.add_argument("--mode", default="max",
+                        choices=["forward", "backward", "intersection",
+                                 "max"])
+    p_mine.add_argument("--threshold", type=float, default=None,
+                        help="keep pairs scoring at least this (absolute: "
+                        "the paper's 0.6 cosine)")
+    p_mine.add_argument("--index", default="auto",
+                        choices=["auto", "exact", "approx"])
+    p_mine.add_argument("--batch-size", type=int, default=256)
+    p_mine.add_argument("--quiet", action="store_true")
+    p_mine.set_defaults(func=_cmd_mine)
 
     p_vocab = sub.add_parser("vocab", help="train a WordPiece vocabulary "
                              "and report [UNK] rates")

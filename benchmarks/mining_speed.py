@@ -1,0 +1,351 @@
+#!/usr/bin/env python
+"""Bitext mining speed and peak memory: labse-lite (faiss) vs brute force.
+
+Mines n source x n target random L2-normalised float32 embeddings of
+dimension 128 (the laptop model's) with k=4, the ratio margin and the
+"max" retrieval mode (LaBSE §7, BUCC; LASER's margin mining), three ways:
+
+- faiss_exact: ``labse_lite.mining.mine(..., index="exact")``
+  (``faiss.IndexFlatIP``);
+- faiss_approx: the same with ``index="approx"`` (HNSW);
+- torch_bruteforce: plain torch, query chunks of ``--torch-chunk`` rows:
+  ``scores = q @ candidates.T`` then ``torch.topk(scores, k)``, forward
+  and backward, the same ratio margin
+  (``cos / ((mean_k cos(x) + mean_k cos(y)) / 2)``), then
+  ``labse_lite.mining.select_pairs`` on a ``MarginScores``, so the
+  retrieval mode is the very same code.
+
+Each run is a fresh subprocess (this script with ``--worker``) that loads
+the embeddings from a temporary .npy file, so that its peak resident
+memory (``getrusage(RUSAGE_SELF).ru_maxrss``) belongs to that run alone.
+Seconds are the wall time of the mining alone (faiss: the ``mine`` call,
+index building included; torch: first matmul to the final pairs), not of
+starting Python or loading.  Both libraries get ``--threads`` threads
+(``faiss.omp_set_num_threads``, ``torch.set_num_threads`` and the
+OMP/MKL/OpenBLAS variables of the worker).
+
+With ``--planted`` (default 0.5) the first half of the targets are noisy
+copies of shuffled sources, ``tgt[i] = normalize(src[perm[i]] +
+noise * u)`` with u a random unit vector, so that there are real pairs
+to find; ``planted_recall`` is the fraction of them each method mines.
+
+Reported per size n: seconds and peak MiB per method (``rss_before_mib``
+is the peak after imports and loading, before mining), the number of
+mined pairs, the speed ratio torch seconds / faiss_exact seconds (above 1:
+faiss is faster), the agreement of torch and of HNSW with exact faiss
+(the fraction of exact faiss's (src, tgt) pairs the other also mined;
+~1.0 for torch, float32 ties may differ very rarely) and what a dense
+n x n float32 similarity matrix would need (n*n*4 bytes, in GB), which
+no method here ever allocates.
+
+    python benchmarks/mining_speed.py --sizes 10000 100000 [--threads 2]
+
+Results go to benchmarks/results/mining_speed.json (``--output``) and
+are printed as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DIM = 128                      # the laptop model's embedding dimension
+METHODS = ("faiss_exact", "faiss_approx", "torch_bruteforce")
+REPO = Path(__file__).resolve().parent.parent
+
+
+# -- data -------------------------------------------------------------------
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def make_embeddings(n: int, seed: int, planted: float, noise: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random unit vectors ``(src, tgt, gold)``; the first ``planted * n``
+    targets are noisy copies of shuffled sources, ``gold`` their
+    (src, tgt) rows as an (m, 2) array."""
+    rng = np.random.default_rng([seed, n])
+    src = _normalize(rng.standard_normal((n, DIM), dtype=np.float32))
+    tgt = _normalize(rng.standard_normal((n, DIM), dtype=np.float32))
+    m = int(round(planted * n))
+    perm = rng.permutation(n)[:m]
+    if m:
+        u = _normalize(rng.standard_normal((m, DIM), dtype=np.float32))
+        tgt[:m] = _normalize(src[perm] + noise * u)
+    gold = np.stack([perm, np.arange(m)], axis=1).astype(np.int64)
+    return src, tgt, gold
+
+
+# -- workers (each in a fresh process) ---------------------------------------
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _mine_faiss(src, tgt, args, index):
+    import faiss
+
+    from labse_lite.mining import mine
+
+    faiss.omp_set_num_threads(args.threads)
+    versions = {"faiss": faiss.__version__}
+
+    def run():
+        return mine(src, tgt, k=args.k, scoring="ratio", mode="max",
+                    index=index, show_progress_bar=False)
+    return run, versions
+
+
+def _mine_torch(src, tgt, args):
+    import torch
+
+    from labse_lite.mining import MarginScores, select_pairs
+
+    torch.set_num_threads(args.threads)
+    versions = {"torch": torch.__version__}
+    src_t, tgt_t = torch.from_numpy(src), torch.from_numpy(tgt)
+    k, chunk = args.k, args.torch_chunk
+
+    def topk(queries, candidates):
+        cos = torch.empty((len(queries), k), dtype=torch.float32)
+        index = torch.empty((len(queries), k), dtype=torch.int64)
+        for start in range(0, len(queries), chunk):
+            scores = queries[start:start + chunk] @ candidates.T
+            cos[start:start + chunk], index[start:start + chunk] = (
+                torch.topk(scores, k, dim=1))
+            del scores
+        return cos, index
+
+    def run():
+        with torch.inference_mode():
+            fwd_cos, fwd_index = topk(src_t, tgt_t)           # (n_src, k)
+            bwd_cos, bwd_index = topk(tgt_t, src_t)           # (n_tgt, k)
+            src_mean = fwd_cos.mean(dim=1)                    # (n_src,)
+            tgt_mean = bwd_cos.mean(dim=1)                    # (n_tgt,)
+            fwd_avg = (src_mean[:, None] + tgt_mean[fwd_index]) / 2
+            bwd_avg = (tgt_mean[:, None] + src_mean[bwd_index]) / 2
+            margins = MarginScores(
+                scoring="ratio",
+                fwd_index=fwd_index.numpy(), fwd_cos=fwd_cos.numpy(),
+                fwd_score=(fwd_cos / fwd_avg).numpy(),
+                bwd_index=bwd_index.numpy(), bwd_cos=bwd_cos.numpy(),
+                bwd_score=(bwd_cos / bwd_avg).numpy(),
+                src_mean=src_mean.numpy(), tgt_mean=tgt_mean.numpy())
+            return select_pairs(margins, "max")
+    return run, versions
+
+
+def worker(args) -> int:
+    """Mine ``args.data``/{src,tgt}.npy with one method; write
+    result.json and the pairs (src.npy, tgt.npy, score.npy) to
+    ``args.result``."""
+    data, out = Path(args.data), Path(args.result)
+    src = np.load(data / "src.npy")
+    tgt = np.load(data / "tgt.npy")
+    if args.worker == "torch_bruteforce":
+        run, versions = _mine_torch(src, tgt, args)
+    else:
+        index = "exact" if args.worker == "faiss_exact" else "approx"
+        run, versions = _mine_faiss(src, tgt, args, index)
+    rss_before = _peak_mib()
+    times = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        pairs = run()
+        times.append(time.perf_counter() - t0)
+    peak = _peak_mib()
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "src.npy", pairs.src)
+    np.save(out / "tgt.npy", pairs.tgt)
+    np.save(out / "score.npy", pairs.score)
+    result = {"seconds": min(times), "all_seconds": times,
+              "peak_rss_mib": peak, "rss_before_mib": rss_before,
+              "pairs": len(pairs), "versions": versions}
+    (out / "result.json").write_text(json.dumps(result) + "\n")
+    return 0
+
+
+def run_worker(method: str, data: Path, result: Path, args) -> dict:
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "OPENBLAS_NUM_THREADS"):
+        env[name] = str(args.threads)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
+    command = [sys.executable, str(Path(__file__).resolve()),
+               "--worker", method, "--data", str(data),
+               "--result", str(result), "--k", str(args.k),
+               "--threads", str(args.threads),
+               "--torch-chunk", str(args.torch_chunk),
+               "--repeat", str(args.repeat)]
+    done = subprocess.run(command, cwd=REPO, env=env, text=True,
+                          capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the {method} worker failed "
+                           f"(exit {done.returncode}):\n{done.stderr}")
+    found = json.loads((result / "result.json").read_text())
+    found["mined"] = {name: np.load(result / f"{name}.npy")
+                      for name in ("src", "tgt", "score")}
+    return found
+
+
+# -- comparison ----------------------------------------------------------------
+
+def _keys(mined: dict, n: int) -> np.ndarray:
+    return mined["src"] * n + mined["tgt"]
+
+
+def agreement(reference: dict, other: dict, n: int) -> dict:
+    """How many of ``reference``'s (src, tgt) pairs ``other`` also mined,
+    and how far apart their scores are on those pairs."""
+    ref_keys, other_keys = _keys(reference, n), _keys(other, n)
+    common, i, j = np.intersect1d(ref_keys, other_keys,
+                                  assume_unique=True, return_indices=True)
+    diff = np.abs(reference["score"][i].astype(np.float64)
+                  - other["score"][j])
+    return {"identical_fraction": len(common) / max(1, len(ref_keys)),
+            "identical_pairs": int(len(common)),
+            "reference_pairs": int(len(ref_keys)),
+            "other_pairs": int(len(other_keys)),
+            "max_abs_score_diff": float(diff.max()) if len(diff) else None}
+
+
+def planted_recall(mined: dict, gold: np.ndarray, n: int) -> float | None:
+    if not len(gold):
+        return None
+    found = np.isin(gold[:, 0] * n + gold[:, 1], _keys(mined, n))
+    return float(found.mean())
+
+
+# -- main ------------------------------------------------------------------------
+
+def measure(n: int, args, workdir: Path) -> tuple[dict, dict]:
+    src, tgt, gold = make_embeddings(n, args.seed, args.planted, args.noise)
+    data = workdir / f"n{n}"
+    data.mkdir()
+    np.save(data / "src.npy", src)
+    np.save(data / "tgt.npy", tgt)
+    del src, tgt
+    runs = {}
+    for method in args.methods:
+        print(f"n={n}: {method} ...", file=sys.stderr, flush=True)
+        runs[method] = run_worker(method, data, data / method, args)
+    row = {"n": n, "dense_matrix_gb": n * n * 4 / 1e9, "methods": {},
+           "agreement": {}}
+    for method, found in runs.items():
+        row["methods"][method] = {
+            key: found[key] for key in ("seconds", "all_seconds",
+                                        "peak_rss_mib", "rss_before_mib",
+                                        "pairs")}
+        row["methods"][method]["planted_recall"] = planted_recall(
+            found["mined"], gold, n)
+    if "faiss_exact" in runs:
+        exact = runs["faiss_exact"]
+        for method in ("torch_bruteforce", "faiss_approx"):
+            if method in runs:
+                row["agreement"][f"{method}_vs_faiss_exact"] = agreement(
+                    exact["mined"], runs[method]["mined"], n)
+        if "torch_bruteforce" in runs:
+            row["speed_ratio_torch_over_faiss_exact"] = (
+                runs["torch_bruteforce"]["seconds"] / exact["seconds"])
+    versions = {}
+    for found in runs.values():
+        versions.update(found["versions"])
+    return row, versions
+
+
+def print_table(rows: list[dict]) -> None:
+    header = (f"{'n':>8} {'method':<17} {'seconds':>9} {'peak MiB':>9} "
+              f"{'+MiB':>7} {'pairs':>8} {'vs exact':>9} {'planted':>8}")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        for method, m in row["methods"].items():
+            agree = row["agreement"].get(f"{method}_vs_faiss_exact")
+            agree = (f"{agree['identical_fraction']:.4f}" if agree
+                     else "-" if method != "faiss_exact" else "ref")
+            recall = ("-" if m["planted_recall"] is None
+                      else f"{m['planted_recall']:.4f}")
+            print(f"{row['n']:>8} {method:<17} {m['seconds']:>9.3f} "
+                  f"{m['peak_rss_mib']:>9.1f} "
+                  f"{m['peak_rss_mib'] - m['rss_before_mib']:>7.1f} "
+                  f"{m['pairs']:>8} {agree:>9} {recall:>8}")
+        extra = f"dense n x n float32 matrix: {row['dense_matrix_gb']:.3f} GB"
+        if "speed_ratio_torch_over_faiss_exact" in row:
+            extra += ("; torch / faiss_exact seconds: "
+                      f"{row['speed_ratio_torch_over_faiss_exact']:.2f}")
+        print(f"{'':>8} {extra}")
+    print("(+MiB: peak RSS minus the peak after imports and loading; "
+          "vs exact: fraction\n of faiss_exact's pairs also mined; "
+          "planted: recall of the planted pairs)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+",
+                        default=[10_000, 30_000, 100_000],
+                        help="n: mine n sources x n targets")
+    parser.add_argument("--k", type=int, default=4)
+    parser.add_argument("--methods", nargs="+", choices=METHODS,
+                        default=list(METHODS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--torch-chunk", type=int, default=4096,
+                        help="query rows per torch matmul")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="timed runs per worker; the best is reported")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--planted", type=float, default=0.5,
+                        help="fraction of targets that are noisy copies "
+                             "of sources (0: none)")
+    parser.add_argument("--noise", type=float, default=0.5,
+                        help="norm of the noise added to planted copies")
+    parser.add_argument("--output", default="benchmarks/results/"
+                        "mining_speed.json")
+    parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args)
+    if not 0 <= args.planted <= 1:
+        parser.error("--planted must be between 0 and 1")
+    if min(args.sizes) < args.k or args.k < 1 or args.threads < 1:
+        parser.error("need 1 <= k <= every size and threads >= 1")
+
+    rows, versions = [], {}
+    with tempfile.TemporaryDirectory(prefix="mining_speed_") as tmp:
+        for n in args.sizes:
+            row, found = measure(n, args, Path(tmp))
+            rows.append(row)
+            versions.update(found)
+    result = {
+        "setting": {**{key: value for key, value in vars(args).items()
+                       if key not in ("worker", "data", "result")},
+                    "dim": DIM, "scoring": "ratio", "mode": "max",
+                    "embeddings": "random unit vectors, float32"},
+        "results": rows,
+        "versions": {**versions, "numpy": np.__version__,
+                     "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "threads": args.threads},
+    }
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+    print()
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
