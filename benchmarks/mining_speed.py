@@ -29,14 +29,17 @@ copies of shuffled sources, ``tgt[i] = normalize(src[perm[i]] +
 noise * u)`` with u a random unit vector, so that there are real pairs
 to find; ``planted_recall`` is the fraction of them each method mines.
 
-Reported per size n: seconds and peak MiB per method (``rss_before_mib``
-is the peak after imports and loading, before mining), the number of
-mined pairs, the speed ratio torch seconds / faiss_exact seconds (above 1:
-faiss is faster), the agreement of torch and of HNSW with exact faiss
-(the fraction of exact faiss's (src, tgt) pairs the other also mined;
-~1.0 for torch, float32 ties may differ very rarely) and what a dense
-n x n float32 similarity matrix would need (n*n*4 bytes, in GB), which
-no method here ever allocates.
+Reported per size n: seconds and peak MiB per method.  The peak
+includes Python and the imported libraries (torch alone is ~200 MiB), so
+``rss_before_mib``, the peak after imports and loading, is reported too
+and the table shows the difference (+MiB), the memory of mining itself.
+Also reported: the number of mined pairs, the speed ratio torch seconds
+/ faiss_exact seconds (above 1: faiss is faster), the agreement of torch
+and of HNSW with exact faiss (the fraction of exact faiss's (src, tgt)
+pairs the other also mined; ~1.0 for torch, as float32 ties may differ
+very rarely) and what a dense n x n float32 similarity matrix would
+need (n*n*4 bytes, in GB), which no method here ever allocates (torch
+holds one --torch-chunk x n block at a time).
 
     python benchmarks/mining_speed.py --sizes 10000 100000 [--threads 2]
 
@@ -64,7 +67,7 @@ METHODS = ("faiss_exact", "faiss_approx", "torch_bruteforce")
 REPO = Path(__file__).resolve().parent.parent
 
 
-# -- data -------------------------------------------------------------------
+# -- data ---------------------------------------------------------------------
 
 def _normalize(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
@@ -87,7 +90,7 @@ def make_embeddings(n: int, seed: int, planted: float, noise: float
     return src, tgt, gold
 
 
-# -- workers (each in a fresh process) ---------------------------------------
+# -- workers (each in a fresh process) ----------------------------------------
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -200,7 +203,7 @@ def run_worker(method: str, data: Path, result: Path, args) -> dict:
     return found
 
 
-# -- comparison ----------------------------------------------------------------
+# -- comparison ---------------------------------------------------------------
 
 def _keys(mined: dict, n: int) -> np.ndarray:
     return mined["src"] * n + mined["tgt"]
@@ -228,7 +231,7 @@ def planted_recall(mined: dict, gold: np.ndarray, n: int) -> float | None:
     return float(found.mean())
 
 
-# -- main ------------------------------------------------------------------------
+# -- main ---------------------------------------------------------------------
 
 def measure(n: int, args, workdir: Path) -> tuple[dict, dict]:
     src, tgt, gold = make_embeddings(n, args.seed, args.planted, args.noise)

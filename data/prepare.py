@@ -151,6 +151,21 @@ experiment must exclude them (`load_train_pairs(exclude=[...])`).
 **FLORES-200.** The 50 `{{iso639-3}}_{{Script}}.txt` files side by side,
 multi-way parallel (row *i* is the same sentence in every column).
 
+## Derived at run time: a BUCC-style mining benchmark
+
+`labse_lite.bucc.build_bucc_benchmark(code, split)` builds a mining
+benchmark from `flores200_devtest.tsv.gz` (nothing extra is shipped):
+FLORES sentence ids 0–505 form the `tune` split and 506–1011 the `test`
+split.  Within a split, ids with `id % 4` in {{0, 1}} appear on both sides
+(the gold translation pairs), `id % 4 == 2` only on the source side and
+`id % 4 == 3` only on the English side; because consecutive FLORES ids come
+from the same article, each gold sentence has same-article non-parallel
+neighbours on the other side (hard distractors).  `n_distractors`
+(default 2,000) Tatoeba-v1 English sentences are added to the English
+side.  Both sides are shuffled with a fixed seed.  For the `test` split of
+any language: 379 source sentences, 379 + 2,000 English sentences, 252 gold
+pairs.  The split is by id, so the two splits share almost no article.
+
 ## Per-language counts
 
 `train` = training pairs with this label; `test` = Tatoeba-v1 pairs; `-` =

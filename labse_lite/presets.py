@@ -76,6 +76,25 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "multi_gpu": dict(languages=None, global_batches=[1024, 4096, 8192],
                           pairs_seen=16_384_000, chunk=512, lr=2e-5),
     },
+    "mining": {
+        "laptop": dict(languages=["deu", "fra", "rus", "cmn"],
+                       mining_languages=["deu_Latn", "fra_Latn", "rus_Cyrl",
+                                         "zho_Hans"],
+                       batch_size=128, max_steps=1000, lr=2e-3,
+                       n_distractors=2000, speed_sizes=[10000, 30000]),
+        "colab": dict(languages=None,
+                      mining_languages=["deu_Latn", "fra_Latn", "rus_Cyrl",
+                                        "zho_Hans"],
+                      batch_size=256, max_steps=0, lr=2e-5,
+                      n_distractors=20000,
+                      speed_sizes=[10000, 100000, 300000]),
+        "multi_gpu": dict(languages=None,
+                          mining_languages=["deu_Latn", "fra_Latn",
+                                            "rus_Cyrl", "zho_Hans"],
+                          batch_size=256, max_steps=0, lr=2e-5,
+                          n_distractors=20000,
+                          speed_sizes=[10000, 100000, 1000000]),
+    },
 }
 
 
