@@ -30,7 +30,7 @@ def test_overrides_replace_single_settings():
     with pytest.raises(ValueError, match="unknown scale"):
         presets.settings("margin", "tpu")
     with pytest.raises(ValueError, match="unknown chapter"):
-        presets.settings("mining")
+        presets.settings("no_such_chapter")
 
 
 def test_presets_are_not_shared_mutable_state():
