@@ -140,11 +140,16 @@ def _write_hub_copy(root: Path, configs: dict, split: str) -> Path:
     return root
 
 
-def test_tatoeba_hub_path_on_a_local_datasets_copy(tmp_path, monkeypatch):
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """`datasets` with the network off and a private cache."""
     pytest.importorskip("datasets")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+
+
+def test_tatoeba_hub_path_on_a_local_datasets_copy(tmp_path, offline_hub):
     local = D.load_tatoeba(["deu", "jav"])
     by = local.by_language()
     configs = {f"{lang}-eng": [{"sentence1": x, "sentence2": e}
@@ -156,11 +161,7 @@ def test_tatoeba_hub_path_on_a_local_datasets_copy(tmp_path, monkeypatch):
     assert hub.xx == local.xx and hub.en == local.en
 
 
-def test_flores_hub_path_on_a_local_datasets_copy(tmp_path, monkeypatch):
-    pytest.importorskip("datasets")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+def test_flores_hub_path_on_a_local_datasets_copy(tmp_path, offline_hub):
     local = D.load_flores(["eng_Latn", "fra_Latn"])
     configs = {code: [{"sentence": s} for s in sents]
                for code, sents in local.items()}
