@@ -1,8 +1,9 @@
-"""Command line: ``labse-lite train|eval|mine|vocab`` (also
+"""Command line: ``labse-lite train|pretrain|eval|mine|vocab`` (also
 ``python -m labse_lite``).
 
 ``train`` exposes every :class:`labse_lite.train.TrainConfig` field as a
-flag (``--margin 0.2 --languages deu fra``); ``eval`` prints JSON with
+flag (``--margin 0.2 --languages deu fra``), ``pretrain`` every
+:class:`labse_lite.pretrain.PretrainConfig` field; ``eval`` prints JSON with
 per-language and averaged Tatoeba and large-pool accuracy.
 """
 
@@ -42,8 +43,10 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls) -> None:
             else f.default_factory()
         text = f"{comments.get(f.name, '')} (default: {default})"
         if typing.get_origin(hint) is list:
+            (item,) = typing.get_args(hint) or (str,)
             parser.add_argument(flag, dest=f.name, nargs="*",
-                                default=argparse.SUPPRESS, metavar="CODE",
+                                type=item, default=argparse.SUPPRESS,
+                                metavar="CODE" if item is str else "N",
                                 help=text)
         elif hint is bool:
             parser.add_argument(flag, dest=f.name,
@@ -92,6 +95,36 @@ def _cmd_train(args) -> int:
             "large_pool_size": ev["large_pool"]["pool_size"],
         }
         print(json.dumps(report, indent=1))
+    return 0
+
+
+def _cmd_pretrain(args) -> int:
+    from .pretrain import PretrainConfig, pretrain
+
+    values = {}
+    if args.config:
+        with open(args.config) as handle:
+            values.update(json.load(handle))
+    values.update({k: v for k, v in vars(args).items() if k in
+                   {f.name for f in dataclasses.fields(PretrainConfig)}})
+    try:
+        config = PretrainConfig(**values)
+        config.validate()
+    except (TypeError, ValueError) as err:
+        print(f"labse-lite pretrain: {err}", file=sys.stderr)
+        return 2
+    summary = pretrain(config)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps({
+            "model": f"{config.output_dir}/model",
+            "plan (depth, steps)": summary["plan"],
+            "minutes": round(summary["seconds"] / 60, 2),
+            "heldout_mlm_loss": [round(s["heldout_loss"], 3)
+                                 if s["heldout_loss"] is not None else None
+                                 for s in summary["stages"]],
+        }, indent=1))
     return 0
 
 
@@ -212,6 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "(flags override it)")
     _add_config_flags(p_train, TrainConfig)
     p_train.set_defaults(func=_cmd_train)
+
+    from .pretrain import PretrainConfig
+
+    p_pre = sub.add_parser(
+        "pretrain", help="pre-train an encoder (MLM + TLM, progressive "
+        "stacking) to initialise `train --init-model DIR/model`",
+        description=PretrainConfig.__doc__)
+    p_pre.add_argument("--config", help="JSON file of PretrainConfig "
+                       "fields (flags override it)")
+    _add_config_flags(p_pre, PretrainConfig)
+    p_pre.set_defaults(func=_cmd_pretrain)
 
     p_eval = sub.add_parser("eval", help="Tatoeba + large-pool accuracy "
                             "of a saved model, as JSON")

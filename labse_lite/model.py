@@ -136,7 +136,7 @@ class DualEncoder(nn.Module):
         Arguments left as None keep the saved settings (or, for a plain
         encoder, ``pooling="cls"`` and ``max_length=64``).
         """
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         path = Path(name_or_path)
         saved = {}
@@ -155,11 +155,11 @@ class DualEncoder(nn.Module):
             if value is not None:
                 settings[key] = value
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
-        if saved and settings["pooling"] != "pooler":
-            # Our checkpoints have no pooler; don't let AutoModel add a
-            # randomly initialised one (and warn about it).
+        if settings["pooling"] != "pooler":
+            # The pooler would be unused (and, in a checkpoint without one,
+            # randomly initialised); an unused parameter also breaks DDP.
             hf_kwargs.setdefault("add_pooling_layer", False)
-        encoder = AutoModel.from_pretrained(str(name_or_path), **hf_kwargs)
+        encoder = _load_encoder(str(name_or_path), hf_kwargs)
         model = cls(encoder, tokenizer, **settings)
         head = path / _HEAD_FILE
         if model.projection is not None and head.is_file():
@@ -302,6 +302,33 @@ class DualEncoder(nn.Module):
         finally:
             self.train(was_training)
         return out.numpy() if convert_to_numpy else out
+
+
+def _load_encoder(name_or_path: str, hf_kwargs: dict):
+    """``AutoModel.from_pretrained`` without the load report's expected
+    noise: a pre-training checkpoint (``BertForMaskedLM``, mBERT on the hub)
+    carries an MLM head (``cls.*``) that the encoder does not use.  Models
+    without an ``add_pooling_layer`` argument are loaded without it."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        try:
+            return AutoModel.from_pretrained(name_or_path, **hf_kwargs)
+        except TypeError as err:
+            if "add_pooling_layer" not in str(err):
+                raise
+            hf_kwargs = {k: v for k, v in hf_kwargs.items()
+                         if k != "add_pooling_layer"}
+            return AutoModel.from_pretrained(name_or_path, **hf_kwargs)
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _validate_sentences(sentences) -> None:

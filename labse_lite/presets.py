@@ -95,6 +95,59 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                           n_distractors=20000,
                           speed_sizes=[10000, 100000, 1000000]),
     },
+    "pretraining": {
+        # Pre-train a 4-layer model (stacking 1 -> 2 -> 4) on the same six
+        # languages, then fine-tune from it and from random weights.
+        "laptop": dict(languages=["deu", "fra", "spa", "rus", "jpn", "tur"],
+                       pretrained_model=None, model_preset="tiny",
+                       num_layers=4, vocab_size=16000, pretrain_steps=400,
+                       pretrain_batch=128, pretrain_lr=2e-3,
+                       budgets=[100, 250, 600], seeds=[0, 1],
+                       batch_size=64, lr=2e-3),
+        # The paper's "mBERT vocab + PT" row: mBERT's weights vs the same
+        # architecture and vocabulary with random weights.
+        "colab": dict(languages=None,
+                      pretrained_model="bert-base-multilingual-cased",
+                      model_preset="labse-base", num_layers=8,
+                      vocab_size=None, pretrain_steps=20000,
+                      pretrain_batch=256, pretrain_lr=5e-4,
+                      budgets=[500, 2000, 8000], seeds=[0, 1],
+                      batch_size=128, lr=1e-4),
+        "multi_gpu": dict(languages=None,
+                          pretrained_model="bert-base-multilingual-cased",
+                          model_preset="labse-base", num_layers=12,
+                          vocab_size=None, pretrain_steps=100000,
+                          pretrain_batch=512, pretrain_lr=5e-4,
+                          budgets=[2000, 10000, 50000], seeds=[0, 1],
+                          batch_size=256, lr=1e-4),
+    },
+    "zero_shot": {
+        # One model on every language with data (zero-shot rows dropped),
+        # then the relative-removal experiment on a smaller set.
+        "laptop": dict(languages=None, max_steps=1200, batch_size=128,
+                       lr=2e-3, control_languages=[
+                           "glg", "por", "spa", "cat", "afr", "nld", "deu",
+                           "fry", "fra", "ita", "rus", "tur", "jpn", "ces",
+                           "pol", "fin"],
+                       targets={"glg": ["por", "spa", "cat"],
+                                "afr": ["nld", "deu", "fry"]},
+                       control_preset="tiny", control_steps=500,
+                       control_batch=64, control_vocab=16000,
+                       seeds=[0, 1]),
+        "colab": dict(languages=None, max_steps=5000, batch_size=256,
+                      lr=2e-5, control_languages=None,
+                      targets={"glg": ["por", "spa", "cat"],
+                               "afr": ["nld", "deu", "fry"]},
+                      control_preset=None, control_steps=3000,
+                      control_batch=256, control_vocab=None, seeds=[0, 1]),
+        "multi_gpu": dict(languages=None, max_steps=20000, batch_size=512,
+                          lr=2e-5, control_languages=None,
+                          targets={"glg": ["por", "spa", "cat"],
+                                   "afr": ["nld", "deu", "fry"]},
+                          control_preset=None, control_steps=10000,
+                          control_batch=512, control_vocab=None,
+                          seeds=[0, 1, 2]),
+    },
 }
 
 

@@ -252,10 +252,14 @@ def _prepare_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
 def build_model(config: TrainConfig, tokenizer) -> DualEncoder:
     """The dual encoder a config describes (random or from ``init_model``)."""
     if config.init_model:
+        # The config's dropout applies to a loaded encoder too, so that a
+        # pre-trained and a random initialisation train alike.
         return DualEncoder.from_pretrained(
             config.init_model, pooling=config.pooling,
             projection_dim=config.projection_dim,
-            max_length=config.max_length)
+            max_length=config.max_length,
+            hidden_dropout_prob=config.dropout,
+            attention_probs_dropout_prob=config.dropout)
     return DualEncoder.from_config(
         tokenizer, config.model_preset, pooling=config.pooling,
         projection_dim=config.projection_dim, max_length=config.max_length,

@@ -1,0 +1,630 @@
+"""Pre-training the encoder: MLM + TLM with progressive stacking.
+
+LaBSE (Feng et al., 2022, §3.2) pre-trains its BERT encoder before the
+dual-encoder fine-tuning with two masked-language-model objectives:
+
+* **MLM** on monolingual sentences: 20% of the (non-special) tokens of each
+  sequence are chosen for prediction, at most ``max_predictions`` per
+  sequence (the paper: 80 in sequences of 512); as in BERT, a chosen token
+  becomes [MASK] 80% of the time, a random token 10% and stays 10%.
+* **TLM** (Conneau & Lample, 2019) on translation pairs: both sentences form
+  one sequence ``[CLS] a [SEP] b [SEP]``, masked jointly, so a masked word
+  can be recovered from its translation.  There is no language hint: no
+  language embeddings, one segment id, and the order of the two sides is
+  random.
+
+**Progressive stacking** (Gong et al., 2019): train an L/4-layer model,
+copy its layers to make L/2 layers (new layer ``j`` is old layer
+``j mod L/4``), train, copy again to make L layers, train.  The shallow
+stages are cheap, and the copy starts the deeper model close to where the
+shallow one ended (:func:`stack_layers`).
+
+The result is a normal ``transformers`` ``BertForMaskedLM`` checkpoint
+(``output_dir/model``) with its tokenizer; ``TrainConfig.init_model`` (or
+``labse-lite train --init-model``) loads it as the dual encoder's
+initialisation, dropping the MLM head.
+
+The loop runs unchanged under ``torchrun`` (each rank trains on its slice
+of a global batch, DDP averages the gradients).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import ParallelCorpus, load_train_pairs
+
+__all__ = ["PretrainConfig", "pretrain", "stack_layers", "encoder_layers",
+           "mask_tokens", "stage_plan", "PretrainingData", "mlm_loss"]
+
+# The paper's stage lengths: 400k, 800k and 1.8M steps (§3.2).
+PAPER_STAGE_FRACTIONS = (400 / 3000, 800 / 3000, 1800 / 3000)
+
+
+@dataclass
+class PretrainConfig:
+    """Settings of one pre-training run (defaults: a laptop-sized run)."""
+
+    output_dir: str = "runs/pretrain"      # stages, final model, logs
+    # --- data (both sides of the training pairs; Tatoeba/FLORES never)
+    languages: list[str] | None = None     # training labels; None: all
+    exclude_languages: list[str] = field(default_factory=list)  # labels left out
+    language_alpha: float = 0.5            # sample language l ∝ n_l ** alpha
+    tlm_fraction: float = 0.5              # share of sequences that are TLM pairs
+    max_length: int = 64                   # tokens per sequence (TLM: both sides)
+    heldout_pairs: int = 500               # pairs kept out to measure MLM loss
+    # --- masking (paper: 20%, at most 80 per sequence)
+    mask_prob: float = 0.2                 # share of tokens to predict
+    max_predictions: int = 80              # cap per sequence
+    # --- vocabulary
+    tokenizer: str | None = None           # saved/hub tokenizer; None: train one
+    vocab_size: int = 32000                # WordPiece size when training one
+    vocab_alpha: float = 0.3               # vocabulary smoothing exponent (paper)
+    # --- model
+    model_preset: str = "laptop"           # model.MODEL_PRESETS shape
+    num_layers: int | None = None          # final depth L (None: the preset's)
+    hidden_size: int | None = None         # override the preset's width
+    num_heads: int | None = None           # ... attention heads
+    ffn_size: int | None = None            # ... feed-forward width
+    dropout: float = 0.1                   # hidden and attention dropout
+    tie_embeddings: bool = False           # MLM decoder = input embeddings (BERT: yes)
+    # --- progressive stacking
+    stacking: bool = True                  # L/4 -> L/2 -> L (False: L only)
+    stage_steps: list[int] | None = None   # steps per stage; None: split max_steps
+    # --- optimisation
+    max_steps: int = 1500                  # total steps (split 2:4:9 when stacking)
+    batch_size: int = 128                  # sequences per rank and step
+    lr: float = 1e-3                       # peak learning rate (AdamW), per stage
+    weight_decay: float = 0.01             # AdamW decoupled weight decay
+    warmup_steps: int = 100                # linear warm-up in each stage
+    grad_clip: float = 1.0                 # max global grad norm (0: off)
+    seed: int = 0                          # data order, init and masking
+    # --- bookkeeping
+    log_every: int = 10                    # steps between lines of log.jsonl
+    resume: bool = True                    # skip stages already saved in output_dir
+    threads: int | None = None             # torch CPU threads (None: default)
+    device: str = "auto"                   # auto | cpu | cuda | cuda:1 ...
+    dist_timeout_seconds: float = 60.0     # max wait for a peer rank (torchrun)
+    progress: bool = True                  # show a tqdm progress bar
+
+    def final_depth(self) -> int:
+        from .model import MODEL_PRESETS
+
+        if self.num_layers is not None:
+            return self.num_layers
+        if self.model_preset not in MODEL_PRESETS:
+            raise ValueError(f"unknown model preset {self.model_preset!r}; "
+                             f"choose from {sorted(MODEL_PRESETS)}")
+        return MODEL_PRESETS[self.model_preset]["num_hidden_layers"]
+
+    def validate(self) -> None:
+        """Raise ValueError for settings that cannot pre-train correctly."""
+        problems = []
+        try:
+            depth = self.final_depth()
+        except ValueError as err:
+            problems.append(str(err))
+            depth = None
+        if depth is not None and depth < 1:
+            problems.append(f"num_layers={depth} must be >= 1")
+        if self.stacking and depth is not None and depth % 4:
+            problems.append(
+                f"progressive stacking needs a depth divisible by 4 "
+                f"(L/4 -> L/2 -> L); the model has {depth} layers. Use "
+                f"num_layers=4, 8, 12... or stacking=False")
+        if self.stage_steps is not None:
+            want = 3 if self.stacking else 1
+            if len(self.stage_steps) != want:
+                problems.append(f"stage_steps needs {want} value(s), got "
+                                f"{self.stage_steps}")
+            if any(s < 0 for s in self.stage_steps):
+                problems.append(f"stage_steps must be >= 0: "
+                                f"{self.stage_steps}")
+        elif self.max_steps < 1:
+            problems.append(f"max_steps={self.max_steps} must be >= 1")
+        if not 0 < self.mask_prob < 1:
+            problems.append(f"mask_prob={self.mask_prob} must be in (0, 1)")
+        if self.max_predictions < 1:
+            problems.append(f"max_predictions={self.max_predictions} must "
+                            f"be >= 1")
+        if not 0 <= self.tlm_fraction <= 1:
+            problems.append(f"tlm_fraction={self.tlm_fraction} must be in "
+                            f"[0, 1]")
+        if not 0 <= self.language_alpha <= 1:
+            problems.append(f"language_alpha={self.language_alpha} must be "
+                            f"in [0, 1]")
+        if self.max_length < 5:
+            problems.append(f"max_length={self.max_length} must be >= 5 "
+                            f"(TLM needs [CLS] a [SEP] b [SEP])")
+        if self.batch_size < 1:
+            problems.append(f"batch_size={self.batch_size} must be >= 1")
+        if not self.lr > 0:
+            problems.append(f"lr={self.lr} must be > 0")
+        if not 0 <= self.dropout < 1:
+            problems.append(f"dropout={self.dropout} must be in [0, 1)")
+        if self.heldout_pairs < 0:
+            problems.append(f"heldout_pairs={self.heldout_pairs} must be "
+                            f">= 0")
+        if isinstance(self.languages, str):
+            problems.append("languages must be a list of codes")
+        if problems:
+            raise ValueError("invalid pre-training config: "
+                             + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def stage_plan(config: PretrainConfig) -> list[tuple[int, int]]:
+    """``[(depth, steps), ...]`` of the run: three stages L/4, L/2, L when
+    stacking (steps in the paper's 400k:800k:1.8M proportions unless
+    ``stage_steps`` is given), else one stage of depth L."""
+    depth = config.final_depth()
+    if not config.stacking:
+        steps = (config.stage_steps[0] if config.stage_steps is not None
+                 else config.max_steps)
+        return [(depth, steps)]
+    depths = [depth // 4, depth // 2, depth]
+    if config.stage_steps is not None:
+        return list(zip(depths, config.stage_steps))
+    steps = [int(round(config.max_steps * f)) for f in PAPER_STAGE_FRACTIONS]
+    steps[-1] = config.max_steps - sum(steps[:-1])
+    return list(zip(depths, steps))
+
+
+def layer_steps(plan: Sequence[tuple[int, int]]) -> int:
+    """Compute of a plan in layer-steps (sum of depth x steps): the
+    transformer layers dominate the cost, so two plans with equal
+    layer-steps cost about the same."""
+    return sum(d * s for d, s in plan)
+
+
+# ------------------------------------------------------------------ stacking
+def encoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The transformer layers of a ``transformers`` encoder (BERT-like:
+    ``base_model.encoder.layer``)."""
+    base = getattr(model, "base_model", model)
+    layers = getattr(getattr(base, "encoder", None), "layer", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise TypeError(f"{type(model).__name__} has no encoder.layer "
+                        f"ModuleList; stacking supports BERT-like models")
+    return layers
+
+
+def stack_layers(model: nn.Module, factor: int = 2) -> nn.Module:
+    """Progressive stacking (Gong et al., 2019): a copy of ``model`` with
+    ``factor`` times as many layers, new layer ``j`` a copy of old layer
+    ``j mod depth`` (so old layer ``i`` goes to ``i`` and ``i + depth``).
+    Embeddings, the MLM head and everything else are copied unchanged;
+    ``model`` itself is not modified."""
+    if factor < 1 or int(factor) != factor:
+        raise ValueError(f"factor must be a positive integer, got {factor}")
+    old = encoder_layers(model)
+    depth = len(old)
+    new_model = copy.deepcopy(model)
+    new_layers = nn.ModuleList(copy.deepcopy(old[j % depth])
+                               for j in range(depth * factor))
+    for j, layer in enumerate(new_layers):       # keep per-layer indices
+        for module in layer.modules():           # (used by KV caches)
+            if hasattr(module, "layer_idx"):
+                module.layer_idx = j
+    base = getattr(new_model, "base_model", new_model)
+    base.encoder.layer = new_layers
+    new_model.config.num_hidden_layers = depth * factor
+    return new_model
+
+
+# ------------------------------------------------------------------- masking
+def mask_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                special_ids: Sequence[int], mask_token_id: int,
+                random_ids: torch.Tensor, mask_prob: float = 0.2,
+                max_predictions: int = 80,
+                generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Choose tokens to predict and corrupt them (BERT's recipe).
+
+    In each row, ``round(mask_prob x n)`` of its ``n`` real non-special
+    tokens are chosen (at least 1, at most ``max_predictions``); a chosen
+    token becomes ``mask_token_id`` with probability 0.8, a token drawn
+    from ``random_ids`` with 0.1, and stays with 0.1.  Returns the
+    corrupted ids and labels (the original id where chosen, -100 elsewhere).
+    """
+    if input_ids.shape != attention_mask.shape:
+        raise ValueError(f"input_ids {tuple(input_ids.shape)} and "
+                         f"attention_mask {tuple(attention_mask.shape)} "
+                         f"differ in shape")
+    candidate = attention_mask.bool()
+    for sid in special_ids:
+        candidate &= input_ids != sid
+    n = candidate.sum(1)                                        # (B,)
+    k = torch.clamp(torch.round(n.float() * mask_prob).long(), min=1,
+                    max=max_predictions)
+    k = torch.minimum(k, n)
+    scores = torch.rand(input_ids.shape, generator=generator)
+    scores[~candidate] = 2.0                 # never chosen: sorted last
+    rank = scores.argsort(1).argsort(1)
+    chosen = rank < k.unsqueeze(1)
+    labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
+    action = torch.rand(input_ids.shape, generator=generator)
+    corrupted = input_ids.clone()
+    to_mask = chosen & (action < 0.8)
+    to_random = chosen & (action >= 0.8) & (action < 0.9)
+    corrupted[to_mask] = mask_token_id
+    picks = torch.randint(len(random_ids), (int(to_random.sum()),),
+                          generator=generator)
+    corrupted[to_random] = random_ids[picks]
+    return corrupted, labels
+
+
+# ---------------------------------------------------------------------- data
+class PretrainingData:
+    """Token ids of the monolingual sentences (both sides of the pairs,
+    each distinct sentence once, English as one more language) and of the
+    pairs, with deterministic batch sampling: batch ``s`` is a pure
+    function of (seed, s)."""
+
+    def __init__(self, corpus: ParallelCorpus, tokenizer, max_length: int,
+                 language_alpha: float, tlm_fraction: float):
+        self.max_length = max_length
+        self.tlm_fraction = tlm_fraction
+        self.cls_id = tokenizer.cls_token_id
+        self.sep_id = tokenizer.sep_token_id
+        mono = corpus.monolingual_texts()
+        texts = sorted({t for ts in mono.values() for t in ts})
+        ids = tokenizer(texts, add_special_tokens=False,
+                        verbose=False)["input_ids"]
+        index = dict(zip(texts, range(len(texts))))
+        self.ids = ids                                   # bare word pieces
+        self.mono = {lang: np.array(sorted({index[t] for t in ts}))
+                     for lang, ts in sorted(mono.items())}
+        langs = np.asarray(corpus.langs)
+        self.pair_xx = np.array([index[t] for t in corpus.xx])
+        self.pair_en = np.array([index[t] for t in corpus.en])
+        self.pair_langs, pair_idx = np.unique(langs, return_inverse=True)
+        self.pair_members = [np.flatnonzero(pair_idx == k)
+                             for k in range(len(self.pair_langs))]
+        self.mono_langs = list(self.mono)
+        self.mono_probs = _smoothed([len(self.mono[l])
+                                     for l in self.mono_langs],
+                                    language_alpha)
+        self.pair_probs = _smoothed([len(m) for m in self.pair_members],
+                                    language_alpha)
+
+    def _single(self, sid: int) -> list[int]:
+        body = self.ids[sid][:self.max_length - 2]
+        return [self.cls_id, *body, self.sep_id]
+
+    def _pair(self, a: int, b: int) -> list[int]:
+        room = self.max_length - 3
+        ia, ib = self.ids[a], self.ids[b]
+        half = room // 2            # truncate the longer side first
+        if len(ia) + len(ib) > room:
+            if len(ia) <= half:
+                ib = ib[:room - len(ia)]
+            elif len(ib) <= half:
+                ia = ia[:room - len(ib)]
+            else:
+                ia, ib = ia[:half], ib[:room - half]
+        return [self.cls_id, *ia, self.sep_id, *ib, self.sep_id]
+
+    def sequences(self, rng: np.random.Generator, n: int) -> list[list[int]]:
+        """``n`` sequences: TLM pairs with probability ``tlm_fraction``,
+        else single sentences, languages sampled ∝ n_l ** alpha."""
+        out = []
+        is_tlm = rng.random(n) < self.tlm_fraction
+        for tlm in is_tlm:
+            if tlm:
+                lang = rng.choice(len(self.pair_members), p=self.pair_probs)
+                p = rng.choice(self.pair_members[lang])
+                a, b = self.pair_xx[p], self.pair_en[p]
+                if rng.random() < 0.5:     # no position hint of the language
+                    a, b = b, a
+                out.append(self._pair(a, b))
+            else:
+                lang = rng.choice(len(self.mono_langs), p=self.mono_probs)
+                sid = rng.choice(self.mono[self.mono_langs[lang]])
+                out.append(self._single(sid))
+        return out
+
+    def batch(self, seed: int, step: int, n: int) -> list[list[int]]:
+        return self.sequences(np.random.default_rng([seed, step]), n)
+
+
+def _smoothed(sizes, alpha: float) -> np.ndarray:
+    p = np.asarray(sizes, dtype=np.float64) ** alpha
+    return p / p.sum()
+
+
+def _collate(seqs: Sequence[Sequence[int]], pad_id: int
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        ids[row, :len(seq)] = torch.as_tensor(seq)
+        mask[row, :len(seq)] = 1
+    return ids, mask
+
+
+# ---------------------------------------------------------------------- loss
+class _MaskedLMObjective(nn.Module):
+    """Cross-entropy of the MLM head on the chosen positions only (the head
+    runs on those rows, not on every position: much cheaper with a large
+    vocabulary).  A module of its own so DDP can wrap it."""
+
+    def __init__(self, mlm_model):
+        super().__init__()
+        self.mlm = mlm_model
+
+    def forward(self, input_ids, attention_mask, labels):
+        hidden = self.mlm.base_model(
+            input_ids=input_ids, attention_mask=attention_mask,
+            token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+        chosen = labels != -100
+        logits = self.mlm.cls(hidden[chosen])                  # (n, V)
+        return nn.functional.cross_entropy(logits.float(), labels[chosen])
+
+
+def mlm_loss(model, batches: Sequence[tuple[torch.Tensor, ...]]) -> float:
+    """Mean MLM loss (nats per predicted token) of ``model`` over fixed,
+    already-masked ``(ids, mask, labels)`` batches, in eval mode."""
+    objective = _MaskedLMObjective(model)
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        for ids, mask, labels in batches:
+            n = int((labels != -100).sum())
+            loss = objective(ids.to(device), mask.to(device),
+                             labels.to(device))
+            total += float(loss) * n
+            count += n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def _masking_vocab(tokenizer) -> tuple[list[int], torch.Tensor]:
+    special = sorted(set(tokenizer.all_special_ids))
+    keep = torch.ones(len(tokenizer), dtype=torch.bool)
+    keep[special] = False
+    return special, torch.nonzero(keep).squeeze(1)
+
+
+def _build_mlm_model(config: PretrainConfig, tokenizer, depth: int):
+    from transformers import BertForMaskedLM
+
+    from .model import bert_config
+
+    bert = bert_config(len(tokenizer), config.model_preset,
+                       max_position_embeddings=max(512, config.max_length),
+                       dropout=config.dropout, num_hidden_layers=depth,
+                       hidden_size=config.hidden_size,
+                       num_attention_heads=config.num_heads,
+                       intermediate_size=config.ffn_size)
+    bert.pad_token_id = tokenizer.pad_token_id
+    bert.tie_word_embeddings = config.tie_embeddings
+    bert.tie_encoder_decoder = False
+    return BertForMaskedLM(bert)
+
+
+def _quiet_save(model, tokenizer, directory: Path) -> None:
+    from transformers.utils import logging as hf_logging
+
+    directory.mkdir(parents=True, exist_ok=True)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(directory, safe_serialization=True)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    tokenizer.save_pretrained(directory)
+
+
+# --------------------------------------------------------------------- train
+def pretrain(config: PretrainConfig,
+             corpus: ParallelCorpus | None = None) -> dict:
+    """Pre-train a BERT encoder with MLM + TLM (and progressive stacking).
+
+    ``corpus`` defaults to the shipped training pairs (``languages`` /
+    ``exclude_languages`` applied).  Writes ``output_dir/stage_k`` after
+    each stage (a rerun with ``resume`` skips finished stages),
+    ``output_dir/model`` (the final ``BertForMaskedLM`` + tokenizer),
+    ``log.jsonl`` and ``summary.json``; returns the summary: per stage its
+    depth, steps, seconds and held-out MLM loss, and for each stacking step
+    the held-out loss just before and just after the copy.
+    """
+    from tqdm import tqdm
+    from transformers import BertForMaskedLM
+
+    from . import distributed as dist_utils
+    from .tokenization import load_tokenizer, train_wordpiece
+    from .train import _pick_device, lr_lambda
+
+    config.validate()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    ctx = dist_utils.setup(config.device, config.dist_timeout_seconds)
+    device = ctx.device if ctx.world_size > 1 else _pick_device(config.device)
+    is_main = ctx.rank == 0
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+
+    if corpus is None:
+        corpus = load_train_pairs(config.languages, config.exclude_languages)
+    elif config.languages is not None or config.exclude_languages:
+        corpus = corpus.subset(config.languages, config.exclude_languages)
+    if len(corpus) <= config.heldout_pairs:
+        raise ValueError(f"the corpus has {len(corpus)} pairs, not more than "
+                         f"heldout_pairs={config.heldout_pairs}")
+    # A fixed held-out set of pairs (never trained on) measures MLM loss.
+    rng = np.random.default_rng([config.seed, 7])
+    order = rng.permutation(len(corpus))
+    held = np.sort(order[:config.heldout_pairs])
+    keep = np.sort(order[config.heldout_pairs:])
+    heldout = _take(corpus, held)
+    train_corpus = _take(corpus, keep)
+
+    tok_dir = out / "tokenizer"
+    if is_main:
+        if config.resume and (tok_dir / "tokenizer.json").is_file():
+            tokenizer = load_tokenizer(str(tok_dir))
+        elif config.tokenizer:
+            tokenizer = load_tokenizer(config.tokenizer)
+        else:
+            tokenizer = train_wordpiece(train_corpus.monolingual_texts(),
+                                        vocab_size=config.vocab_size,
+                                        alpha=config.vocab_alpha,
+                                        seed=config.seed)
+        tokenizer.save_pretrained(str(tok_dir))
+    dist_utils.barrier(ctx)
+    if not is_main:
+        tokenizer = load_tokenizer(str(tok_dir))
+    if tokenizer.mask_token_id is None:
+        raise ValueError("the tokenizer has no [MASK] token")
+    special, random_ids = _masking_vocab(tokenizer)
+    pad_id = tokenizer.pad_token_id or 0
+
+    data = PretrainingData(train_corpus, tokenizer, config.max_length,
+                           config.language_alpha, config.tlm_fraction)
+    held_data = PretrainingData(heldout, tokenizer, config.max_length,
+                                config.language_alpha, config.tlm_fraction)
+    gen = torch.Generator().manual_seed(config.seed + 99)
+    held_batches = []
+    if config.heldout_pairs:
+        held_rng = np.random.default_rng([config.seed, 11])
+        for _ in range(max(1, 2 * config.heldout_pairs // 256)):
+            ids, mask = _collate(held_data.sequences(held_rng, 128), pad_id)
+            cids, labels = mask_tokens(ids, mask, special,
+                                       tokenizer.mask_token_id, random_ids,
+                                       config.mask_prob,
+                                       config.max_predictions, gen)
+            held_batches.append((cids, mask, labels))
+
+    def heldout_loss(m) -> float | None:
+        return mlm_loss(m, held_batches) if held_batches else None
+
+    plan = stage_plan(config)
+    torch.manual_seed(config.seed)
+    model, first_stage = None, 0
+    if config.resume:
+        for k in reversed(range(len(plan))):
+            if (out / f"stage_{k}" / "stage.json").is_file():
+                model = BertForMaskedLM.from_pretrained(str(out / f"stage_{k}"))
+                first_stage = k + 1
+                break
+    log_path = out / "log.jsonl"
+    stages, global_step = [], sum(s for _, s in plan[:first_stage])
+    if first_stage:
+        stages = json.loads((out / f"stage_{first_stage - 1}" /
+                             "stage.json").read_text())["stages"]
+    global_batch = config.batch_size * ctx.world_size
+    bar = tqdm(total=sum(s for _, s in plan), initial=global_step,
+               desc="pretrain", unit="step", dynamic_ncols=True,
+               disable=not (config.progress and is_main))
+    for k in range(first_stage, len(plan)):
+        depth, steps = plan[k]
+        info = {"stage": k, "depth": depth, "steps": steps}
+        if model is None:
+            model = _build_mlm_model(config, tokenizer, depth)
+        elif len(encoder_layers(model)) != depth:
+            factor = depth // len(encoder_layers(model))
+            info["heldout_loss_before_copy"] = heldout_loss(model)
+            model = stack_layers(model, factor)
+            info["heldout_loss_after_copy"] = heldout_loss(model)
+        model.to(device).train()
+        objective = dist_utils.wrap_model(_MaskedLMObjective(model), ctx)
+        decay, no_decay = [], []
+        for name, param in model.named_parameters():
+            (no_decay if param.dim() < 2 or "LayerNorm" in name
+             or "embeddings" in name else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay},
+             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        warmup = min(config.warmup_steps, max(steps // 10, 1))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: lr_lambda(s, warmup, steps))
+        t_stage = time.perf_counter()
+        losses = []
+        for s in range(steps):
+            seqs = data.batch(config.seed, global_step,
+                              global_batch)[ctx.rank * config.batch_size:
+                                            (ctx.rank + 1) *
+                                            config.batch_size]
+            ids, mask = _collate(seqs, pad_id)
+            step_gen = torch.Generator().manual_seed(
+                config.seed * 1_000_003 + global_step * 101 + ctx.rank)
+            cids, labels = mask_tokens(ids, mask, special,
+                                       tokenizer.mask_token_id, random_ids,
+                                       config.mask_prob,
+                                       config.max_predictions, step_gen)
+            optimizer.zero_grad(set_to_none=True)
+            loss = objective(cids.to(device), mask.to(device),
+                             labels.to(device))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"MLM loss is {loss.item()} at stage {k} step {s}: "
+                    f"training diverged; lower lr (now {config.lr})")
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(),
+                                               config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            global_step += 1
+            losses.append(loss.item())
+            bar.update(1)
+            if global_step % 10 == 0:
+                bar.set_postfix(depth=depth, loss=f"{losses[-1]:.3f}")
+            if is_main and (global_step % config.log_every == 0
+                            or s == steps - 1):
+                with open(log_path, "a") as handle:
+                    handle.write(json.dumps({
+                        "step": global_step, "stage": k, "depth": depth,
+                        "loss": losses[-1],
+                        "lr": scheduler.get_last_lr()[0]}) + "\n")
+        info["seconds"] = time.perf_counter() - t_stage
+        info["train_loss_last"] = (float(np.mean(losses[-20:]))
+                                   if losses else None)
+        info["heldout_loss"] = heldout_loss(model)
+        stages.append(info)
+        if is_main:
+            _quiet_save(model, tokenizer, out / f"stage_{k}")
+            (out / f"stage_{k}" / "stage.json").write_text(
+                json.dumps({"stages": stages}, indent=1))
+        dist_utils.barrier(ctx)
+    bar.close()
+    summary = {"config": config.to_dict(), "plan": plan,
+               "layer_steps": layer_steps(plan), "stages": stages,
+               "world_size": ctx.world_size,
+               "sequences_per_step": global_batch,
+               "train_pairs": len(train_corpus),
+               "heldout_pairs": len(heldout),
+               "seconds": time.perf_counter() - t_start,
+               "heldout_loss": stages[-1]["heldout_loss"] if stages
+               else None}
+    if is_main:
+        _quiet_save(model, tokenizer, out / "model")
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    dist_utils.barrier(ctx)
+    dist_utils.cleanup(ctx)
+    return summary
+
+
+def _take(corpus: ParallelCorpus, rows: np.ndarray) -> ParallelCorpus:
+    return ParallelCorpus([corpus.xx[i] for i in rows],
+                          [corpus.en[i] for i in rows],
+                          [corpus.langs[i] for i in rows])
