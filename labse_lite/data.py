@@ -91,6 +91,14 @@ class ParallelCorpus:
             raise DataError(
                 f"mismatched corpus columns: {len(self.langs)} labels, "
                 f"{len(self.xx)} sentences, {len(self.en)} translations")
+        # Language labels are short codes; a sentence here means the
+        # columns were passed in the wrong order (langs, xx, en).
+        bad = [l for l in set(self.langs) if not isinstance(l, str)
+               or not l or len(l) > 16 or any(c.isspace() for c in l)]
+        if bad:
+            raise DataError(
+                f"{len(bad)} language label(s) are not codes, e.g. "
+                f"{bad[0]!r}: pass the columns as (langs, xx, en)")
 
     def __len__(self) -> int:
         return len(self.xx)

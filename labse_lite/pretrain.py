@@ -73,7 +73,7 @@ class PretrainConfig:
     vocab_alpha: float = 0.3               # vocabulary smoothing exponent (paper)
     # --- model
     model_preset: str = "laptop"           # model.MODEL_PRESETS shape
-    num_layers: int | None = None          # final depth L (None: the preset's)
+    num_layers: int | None = 4             # final depth L (None: the preset's)
     hidden_size: int | None = None         # override the preset's width
     num_heads: int | None = None           # ... attention heads
     ffn_size: int | None = None            # ... feed-forward width
@@ -110,11 +110,15 @@ class PretrainConfig:
 
     def validate(self) -> None:
         """Raise ValueError for settings that cannot pre-train correctly."""
+        from .model import MODEL_PRESETS
+
         problems = []
+        if self.model_preset not in MODEL_PRESETS:
+            problems.append(f"unknown model preset {self.model_preset!r}; "
+                            f"choose from {sorted(MODEL_PRESETS)}")
         try:
             depth = self.final_depth()
-        except ValueError as err:
-            problems.append(str(err))
+        except ValueError:
             depth = None
         if depth is not None and depth < 1:
             problems.append(f"num_layers={depth} must be >= 1")
@@ -419,6 +423,16 @@ def _build_mlm_model(config: PretrainConfig, tokenizer, depth: int):
     return BertForMaskedLM(bert)
 
 
+def _freeze_unused(model) -> None:
+    """With untied embeddings, ``BertLMPredictionHead.bias`` is not tied to
+    the decoder's bias and never used; DDP refuses parameters that get no
+    gradient, so mark it as not trainable."""
+    head = getattr(getattr(model, "cls", None), "predictions", None)
+    if head is not None and getattr(head, "bias", None) is not None \
+            and head.decoder.bias is not head.bias:
+        head.bias.requires_grad_(False)
+
+
 def _quiet_save(model, tokenizer, directory: Path) -> None:
     from transformers.utils import logging as hf_logging
 
@@ -546,6 +560,7 @@ def pretrain(config: PretrainConfig,
             model = stack_layers(model, factor)
             info["heldout_loss_after_copy"] = heldout_loss(model)
         model.to(device).train()
+        _freeze_unused(model)
         objective = dist_utils.wrap_model(_MaskedLMObjective(model), ctx)
         decay, no_decay = [], []
         for name, param in model.named_parameters():
@@ -612,6 +627,7 @@ def pretrain(config: PretrainConfig,
                "world_size": ctx.world_size,
                "sequences_per_step": global_batch,
                "train_pairs": len(train_corpus),
+               "languages": train_corpus.languages(),
                "heldout_pairs": len(heldout),
                "seconds": time.perf_counter() - t_start,
                "heldout_loss": stages[-1]["heldout_loss"] if stages
@@ -625,6 +641,6 @@ def pretrain(config: PretrainConfig,
 
 
 def _take(corpus: ParallelCorpus, rows: np.ndarray) -> ParallelCorpus:
-    return ParallelCorpus([corpus.xx[i] for i in rows],
-                          [corpus.en[i] for i in rows],
-                          [corpus.langs[i] for i in rows])
+    return ParallelCorpus(langs=[corpus.langs[i] for i in rows],
+                          xx=[corpus.xx[i] for i in rows],
+                          en=[corpus.en[i] for i in rows])

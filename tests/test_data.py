@@ -171,3 +171,9 @@ def test_flores_hub_path_on_a_local_datasets_copy(tmp_path, offline_hub):
     assert hub == local
     with pytest.raises(D.DataError, match="source"):
         D.load_flores(source="web")
+
+
+def test_corpus_columns_in_the_wrong_order_are_caught():
+    with pytest.raises(D.DataError, match="not codes"):
+        D.ParallelCorpus(["Guten Morgen.", "Hallo Welt"], ["Good morning.",
+                         "Hello world"], ["deu", "deu"])

@@ -81,6 +81,10 @@ def test_stacked_model_loss_right_after_copy_is_close_to_shallow(
         batch_size=32, lr=3e-3, warmup_steps=10, dropout=0.0,
         heldout_pairs=200, progress=False, resume=False),
         corpus=small_corpus)
+    # the data went in the right way round: the corpus's labels, and a
+    # vocabulary learned from both sides
+    assert summary["languages"] == small_corpus.languages()
+    assert summary["train_pairs"] == len(small_corpus) - 200
     s1, s2 = summary["stages"][1], summary["stages"][2]
     for stage in (s1, s2):
         before = stage["heldout_loss_before_copy"]
@@ -101,7 +105,7 @@ def test_stacked_model_loss_right_after_copy_is_close_to_shallow(
                                generator=torch.Generator().manual_seed(0))
     random_loss = mlm_loss(fresh, [(cids, mask, labels)])
     assert random_loss > np.log(len(tok)) - 1.0
-    assert s1["heldout_loss_after_copy"] < random_loss - 1.5
+    assert s1["heldout_loss_after_copy"] < random_loss - 1.0
 
 
 def _pad(seqs, pad_id):
@@ -301,9 +305,9 @@ def test_cli_pretrain_and_bad_flags(tmp_path):
     report = json.loads(run.stdout)
     assert report["plan (depth, steps)"] == [[1, 2], [2, 2], [4, 2]]
     assert (out / "model" / "config.json").is_file()
-    bad = subprocess.run(args[:4] + [str(tmp_path / "x"), "--num-layers",
-                                     "6"], capture_output=True, text=True,
-                         timeout=300)
+    bad = subprocess.run(args[:4] + ["--output-dir", str(tmp_path / "x"),
+                                     "--num-layers", "6"],
+                         capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
     assert "divisible by 4" in bad.stderr
 
