@@ -37,13 +37,15 @@ CLOSEST_TRAINED_RELATIVE = {
                    "neighbour (Upper Sorbian is zero-shot too)"),
     "hsb": ("ces", "Upper Sorbian; Czech is its closest trained "
                    "neighbour"),
-    "lvs": ("lav", "Standard Latvian / Latvian (macro-language)"),
+    "lvs": ("lav", "Standard Latvian / Latvian (macro-language); "
+                   "Tatoeba-v1 does not test lav"),
     "max": ("ind", "North Moluccan Malay / Indonesian"),
     "mhr": ("fin", "Meadow Mari (Uralic); Finnish is a distant relative "
                    "in another script"),
     "slk": ("ces", "Slovak / Czech"),
     "swg": ("deu", "Swabian / German"),
-    "swh": ("run", "Swahili / Kirundi (Bantu)"),
+    "swh": ("run", "Swahili / Kirundi (Bantu); Tatoeba-v1 does not "
+                   "test run"),
     "wuu": ("cmn", "Wu Chinese / Mandarin"),
     "xho": ("run", "Xhosa / Kirundi (Bantu; Zulu is not in the data)"),
 }

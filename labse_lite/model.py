@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DualEncoder", "MODEL_PRESETS", "bert_config"]
+__all__ = ["DualEncoder", "MODEL_PRESETS", "bert_config", "load_encoder"]
 
 POOLINGS = ("cls", "pooler", "mean", "max")
 
@@ -159,7 +159,7 @@ class DualEncoder(nn.Module):
             # The pooler would be unused (and, in a checkpoint without one,
             # randomly initialised); an unused parameter also breaks DDP.
             hf_kwargs.setdefault("add_pooling_layer", False)
-        encoder = _load_encoder(str(name_or_path), hf_kwargs)
+        encoder = load_encoder(str(name_or_path), hf_kwargs)
         model = cls(encoder, tokenizer, **settings)
         head = path / _HEAD_FILE
         if model.projection is not None and head.is_file():
@@ -304,7 +304,7 @@ class DualEncoder(nn.Module):
         return out.numpy() if convert_to_numpy else out
 
 
-def _load_encoder(name_or_path: str, hf_kwargs: dict):
+def load_encoder(name_or_path: str, hf_kwargs: dict | None = None):
     """``AutoModel.from_pretrained`` without the load report's expected
     noise: a pre-training checkpoint (``BertForMaskedLM``, mBERT on the hub)
     carries an MLM head (``cls.*``) that the encoder does not use.  Models
@@ -312,6 +312,7 @@ def _load_encoder(name_or_path: str, hf_kwargs: dict):
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
+    hf_kwargs = dict(hf_kwargs or {})
     level = hf_logging.get_verbosity()
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()

@@ -102,7 +102,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                        pretrained_model=None, model_preset="tiny",
                        num_layers=4, vocab_size=16000, pretrain_steps=400,
                        pretrain_batch=64, pretrain_lr=2e-3,
-                       budgets=[50, 150, 400], seeds=[0, 1],
+                       budgets=[100, 200, 400], seeds=[0, 1],
                        batch_size=64, lr=2e-3),
         # The paper's "mBERT vocab + PT" row: mBERT's weights vs the same
         # architecture and vocabulary with random weights.

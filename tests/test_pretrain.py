@@ -333,3 +333,36 @@ def test_pretrain_under_torchrun(tmp_path):
     assert summary["world_size"] == 2
     assert summary["sequences_per_step"] == 8
     assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_hub_style_checkpoint_and_its_random_twin(small_corpus,
+                                                  small_tokenizer, tmp_path):
+    """The colab preset's path on a local copy: an mBERT-like checkpoint
+    (``BertForPreTraining``: pooler, MLM and NSP heads) as the pre-trained
+    initialisation, and the same architecture + vocabulary with random
+    weights, in one grid (as the pre-training chapter runs them)."""
+    from transformers import BertForPreTraining
+
+    from labse_lite.experiments import run_grid
+    from labse_lite.model import DualEncoder, bert_config
+    from labse_lite.train import TrainConfig
+
+    hub = tmp_path / "bert-base-multilingual-cased"
+    BertForPreTraining(bert_config(len(small_tokenizer), "tiny")
+                       ).save_pretrained(hub)
+    small_tokenizer.save_pretrained(hub)
+    base = TrainConfig(tokenizer=str(hub), model_preset="tiny",
+                       pooling="cls", batch_size=8, max_steps=2,
+                       warmup_steps=0, checkpoint_every=0,
+                       eval_languages=["deu"], final_eval_languages=["deu"])
+    bench = small_corpus.subset(["deu"])
+    rows = run_grid(base, {"init_model": [str(hub), None], "seed": [0]},
+                    corpus=small_corpus, benchmark=bench,
+                    output_root=tmp_path / "grid", progress=False)
+    assert [r["init_model"] for r in rows] == [str(hub), None]
+    pre = DualEncoder.from_pretrained(rows[0]["output_dir"] + "/model")
+    rnd = DualEncoder.from_pretrained(rows[1]["output_dir"] + "/model")
+    assert getattr(pre.encoder, "pooler", None) is None
+    assert (pre.encoder.config.vocab_size == rnd.encoder.config.vocab_size
+            == len(small_tokenizer))
+    assert pre.encoder.config.num_hidden_layers == 2
