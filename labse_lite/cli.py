@@ -66,20 +66,29 @@ def _none_or(kind):
     return parse
 
 
-def _cmd_train(args) -> int:
-    from .train import TrainConfig, train
-
+def _config_from_args(cls, args, command: str):
+    """A validated ``cls`` from ``--config FILE`` overridden by the flags;
+    None (after printing why) when it is invalid."""
     values = {}
     if args.config:
         with open(args.config) as handle:
             values.update(json.load(handle))
-    values.update({k: v for k, v in vars(args).items()
-                   if k in {f.name for f in dataclasses.fields(TrainConfig)}})
+    names = {f.name for f in dataclasses.fields(cls)}
+    values.update({k: v for k, v in vars(args).items() if k in names})
     try:
-        config = TrainConfig(**values)
+        config = cls(**values)
         config.validate()
     except (TypeError, ValueError) as err:
-        print(f"labse-lite train: {err}", file=sys.stderr)
+        print(f"labse-lite {command}: {err}", file=sys.stderr)
+        return None
+    return config
+
+
+def _cmd_train(args) -> int:
+    from .train import TrainConfig, train
+
+    config = _config_from_args(TrainConfig, args, "train")
+    if config is None:
         return 2
     summary = train(config)
     if "eval" in summary:
@@ -101,17 +110,8 @@ def _cmd_train(args) -> int:
 def _cmd_pretrain(args) -> int:
     from .pretrain import PretrainConfig, pretrain
 
-    values = {}
-    if args.config:
-        with open(args.config) as handle:
-            values.update(json.load(handle))
-    values.update({k: v for k, v in vars(args).items() if k in
-                   {f.name for f in dataclasses.fields(PretrainConfig)}})
-    try:
-        config = PretrainConfig(**values)
-        config.validate()
-    except (TypeError, ValueError) as err:
-        print(f"labse-lite pretrain: {err}", file=sys.stderr)
+    config = _config_from_args(PretrainConfig, args, "pretrain")
+    if config is None:
         return 2
     summary = pretrain(config)
     import os

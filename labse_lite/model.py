@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DualEncoder", "MODEL_PRESETS", "bert_config", "load_encoder"]
+__all__ = ["DualEncoder", "MODEL_PRESETS", "bert_config", "load_encoder",
+           "pad_batch"]
 
 POOLINGS = ("cls", "pooler", "mean", "max")
 
@@ -253,14 +254,7 @@ class DualEncoder(nn.Module):
     def collate(self, ids: Sequence[Sequence[int]]
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Pad a list of id lists to (B, T) ids and attention mask."""
-        width = max(len(x) for x in ids)
-        pad = self.tokenizer.pad_token_id or 0
-        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for row, seq in enumerate(ids):
-            input_ids[row, :len(seq)] = torch.as_tensor(seq)
-            mask[row, :len(seq)] = 1
-        return input_ids, mask
+        return pad_batch(ids, self.tokenizer.pad_token_id or 0)
 
     def encode(self, sentences: Sequence[str], batch_size: int = 256,
                show_progress_bar: bool | None = None,
@@ -302,6 +296,18 @@ class DualEncoder(nn.Module):
         finally:
             self.train(was_training)
         return out.numpy() if convert_to_numpy else out
+
+
+def pad_batch(ids: Sequence[Sequence[int]], pad_id: int
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad a list of id lists to (B, T) ids and a 0/1 attention mask."""
+    width = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, seq in enumerate(ids):
+        input_ids[row, :len(seq)] = torch.as_tensor(seq)
+        mask[row, :len(seq)] = 1
+    return input_ids, mask
 
 
 def load_encoder(name_or_path: str, hf_kwargs: dict | None = None):

@@ -33,7 +33,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ParallelCorpus, load_train_pairs
+from .data import ParallelCorpus
+from .model import pad_batch
 
 __all__ = ["PretrainConfig", "pretrain", "stack_layers", "encoder_layers",
            "mask_tokens", "stage_plan", "PretrainingData", "mlm_loss"]
@@ -350,17 +350,6 @@ def _smoothed(sizes, alpha: float) -> np.ndarray:
     return p / p.sum()
 
 
-def _collate(seqs: Sequence[Sequence[int]], pad_id: int
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for row, seq in enumerate(seqs):
-        ids[row, :len(seq)] = torch.as_tensor(seq)
-        mask[row, :len(seq)] = 1
-    return ids, mask
-
-
 # ---------------------------------------------------------------------- loss
 class _MaskedLMObjective(nn.Module):
     """Cross-entropy of the MLM head on the chosen positions only (the head
@@ -465,22 +454,13 @@ def pretrain(config: PretrainConfig,
 
     from . import distributed as dist_utils
     from .tokenization import load_tokenizer, train_wordpiece
-    from .train import _pick_device, lr_lambda
+    from .train import lr_lambda, select_corpus, start_run
 
-    config.validate()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    ctx = dist_utils.setup(config.device, config.dist_timeout_seconds)
-    device = ctx.device if ctx.world_size > 1 else _pick_device(config.device)
+    ctx, device, out = start_run(config)
     is_main = ctx.rank == 0
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
-    if corpus is None:
-        corpus = load_train_pairs(config.languages, config.exclude_languages)
-    elif config.languages is not None or config.exclude_languages:
-        corpus = corpus.subset(config.languages, config.exclude_languages)
+    corpus = select_corpus(config, corpus)
     if len(corpus) <= config.heldout_pairs:
         raise ValueError(f"the corpus has {len(corpus)} pairs, not more than "
                          f"heldout_pairs={config.heldout_pairs}")
@@ -521,7 +501,7 @@ def pretrain(config: PretrainConfig,
     if config.heldout_pairs:
         held_rng = np.random.default_rng([config.seed, 11])
         for _ in range(max(1, 2 * config.heldout_pairs // 256)):
-            ids, mask = _collate(held_data.sequences(held_rng, 128), pad_id)
+            ids, mask = pad_batch(held_data.sequences(held_rng, 128), pad_id)
             cids, labels = mask_tokens(ids, mask, special,
                                        tokenizer.mask_token_id, random_ids,
                                        config.mask_prob,
@@ -579,7 +559,7 @@ def pretrain(config: PretrainConfig,
                               global_batch)[ctx.rank * config.batch_size:
                                             (ctx.rank + 1) *
                                             config.batch_size]
-            ids, mask = _collate(seqs, pad_id)
+            ids, mask = pad_batch(seqs, pad_id)
             step_gen = torch.Generator().manual_seed(
                 config.seed * 1_000_003 + global_step * 101 + ctx.rank)
             cids, labels = mask_tokens(ids, mask, special,

@@ -230,6 +230,33 @@ def _pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def start_run(config):
+    """What every training entry point (``train``, ``pretrain``) does first:
+    validate the config, set CPU threads, join the process group when
+    launched by ``torchrun``, pick the device, create ``output_dir``.
+    Returns ``(DistContext, device, output_dir)``."""
+    from . import distributed as dist_utils
+
+    config.validate()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    ctx = dist_utils.setup(config.device, config.dist_timeout_seconds)
+    device = ctx.device if ctx.world_size > 1 else _pick_device(config.device)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return ctx, device, out
+
+
+def select_corpus(config, corpus: ParallelCorpus | None) -> ParallelCorpus:
+    """The config's ``languages`` / ``exclude_languages`` of ``corpus``
+    (default: the shipped training pairs)."""
+    if corpus is None:
+        return load_train_pairs(config.languages, config.exclude_languages)
+    if config.languages is not None or config.exclude_languages:
+        return corpus.subset(config.languages, config.exclude_languages)
+    return corpus
+
+
 def _prepare_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
                        out: Path):
     from .tokenization import load_tokenizer, train_wordpiece
@@ -314,20 +341,11 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     from . import distributed as dist_utils
     from .evaluate import evaluate_all, evaluate_tatoeba, group_averages
 
-    config.validate()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    ctx = dist_utils.setup(config.device, config.dist_timeout_seconds)
-    device = ctx.device if ctx.world_size > 1 else _pick_device(config.device)
+    ctx, device, out = start_run(config)
     is_main = ctx.rank == 0
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
-    if corpus is None:
-        corpus = load_train_pairs(config.languages, config.exclude_languages)
-    elif config.languages is not None or config.exclude_languages:
-        corpus = corpus.subset(config.languages, config.exclude_languages)
+    corpus = select_corpus(config, corpus)
     if len(corpus) == 0:
         raise ValueError("the training corpus is empty (check languages / "
                          "exclude_languages)")

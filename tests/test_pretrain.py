@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from labse_lite.model import pad_batch
 from labse_lite.pretrain import (PretrainConfig, PretrainingData,
                                  encoder_layers, mask_tokens, mlm_loss,
                                  pretrain, stack_layers, stage_plan)
@@ -99,23 +100,13 @@ def test_stacked_model_loss_right_after_copy_is_close_to_shallow(
     data = PretrainingData(small_corpus.subset(["deu"]), tok, 48, 0.5, 0.5)
     rng = np.random.default_rng(0)
     special = sorted(set(tok.all_special_ids))
-    ids, mask = _pad(data.sequences(rng, 64), tok.pad_token_id)
+    ids, mask = pad_batch(data.sequences(rng, 64), tok.pad_token_id)
     cids, labels = mask_tokens(ids, mask, special, tok.mask_token_id,
                                torch.arange(5, len(tok)),
                                generator=torch.Generator().manual_seed(0))
     random_loss = mlm_loss(fresh, [(cids, mask, labels)])
     assert random_loss > np.log(len(tok)) - 1.0
     assert s1["heldout_loss_after_copy"] < random_loss - 1.0
-
-
-def _pad(seqs, pad_id):
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s)
-        mask[i, :len(s)] = 1
-    return ids, mask
 
 
 # ------------------------------------------------------------------- masking
