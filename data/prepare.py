@@ -15,7 +15,8 @@ Outputs (all UTF-8, tab-separated, gzip-compressed):
   column, never from the file name), deduplicated, and with every pair
   removed whose non-English side occurs in *any* Tatoeba-v1 test sentence
   or whose English side occurs in *any* Tatoeba-v1 English sentence
-  (compared after :func:`labse_lite.data.normalize_for_overlap`).
+  (compared after :func:`labse_lite.data.leakage_key`: NFKC, case folding,
+  punctuation, symbols and spaces removed).
 * ``flores200_devtest.tsv.gz`` -- FLORES-200 devtest, multi-way: a header
   row of ``iso639-3_Script`` codes, then one row per sentence.
 * ``stats.json`` -- per-language counts and checksums, for the data card.
@@ -43,6 +44,20 @@ def normalize_for_overlap(text: str) -> str:
     package installed; ``tests/test_data.py`` checks that both agree.)
     """
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+_LEAKAGE_IGNORED = ("P", "S", "Z", "Cc", "Cf")
+
+
+def leakage_key(text: str) -> str:
+    """Key under which a training sentence counts as a copy of a benchmark
+    sentence: NFKC, case folding, and punctuation, symbols, spaces and
+    invisible format characters removed (a copy of
+    ``labse_lite.data.leakage_key``, checked by the same test).
+    """
+    text = unicodedata.normalize("NFKC", text.casefold()).casefold()
+    return "".join(ch for ch in text
+                   if not unicodedata.category(ch).startswith(_LEAKAGE_IGNORED))
 
 
 def read_tsv(path: Path, n_cols: int) -> list[list[str]]:
@@ -129,11 +144,16 @@ in the original benchmark); {small_langs} languages have fewer than 1000 pairs.
    English side), where the normalisation is NFC + case folding + collapsed
    whitespace: {n_dup} rows removed (the same pair in a macro-language file
    and a language file, mostly).
-3. *Leakage filter.* A pair is removed if its normalised non-English side
-   equals **any** Tatoeba-v1 non-English sentence (of any language: stricter
+3. *Leakage filter.* A pair is removed if its non-English side equals
+   **any** Tatoeba-v1 non-English sentence (of any language: stricter
    than "of the same language", it also catches a Bosnian training sentence
-   identical to a Croatian test sentence) or its normalised English side
-   equals **any** Tatoeba-v1 English sentence.  Removed: {n_leak} pairs
+   identical to a Croatian test sentence) or its English side equals
+   **any** Tatoeba-v1 English sentence, where "equals" compares *leakage
+   keys*: NFKC, case folding, and every punctuation mark, symbol, space and
+   invisible format character removed (`labse_lite.data.leakage_key`), so
+   `Tom isn't here!` and `tom isn’t here` are the same sentence.  (An
+   earlier release compared NFC + case folding + whitespace only and let
+   {n_near_dup} punctuation/width variants of test sentences through.)  Removed: {n_leak} pairs
    ({n_leak_xx} by the non-English side, {n_leak_en} by the English side;
    a pair can match both).  `tests/test_data.py` re-checks that no training
    pair matches the benchmark, and that the check fails when one is added.
@@ -204,6 +224,7 @@ def render_card(stats: dict) -> str:
         sha_flores=files["flores200_devtest.tsv.gz"],
         small_langs=sum(n < 1000 for n in test.values()),
         n_dup=removed.get("duplicate", 0), n_leak=removed.get("leak_total", 0),
+        n_near_dup=removed.get("leak_near_duplicate_only", 0),
         n_leak_xx=removed.get("xx_in_tatoeba_v1", 0),
         n_leak_en=removed.get("en_in_tatoeba_v1", 0),
         train_langs=len(train), zero_shot=", ".join(ZERO_SHOT),
@@ -232,8 +253,11 @@ def main(argv=None) -> int:
     if len(v1_counts) != 112:
         raise SystemExit(f"expected 112 Tatoeba-v1 languages, "
                          f"found {len(v1_counts)}")
-    v1_xx = {normalize_for_overlap(r[1]) for r in bench_rows}
-    v1_en = {normalize_for_overlap(r[2]) for r in bench_rows}
+    v1_xx = {leakage_key(r[1]) for r in bench_rows} - {""}
+    v1_en = {leakage_key(r[2]) for r in bench_rows} - {""}
+    # The earlier, exact keys: only to count what the looser key adds.
+    exact_xx = {normalize_for_overlap(r[1]) for r in bench_rows}
+    exact_en = {normalize_for_overlap(r[2]) for r in bench_rows}
 
     # 2. Training pairs: Tatoeba challenge ------------------------------------
     seen = set()
@@ -250,14 +274,16 @@ def main(argv=None) -> int:
                 removed["duplicate"] += 1
                 continue
             seen.add(key)
-            leak_xx = key[1] in v1_xx
-            leak_en = key[2] in v1_en
+            leak_xx = leakage_key(xx) in v1_xx
+            leak_en = leakage_key(en) in v1_en
             if leak_xx or leak_en:
                 if leak_xx:
                     removed["xx_in_tatoeba_v1"] += 1
                 if leak_en:
                     removed["en_in_tatoeba_v1"] += 1
                 removed["leak_total"] += 1
+                if key[1] not in exact_xx and key[2] not in exact_en:
+                    removed["leak_near_duplicate_only"] += 1
                 continue
             train_rows.append([lang, script, xx, en])
     train_rows.sort()

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 __all__ = [
-    "DataError", "ParallelCorpus", "normalize_for_overlap", "data_dir",
+    "DataError", "ParallelCorpus", "normalize_for_overlap", "leakage_key",
+    "data_dir",
     "load_train_pairs", "load_tatoeba", "load_flores", "read_tsv",
 ]
 
@@ -27,8 +28,32 @@ class DataError(ValueError):
 
 
 def normalize_for_overlap(text: str) -> str:
-    """NFC, case-folded, whitespace-collapsed key used for leakage checks."""
+    """NFC, case-folded, whitespace-collapsed key: two sentences with the
+    same key are "the same sentence" (deduplication, in-batch duplicates,
+    the large pool's candidates)."""
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+# Unicode categories a leakage key ignores: punctuation (P*), symbols (S*),
+# separators (Z*), control and format characters (Cc, Cf: zero-width
+# joiners, soft hyphens, direction marks).
+_LEAKAGE_IGNORED = ("P", "S", "Z", "Cc", "Cf")
+
+
+def leakage_key(text: str) -> str:
+    """Key under which a training sentence counts as a copy of a benchmark
+    sentence: NFKC (full-width forms, ligatures, compatibility digits),
+    case folding (twice, as NFKC can undo it), and every punctuation mark,
+    symbol, space and invisible format character removed.  So "Tom isn't
+    here!" , "tom isn’t here" and "Tom isnt here." share one key.
+
+    Deliberately looser than :func:`normalize_for_overlap`: the leakage
+    filter errs on the side of removing a training pair.  A sentence made
+    only of ignored characters has the empty key, which matches nothing.
+    """
+    text = unicodedata.normalize("NFKC", text.casefold()).casefold()
+    return "".join(ch for ch in text
+                   if not unicodedata.category(ch).startswith(_LEAKAGE_IGNORED))
 
 
 def data_dir() -> Path:

@@ -42,11 +42,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ParallelCorpus
+from .data import ParallelCorpus, normalize_for_overlap
 from .model import pad_batch
 
 __all__ = ["PretrainConfig", "pretrain", "stack_layers", "encoder_layers",
-           "mask_tokens", "stage_plan", "PretrainingData", "mlm_loss"]
+           "mask_tokens", "stage_plan", "PretrainingData", "mlm_loss",
+           "split_heldout"]
 
 # The paper's stage lengths: 400k, 800k and 1.8M steps (§3.2).
 PAPER_STAGE_FRACTIONS = (400 / 3000, 800 / 3000, 1800 / 3000)
@@ -464,13 +465,8 @@ def pretrain(config: PretrainConfig,
     if len(corpus) <= config.heldout_pairs:
         raise ValueError(f"the corpus has {len(corpus)} pairs, not more than "
                          f"heldout_pairs={config.heldout_pairs}")
-    # A fixed held-out set of pairs (never trained on) measures MLM loss.
-    rng = np.random.default_rng([config.seed, 7])
-    order = rng.permutation(len(corpus))
-    held = np.sort(order[:config.heldout_pairs])
-    keep = np.sort(order[config.heldout_pairs:])
-    heldout = _take(corpus, held)
-    train_corpus = _take(corpus, keep)
+    heldout, train_corpus = split_heldout(corpus, config.heldout_pairs,
+                                          config.seed)
 
     tok_dir = out / "tokenizer"
     if is_main:
@@ -618,6 +614,30 @@ def pretrain(config: PretrainConfig,
     dist_utils.barrier(ctx)
     dist_utils.cleanup(ctx)
     return summary
+
+
+def split_heldout(corpus: ParallelCorpus, n_pairs: int, seed: int
+                  ) -> tuple[ParallelCorpus, ParallelCorpus]:
+    """A held-out set of ``n_pairs`` random pairs and the training rest,
+    split by *sentence*: every pair that shares either sentence (same
+    :func:`~labse_lite.data.normalize_for_overlap` key, on either side)
+    with a held-out pair is dropped from training, so the held-out MLM loss
+    is measured on text the model has never read.  Returns
+    ``(heldout, train)``."""
+    rng = np.random.default_rng([seed, 7])
+    order = rng.permutation(len(corpus))
+    held = np.sort(order[:n_pairs])
+    seen = {normalize_for_overlap(t) for i in held
+            for t in (corpus.xx[i], corpus.en[i])}
+    keep = np.array([i for i in np.sort(order[n_pairs:])
+                     if normalize_for_overlap(corpus.xx[i]) not in seen
+                     and normalize_for_overlap(corpus.en[i]) not in seen],
+                    dtype=np.int64)
+    if len(keep) == 0:
+        raise ValueError(f"no training pairs left after holding out "
+                         f"{n_pairs} pairs and every pair sharing a "
+                         f"sentence with them")
+    return _take(corpus, held), _take(corpus, keep)
 
 
 def _take(corpus: ParallelCorpus, rows: np.ndarray) -> ParallelCorpus:

@@ -16,11 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def find_leaks(train: D.ParallelCorpus, bench: D.ParallelCorpus):
     """Training pairs whose non-English side is any Tatoeba-v1 test sentence
     or whose English side is any Tatoeba-v1 English sentence."""
-    bench_xx = {D.normalize_for_overlap(s) for s in bench.xx}
-    bench_en = {D.normalize_for_overlap(s) for s in bench.en}
+    bench_xx = {D.leakage_key(s) for s in bench.xx} - {""}
+    bench_en = {D.leakage_key(s) for s in bench.en} - {""}
     return [i for i, (x, e) in enumerate(zip(train.xx, train.en))
-            if D.normalize_for_overlap(x) in bench_xx
-            or D.normalize_for_overlap(e) in bench_en]
+            if D.leakage_key(x) in bench_xx or D.leakage_key(e) in bench_en]
 
 
 def test_no_tatoeba_v1_sentence_in_training_data():
@@ -39,6 +38,32 @@ def test_leak_check_detects_an_added_benchmark_pair():
                                 train.xx + ["Une phrase inédite."],
                                 train.en + [bench.en[3].upper()])
     assert find_leaks(polluted, bench) == [len(train)]
+
+
+def test_leak_check_catches_punctuation_and_width_variants():
+    """Variants the earlier NFC + case-fold + whitespace key missed."""
+    bench = D.load_tatoeba(["deu"])
+    en = next(s for s in bench.en if s.endswith(".") and "'" in s)
+    variants = [en[:-1] + "!", en.replace("'", "\u2019"),   # ! and ’
+                "\u201c" + en + "\u201d", en.replace(" ", "  , ")]
+    for variant in variants:
+        assert D.normalize_for_overlap(variant) not in {
+            D.normalize_for_overlap(s) for s in bench.en}   # old key misses
+        polluted = D.ParallelCorpus(["deu"], ["Ein neuer Satz."], [variant])
+        assert find_leaks(polluted, bench) == [0], variant
+    xx = bench.xx[5]
+    full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c
+                         for c in xx)
+    polluted = D.ParallelCorpus(["deu"], [full_width + " ?"],
+                                ["A sentence no test has."])
+    assert find_leaks(polluted, bench) == [0]
+
+
+def test_leakage_key_keeps_words_apart():
+    assert D.leakage_key("Tom isn't here!") == D.leakage_key("tom isnt here")
+    assert D.leakage_key("Tom is here.") != D.leakage_key("Tom was here.")
+    assert D.leakage_key("Ich bin müde.") != D.leakage_key("Ich bin mude.")
+    assert D.leakage_key("?!…") == ""
 
 
 def test_benchmark_has_all_112_languages():
@@ -79,6 +104,9 @@ def test_prepare_script_normaliser_agrees_with_package():
     spec.loader.exec_module(prepare)
     for s in ["  Tom  is\tHERE. ", "Ça va", "Straße", "e\u0301"]:
         assert prepare.normalize_for_overlap(s) == D.normalize_for_overlap(s)
+    for s in ["Tom isn't here!", "\uff34om\u3000isn\u2019t", "a\u200db",
+              "e\u0301\u00ad", "\u2460 \ufb01"]:
+        assert prepare.leakage_key(s) == D.leakage_key(s)
 
 
 def test_flores_is_multiway():

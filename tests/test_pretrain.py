@@ -357,3 +357,21 @@ def test_hub_style_checkpoint_and_its_random_twin(small_corpus,
     assert (pre.encoder.config.vocab_size == rnd.encoder.config.vocab_size
             == len(small_tokenizer))
     assert pre.encoder.config.num_hidden_layers == 2
+
+
+def test_heldout_split_is_by_sentence_not_by_pair():
+    """No held-out sentence (either side) is ever read in pre-training,
+    even when other pairs share it (issue 13: 130 of 500 English sides of
+    the chapter's held-out set were also in training pairs)."""
+    from labse_lite.data import load_train_pairs, normalize_for_overlap
+    from labse_lite.pretrain import split_heldout
+
+    corpus = load_train_pairs(["deu", "fra", "spa", "rus", "jpn", "tur"])
+    held, train = split_heldout(corpus, 500, seed=0)
+    assert len(held) == 500
+    held_keys = {normalize_for_overlap(t) for t in held.xx + held.en}
+    train_keys = {normalize_for_overlap(t) for t in train.xx + train.en}
+    assert not held_keys & train_keys
+    # What a split by pair would have shared, so the test can fail.
+    rest = len(corpus) - len(held) - len(train)
+    assert rest > 100, rest
