@@ -381,20 +381,16 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_lambda(s, config.warmup_steps,
                                        config.max_steps))
-    step = 0
-    ckpt_path = out / "checkpoint.pt"
-    if config.resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        step = state["step"]
-    wrapped = dist_utils.wrap_model(model, ctx)
     amp_dtype = {"fp32": None, "bf16": torch.bfloat16,
                  "fp16": torch.float16}[config.precision]
     scaler = torch.amp.GradScaler(device.type,
                                   enabled=config.precision == "fp16")
+    step = 0
+    ckpt_path = out / "checkpoint.pt"
+    if config.resume and ckpt_path.is_file():
+        step = _load_checkpoint(ckpt_path, model, optimizer, scheduler,
+                                scaler)
+    wrapped = dist_utils.wrap_model(model, ctx)
 
     def encode(input_ids, mask):
         """Embeddings in float32 (the loss is always computed in fp32)."""
@@ -476,8 +472,8 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
             if config.checkpoint_every and step % config.checkpoint_every == 0 \
                     and step < config.max_steps:
                 if is_main:
-                    _save_checkpoint(ckpt_path, model, optimizer, scheduler, step,
-                                     config)
+                    _save_checkpoint(ckpt_path, model, optimizer, scheduler,
+                                     scaler, step, config)
                 dist_utils.barrier(ctx)
             if on_step is not None:
                 on_step(step, logs)
@@ -507,7 +503,8 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
                "final_loss": history[-1]["loss"] if history else None}
     if is_main:
         model.save_pretrained(out / "model")
-        _save_checkpoint(ckpt_path, model, optimizer, scheduler, step, config)
+        _save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler,
+                         step, config)
     if is_main and config.final_eval:
         t_eval = time.perf_counter()
         model.eval()
@@ -533,12 +530,34 @@ def _check_loss(loss: torch.Tensor, step: int, config: TrainConfig) -> None:
             f"checkpoint is in {config.output_dir}")
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, step: int,
-                     config: TrainConfig) -> None:
+def _save_checkpoint(path: Path, model, optimizer, scheduler, scaler,
+                     step: int, config: TrainConfig) -> None:
+    """Everything a resumed run needs to continue as the same run: weights,
+    optimiser and schedule, the mixed-precision loss scaler, and the CPU
+    and (when present) every CUDA device's random state (dropout)."""
+    state = {"model": model.state_dict(),
+             "optimizer": optimizer.state_dict(),
+             "scheduler": scheduler.state_dict(),
+             "scaler": scaler.state_dict(),
+             "torch_rng": torch.get_rng_state(),
+             "step": step, "config": config.to_dict()}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "step": step, "config": config.to_dict()}, tmp)
+    torch.save(state, tmp)
     os.replace(tmp, path)   # atomic: an interruption never leaves half a file
+
+
+def _load_checkpoint(path: Path, model, optimizer, scheduler,
+                     scaler) -> int:
+    """Restore what :func:`_save_checkpoint` wrote; returns the step."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler"):      # empty when the scaler was disabled
+        scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["torch_rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state["step"]

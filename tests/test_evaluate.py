@@ -84,3 +84,47 @@ def test_large_pool_candidates_can_come_from_a_bigger_corpus():
     assert pooled["large_pool"]["x"] == 0.0      # "other" is nearer
     with pytest.raises(ValueError, match="not in the candidate pool"):
         evaluate_all(LookupModel(table), big, pool=small)
+
+
+def test_duplicate_gold_sentences_count_as_the_gold_in_both_directions():
+    """Copies of a sentence get one vector, so their tie must not count
+    as a miss: xx→en with a repeated English side, en→xx with a repeated
+    non-English side; the large pool agrees (issue 13)."""
+    table = {"Hallo": torch.tensor([1.0, 0.0, 0.0]),
+             "Hallo!": torch.tensor([0.9, 0.1, 0.0]),
+             "Danke": torch.tensor([0.0, 1.0, 0.0]),
+             "Tschüss": torch.tensor([0.0, 0.0, 1.0]),
+             "Hello": torch.tensor([1.0, 0.0, 0.0]),
+             "Hello there": torch.tensor([1.0, 0.0, 0.1]),
+             "Thanks": torch.tensor([0.0, 1.0, 0.0]),
+             "Bye": torch.tensor([0.0, 0.0, 1.0])}
+    # xx→en: two pairs share the English "Hello" (2nd copy loses the tie).
+    # en→xx: "Danke" is the non-English side of two pairs.
+    corpus = ParallelCorpus(
+        ["deu"] * 5, ["Hallo", "Hallo!", "Danke", "Danke", "Tschüss"],
+        ["Hello", "hello", "Thanks", "Thanks", "Bye"])
+    res = evaluate_all(LookupModel({**table, "hello": table["Hello"]}),
+                       corpus)
+    assert res["tatoeba"]["deu"]["xx2en"] == 100.0
+    # en→xx: "hello" (a copy of "Hello") finds "Hallo", whose gold is
+    # "Hello" -- but "Hallo" is not a copy of "Hallo!", so that one is a
+    # real miss; the repeated "Thanks" -> "Danke" tie is not.
+    assert res["tatoeba"]["deu"]["en2xx"] == pytest.approx(80.0)
+    assert res["large_pool"]["deu"] == 100.0
+    # A genuine miss still counts: "Hello there" is another sentence.
+    corpus = ParallelCorpus(["deu", "deu"], ["Hallo", "Danke"],
+                            ["Hello there", "Thanks"])
+    table["Hello there"] = torch.tensor([-1.0, 0.0, 0.0])
+    res = evaluate_all(LookupModel(table), corpus)
+    assert res["tatoeba"]["deu"]["xx2en"] == 50.0
+    assert res["tatoeba"]["deu"]["en2xx"] == 50.0
+
+
+def test_retrieval_accuracy_candidate_keys():
+    e = torch.eye(3)
+    cands = torch.stack([e[0], e[0], e[2]])            # rows 0, 1 are copies
+    assert retrieval_accuracy(e[[0, 0, 2]], cands) == pytest.approx(2 / 3)
+    assert retrieval_accuracy(e[[0, 0, 2]], cands,
+                              candidate_keys=[0, 0, 1]) == 1.0
+    with pytest.raises(ValueError, match="one id per candidate"):
+        retrieval_accuracy(e, cands, candidate_keys=[0, 1])

@@ -171,3 +171,39 @@ def test_cli_reports_bad_config(tmp_path):
         [sys.executable, "-m", "labse_lite", "eval", "--model",
          str(tmp_path / "missing")], capture_output=True, text=True)
     assert run.returncode != 0
+
+
+def test_checkpoint_keeps_the_loss_scaler_and_cuda_rng(tmp_path, monkeypatch):
+    """A resumed mixed-precision GPU run is the same run: the grad scaler's
+    state and every device's CUDA RNG state round-trip (issue 13; the CUDA
+    calls are recorded, so this runs on CPU)."""
+    from labse_lite import train as T
+
+    cuda_state = [torch.arange(8, dtype=torch.uint8)]
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: cuda_state)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+
+    def parts():
+        model = torch.nn.Linear(3, 2)
+        opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+        return model, opt, sched, torch.amp.GradScaler("cpu", enabled=True)
+
+    model, opt, sched, scaler = parts()
+    scaler.load_state_dict({"scale": 1024.0, "growth_factor": 2.0,
+                            "backoff_factor": 0.5, "growth_interval": 100,
+                            "_growth_tracker": 37})
+    path = tmp_path / "checkpoint.pt"
+    T._save_checkpoint(path, model, opt, sched, scaler, 5, TrainConfig())
+    model2, opt2, sched2, scaler2 = parts()
+    assert T._load_checkpoint(path, model2, opt2, sched2, scaler2) == 5
+    assert scaler2.state_dict() == scaler.state_dict()
+    assert scaler2.get_scale() == 1024.0
+    assert len(restored) == 1 and torch.equal(restored[0][0], cuda_state[0])
+    # A checkpoint of an fp32 run (scaler disabled) still loads.
+    _, opt3, sched3, _ = parts()
+    off = torch.amp.GradScaler("cpu", enabled=False)
+    T._save_checkpoint(path, model, opt3, sched3, off, 6, TrainConfig())
+    assert T._load_checkpoint(path, model2, opt2, sched2, off) == 6
