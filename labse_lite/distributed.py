@@ -16,6 +16,15 @@ of the global-batch loss -- no extra factor of the world size.
 
 World size 1 is the degenerate case of every function here, so the trainer
 has a single code path.
+
+Two timeouts.  The collectives of a training step (gathers, DDP's
+all-reduce) wait at most ``timeout_seconds`` for a peer, so a dead or hung
+rank ends the job quickly.  Work that rank 0 does alone -- evaluation,
+saving, training the vocabulary -- can take many minutes for a large model,
+so the other ranks wait for it in :func:`barrier`, on a second (gloo)
+process group whose timeout is ``wait_timeout_seconds`` (default 1 hour).
+Every collective's tensors live on the process group's device
+(``DistContext.device``: the rank's GPU under NCCL, the CPU under gloo).
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ import torch.distributed as dist
 
 from .losses import additive_margin_softmax_loss
 
-__all__ = ["DistContext", "setup", "cleanup", "barrier", "wrap_model",
+__all__ = ["DistContext", "setup", "cleanup", "barrier", "any_rank",
+           "wrap_model",
            "global_batch_loss", "all_gather_with_grad",
            "all_gather_without_grad", "check_equal_batch_sizes"]
 
@@ -41,15 +51,18 @@ class DistContext:
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
     initialized_here: bool = False
+    wait_group: object = None      # long-timeout group for rank-0 work
 
 
-def setup(device: str = "auto", timeout_seconds: float = 60.0
-          ) -> DistContext:
+def setup(device: str = "auto", timeout_seconds: float = 60.0,
+          wait_timeout_seconds: float = 3600.0) -> DistContext:
     """Join the process group if launched by ``torchrun`` (``WORLD_SIZE``
     > 1): ``nccl`` on GPUs, ``gloo`` on CPU.
 
     ``timeout_seconds`` bounds how long a collective waits for a peer, so a
-    dead rank ends the job with an error instead of a silent hang.
+    dead rank ends the job with an error instead of a silent hang;
+    ``wait_timeout_seconds`` bounds how long :func:`barrier` waits for
+    rank 0's evaluation or saving (module docstring).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
@@ -75,7 +88,12 @@ def setup(device: str = "auto", timeout_seconds: float = 60.0
                 f"{os.environ.get('MASTER_PORT')} within "
                 f"{timeout_seconds:.0f}s: {err}") from err
         initialized_here = True
-    return DistContext(rank, world, local_rank, dev, initialized_here)
+    # A CPU (gloo) group with its own, longer timeout for waiting on rank 0.
+    wait_group = dist.new_group(
+        backend="gloo", timeout=datetime.timedelta(
+            seconds=max(wait_timeout_seconds, timeout_seconds)))
+    return DistContext(rank, world, local_rank, dev, initialized_here,
+                       wait_group)
 
 
 def cleanup(ctx: DistContext) -> None:
@@ -84,8 +102,20 @@ def cleanup(ctx: DistContext) -> None:
 
 
 def barrier(ctx: DistContext) -> None:
+    """Wait until every rank gets here -- typically while rank 0 evaluates
+    or saves -- under the long ``wait_timeout_seconds`` of :func:`setup`."""
     if ctx.world_size > 1:
-        dist.barrier()
+        dist.barrier(group=ctx.wait_group)
+
+
+def any_rank(flag: bool, ctx: DistContext) -> bool:
+    """True on every rank if ``flag`` is true on any rank (a decision such
+    as "stop now" that all ranks must take together)."""
+    if ctx.world_size == 1:
+        return flag
+    value = torch.tensor([int(flag)], device=ctx.device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def wrap_model(model, ctx: DistContext):
@@ -149,9 +179,11 @@ def check_equal_batch_sizes(batch: int, ctx: DistContext) -> None:
     label offsets ``rank × B`` assume one B)."""
     if ctx.world_size == 1:
         return
-    sizes = [torch.zeros(1, dtype=torch.long) for _ in range(ctx.world_size)]
-    dist.all_gather(sizes, torch.tensor([batch], dtype=torch.long))
-    sizes = [int(s) for s in sizes]
+    # On the group's device: NCCL only moves CUDA tensors.
+    mine = torch.tensor([batch], dtype=torch.long, device=ctx.device)
+    sizes = [torch.zeros_like(mine) for _ in range(ctx.world_size)]
+    dist.all_gather(sizes, mine)
+    sizes = [int(s.item()) for s in sizes]
     if len(set(sizes)) != 1:
         raise RuntimeError(f"local batch sizes differ across ranks: {sizes} "
                            f"(rank {ctx.rank} has {batch}); cross-device "

@@ -97,6 +97,7 @@ class PretrainConfig:
     threads: int | None = None             # torch CPU threads (None: default)
     device: str = "auto"                   # auto | cpu | cuda | cuda:1 ...
     dist_timeout_seconds: float = 60.0     # max wait for a peer rank (torchrun)
+    dist_wait_timeout_seconds: float = 3600.0  # max wait for rank 0's eval/saving
     progress: bool = True                  # show a tqdm progress bar
 
     def final_depth(self) -> int:

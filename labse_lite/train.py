@@ -82,6 +82,7 @@ class TrainConfig:
     threads: int | None = None             # torch CPU threads (None: default)
     device: str = "auto"                   # auto | cpu | cuda | cuda:1 ...
     dist_timeout_seconds: float = 60.0     # max wait for a peer rank (torchrun)
+    dist_wait_timeout_seconds: float = 3600.0  # max wait for rank 0's eval/saving
     progress: bool = True                  # show a tqdm progress bar
 
     def validate(self) -> None:
@@ -240,7 +241,8 @@ def start_run(config):
     config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
-    ctx = dist_utils.setup(config.device, config.dist_timeout_seconds)
+    ctx = dist_utils.setup(config.device, config.dist_timeout_seconds,
+                           config.dist_wait_timeout_seconds)
     device = ctx.device if ctx.world_size > 1 else _pick_device(config.device)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -336,149 +338,215 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     model is written to ``output_dir/model`` and the evaluation to
     ``output_dir/summary.json``.
     """
-    from tqdm import tqdm
-
     from . import distributed as dist_utils
-    from .evaluate import evaluate_all, evaluate_tatoeba, group_averages
 
     ctx, device, out = start_run(config)
-    is_main = ctx.rank == 0
     t_start = time.perf_counter()
-
     corpus = select_corpus(config, corpus)
     if len(corpus) == 0:
         raise ValueError("the training corpus is empty (check languages / "
                          "exclude_languages)")
     _validate_corpus(corpus)
     torch.manual_seed(config.seed)
-    # Rank 0 trains (or loads) the vocabulary and saves it; the others wait
-    # and read the saved copy, so every rank has the very same tokenizer.
-    if is_main:
-        tokenizer = _prepare_tokenizer(config, corpus, out)
-    dist_utils.barrier(ctx)
-    if not is_main:
-        from .tokenization import load_tokenizer
-
-        tokenizer = load_tokenizer(str(out / "tokenizer"))
+    tokenizer = _shared_tokenizer(config, corpus, out, ctx)
     model = build_model(config, tokenizer).to(device)
     t_vocab = time.perf_counter() - t_start
 
     t_tok = time.perf_counter()
     xx_ids, en_ids, xx_keys, en_keys = _tokenize_corpus(model, corpus)
     t_tok = time.perf_counter() - t_tok
-    global_batch = config.batch_size * ctx.world_size
-    batcher = PairBatcher(xx_ids, en_ids, corpus.langs, global_batch,
+    batcher = PairBatcher(xx_ids, en_ids, corpus.langs,
+                          config.batch_size * ctx.world_size,
                           config.language_alpha, config.seed,
                           xx_keys=xx_keys, en_keys=en_keys)
-
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        (no_decay if param.dim() < 2 or "LayerNorm" in name
-         or "embeddings" in name else decay).append(param)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_lambda(s, config.warmup_steps,
-                                       config.max_steps))
-    amp_dtype = {"fp32": None, "bf16": torch.bfloat16,
-                 "fp16": torch.float16}[config.precision]
-    scaler = torch.amp.GradScaler(device.type,
-                                  enabled=config.precision == "fp16")
-    step = 0
-    ckpt_path = out / "checkpoint.pt"
-    if config.resume and ckpt_path.is_file():
-        step = _load_checkpoint(ckpt_path, model, optimizer, scheduler,
-                                scaler)
-    wrapped = dist_utils.wrap_model(model, ctx)
-
-    def encode(input_ids, mask):
-        """Embeddings in float32 (the loss is always computed in fp32)."""
-        if amp_dtype is None:
-            return wrapped(input_ids, mask)
-        with torch.autocast(device.type, dtype=amp_dtype):
-            return wrapped(input_ids, mask).float()
-
+    run = _Run(config, ctx, device, out, model, batcher, xx_ids, en_ids)
     benchmark = benchmark if benchmark is not None else load_tatoeba()
     eval_corpus = benchmark.subset(
         [l for l in config.eval_languages if l in set(benchmark.langs)])
-    log_path = out / "log.jsonl"
-    history = []
-    bar = tqdm(total=config.max_steps, initial=step, desc="train",
-               disable=not (config.progress and is_main), unit="step",
+
+    loop = _train_loop(run, eval_corpus, on_step)
+    summary = {"config": config.to_dict(), "steps": run.step,
+               "stopped_early": loop["stopped_early"],
+               "train_seconds": loop["seconds"],
+               "vocab_and_setup_seconds": t_vocab,
+               "tokenize_seconds": t_tok,
+               "pairs_seen": loop["pairs_seen"],
+               "pairs_per_second": loop["pairs_seen"]
+               / max(loop["seconds"], 1e-9),
+               "world_size": ctx.world_size,
+               "final_loss": loop["final_loss"]}
+    _finish(run, summary, benchmark, trained=corpus.languages())
+    dist_utils.cleanup(ctx)
+    return summary
+
+
+class _Run:
+    """The state one training run's steps share: model, optimiser,
+    schedule, loss scaler, data and where it all lives."""
+
+    def __init__(self, config: TrainConfig, ctx, device, out: Path,
+                 model: DualEncoder, batcher: PairBatcher, xx_ids, en_ids):
+        from . import distributed as dist_utils
+
+        self.config, self.ctx, self.device, self.out = config, ctx, device, out
+        self.model, self.batcher = model, batcher
+        self.xx_ids, self.en_ids = xx_ids, en_ids
+        self.is_main = ctx.rank == 0
+        decay, no_decay = [], []
+        for name, param in model.named_parameters():
+            (no_decay if param.dim() < 2 or "LayerNorm" in name
+             or "embeddings" in name else decay).append(param)
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay},
+             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_lambda(s, config.warmup_steps,
+                                                config.max_steps))
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16,
+                          "fp16": torch.float16}[config.precision]
+        self.scaler = torch.amp.GradScaler(
+            device.type, enabled=config.precision == "fp16")
+        self.ckpt_path = out / "checkpoint.pt"
+        self.step = 0
+        if config.resume and self.ckpt_path.is_file():
+            self.step = _load_checkpoint(self.ckpt_path, model,
+                                         self.optimizer, self.scheduler,
+                                         self.scaler)
+        self.wrapped = dist_utils.wrap_model(model, ctx)
+
+    def encode(self, input_ids, mask):
+        """Embeddings in float32 (the loss is always computed in fp32)."""
+        if self.amp_dtype is None:
+            return self.wrapped(input_ids, mask)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype):
+            return self.wrapped(input_ids, mask).float()
+
+    def save_checkpoint(self) -> None:
+        _save_checkpoint(self.ckpt_path, self.model, self.optimizer,
+                         self.scheduler, self.scaler, self.step, self.config)
+
+
+def _shared_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
+                      out: Path, ctx):
+    """Rank 0 trains (or loads) the vocabulary and saves it; the others
+    wait and read the saved copy, so every rank has the same tokenizer."""
+    from . import distributed as dist_utils
+    from .tokenization import load_tokenizer
+
+    if ctx.rank == 0:
+        tokenizer = _prepare_tokenizer(config, corpus, out)
+    dist_utils.barrier(ctx)
+    if ctx.rank != 0:
+        tokenizer = load_tokenizer(str(out / "tokenizer"))
+    return tokenizer
+
+
+def _train_step(run: _Run) -> dict:
+    """One optimiser step on this rank's slice of the global batch at
+    ``run.step``; returns the step's log entry."""
+    from . import distributed as dist_utils
+
+    config, ctx = run.config, run.ctx
+    rows = run.batcher.batch(run.step)
+    local = rows[ctx.rank * config.batch_size:
+                 (ctx.rank + 1) * config.batch_size]
+    loss_fn = functools.partial(
+        dist_utils.global_batch_loss, ctx=ctx, margin=config.margin,
+        scale=config.scale, bidirectional=config.bidirectional)
+    run.optimizer.zero_grad(set_to_none=True)
+    chunk = config.grad_cache_chunk or len(local)
+    batches = []
+    for start in range(0, len(local), chunk):
+        part = local[start:start + chunk]
+        ids = [run.xx_ids[i] for i in part] + [run.en_ids[i] for i in part]
+        input_ids, mask = run.model.collate(ids)              # (2m, T)
+        batches.append((input_ids.to(run.device), mask.to(run.device)))
+    check = functools.partial(_check_loss, step=run.step, config=config)
+    if len(batches) == 1:
+        emb = run.encode(*batches[0])                         # (2B, D)
+        x, y = emb[:len(local)], emb[len(local):]             # (B, D) each
+        loss = loss_fn(x, y)
+        check(loss)
+        run.scaler.scale(loss).backward()
+    else:   # cached gradients: big batch, one mini-batch of memory
+        loss = cached_gradient_step(
+            run.encode, batches, loss_fn, check_loss=check,
+            no_sync=getattr(run.wrapped, "no_sync", None))
+    run.scaler.unscale_(run.optimizer)
+    grad_norm = (torch.nn.utils.clip_grad_norm_(run.model.parameters(),
+                                                config.grad_clip)
+                 if config.grad_clip > 0 else torch.tensor(0.0))
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.scheduler.step()
+    run.step += 1
+    return {"step": run.step, "loss": loss.item(),
+            "lr": run.scheduler.get_last_lr()[0],
+            "grad_norm": float(grad_norm),
+            "seq_len": int(batches[-1][0].shape[1])}
+
+
+def _periodic_eval(run: _Run, eval_corpus: ParallelCorpus, logs: dict,
+                   bar) -> None:
+    """Rank 0 evaluates Tatoeba on ``eval_languages``; the other ranks wait
+    for it in a barrier with the long wait timeout (not the collective
+    timeout: a large model's evaluation can take minutes)."""
+    from . import distributed as dist_utils
+    from .evaluate import evaluate_tatoeba, group_averages
+
+    if run.is_main:
+        _delay_for_tests()
+        res = evaluate_tatoeba(run.model, eval_corpus,
+                               show_progress_bar=False)
+        logs["tatoeba_xx2en"] = group_averages(res)["all"]
+        bar.write(f"step {run.step}: loss {logs['loss']:.3f}, Tatoeba "
+                  f"({len(res)} langs) {logs['tatoeba_xx2en']:.1f}")
+        run.model.train()
+    dist_utils.barrier(run.ctx)
+
+
+def _train_loop(run: _Run, eval_corpus: ParallelCorpus,
+                on_step: Callable[[int, dict], None] | None) -> dict:
+    """Steps until ``max_steps`` (or the time limit, decided by all ranks
+    together); logs, evaluates and checkpoints on the way."""
+    from tqdm import tqdm
+
+    from . import distributed as dist_utils
+
+    config, ctx = run.config, run.ctx
+    bar = tqdm(total=config.max_steps, initial=run.step, desc="train",
+               disable=not (config.progress and run.is_main), unit="step",
                dynamic_ncols=True)
     t_train = time.perf_counter()
-    stopped_early = False
-    pairs_seen = 0
-    model.train()
+    stopped_early, pairs_seen, logs = False, 0, None
+    run.model.train()
     try:
-        while step < config.max_steps:
-            rows = batcher.batch(step)
-            local = rows[ctx.rank * config.batch_size:
-                         (ctx.rank + 1) * config.batch_size]
-            loss_fn = functools.partial(
-                dist_utils.global_batch_loss, ctx=ctx, margin=config.margin,
-                scale=config.scale, bidirectional=config.bidirectional)
-            optimizer.zero_grad(set_to_none=True)
-            chunk = config.grad_cache_chunk or len(local)
-            batches = []
-            for start in range(0, len(local), chunk):
-                part = local[start:start + chunk]
-                ids = [xx_ids[i] for i in part] + [en_ids[i] for i in part]
-                input_ids, mask = model.collate(ids)              # (2m, T)
-                batches.append((input_ids.to(device), mask.to(device)))
-            check = functools.partial(_check_loss, step=step, config=config)
-            if len(batches) == 1:
-                emb = encode(*batches[0])                         # (2B, D)
-                x, y = emb[:len(local)], emb[len(local):]         # (B, D) each
-                loss = loss_fn(x, y)
-                check(loss)
-                scaler.scale(loss).backward()
-            else:   # cached gradients: big batch, one mini-batch of memory
-                loss = cached_gradient_step(
-                    encode, batches, loss_fn, check_loss=check,
-                    no_sync=getattr(wrapped, "no_sync", None))
-            input_ids = batches[-1][0]
-            scaler.unscale_(optimizer)
-            grad_norm = (torch.nn.utils.clip_grad_norm_(model.parameters(),
-                                                        config.grad_clip)
-                         if config.grad_clip > 0 else torch.tensor(0.0))
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            step += 1
-            pairs_seen += global_batch
-            logs = {"step": step, "loss": loss.item(),
-                    "lr": scheduler.get_last_lr()[0],
-                    "grad_norm": float(grad_norm),
-                    "seq_len": int(input_ids.shape[1])}
+        while run.step < config.max_steps:
+            logs = _train_step(run)
+            step = run.step
+            pairs_seen += config.batch_size * ctx.world_size
             bar.update(1)
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{logs['loss']:.3f}")
             if config.eval_every and step % config.eval_every == 0 \
-                    and step < config.max_steps and is_main:
-                res = evaluate_tatoeba(model, eval_corpus,
-                                       show_progress_bar=False)
-                logs["tatoeba_xx2en"] = group_averages(res)["all"]
-                bar.write(f"step {step}: loss {logs['loss']:.3f}, Tatoeba "
-                          f"({len(res)} langs) {logs['tatoeba_xx2en']:.1f}")
-                model.train()
-            if is_main and (step % config.log_every == 0
+                    and step < config.max_steps:
+                _periodic_eval(run, eval_corpus, logs, bar)
+            if run.is_main and (step % config.log_every == 0
                                 or step == config.max_steps
                                 or "tatoeba_xx2en" in logs):
-                with open(log_path, "a") as handle:
+                with open(run.out / "log.jsonl", "a") as handle:
                     handle.write(json.dumps(logs) + "\n")
-            history.append(logs)
-            if config.checkpoint_every and step % config.checkpoint_every == 0 \
-                    and step < config.max_steps:
-                if is_main:
-                    _save_checkpoint(ckpt_path, model, optimizer, scheduler,
-                                     scaler, step, config)
+            if config.checkpoint_every and step % config.checkpoint_every \
+                    == 0 and step < config.max_steps:
+                if run.is_main:
+                    run.save_checkpoint()
                 dist_utils.barrier(ctx)
             if on_step is not None:
                 on_step(step, logs)
-            if config.time_limit_minutes is not None and \
-                    time.perf_counter() - t_train > 60 * config.time_limit_minutes:
+            if config.time_limit_minutes is not None and dist_utils.any_rank(
+                    time.perf_counter() - t_train
+                    > 60 * config.time_limit_minutes, ctx):
+                # Every rank stops at the same step (rank clocks differ).
                 stopped_early = True
                 break
     except RuntimeError as err:
@@ -486,40 +554,49 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
             raise
         raise RuntimeError(
             f"rank {ctx.rank}: lost contact with another rank at step "
-            f"{step} ({type(err).__name__}: {str(err).splitlines()[0]}). A "
-            f"peer process probably died or was killed; see its log. "
-            f"Resume from {ckpt_path} once all ranks are back.") from err
+            f"{run.step} ({type(err).__name__}: "
+            f"{str(err).splitlines()[0]}). A peer process probably died or "
+            f"was killed; see its log. Resume from {run.ckpt_path} once all "
+            f"ranks are back.") from err
     bar.close()
-    train_seconds = time.perf_counter() - t_train
+    return {"stopped_early": stopped_early, "pairs_seen": pairs_seen,
+            "seconds": time.perf_counter() - t_train,
+            "final_loss": logs["loss"] if logs else None}
 
-    summary = {"config": config.to_dict(), "steps": step,
-               "stopped_early": stopped_early,
-               "train_seconds": train_seconds,
-               "vocab_and_setup_seconds": t_vocab,
-               "tokenize_seconds": t_tok,
-               "pairs_seen": pairs_seen,
-               "pairs_per_second": pairs_seen / max(train_seconds, 1e-9),
-               "world_size": ctx.world_size,
-               "final_loss": history[-1]["loss"] if history else None}
-    if is_main:
-        model.save_pretrained(out / "model")
-        _save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler,
-                         step, config)
-    if is_main and config.final_eval:
+
+def _finish(run: _Run, summary: dict, benchmark: ParallelCorpus,
+            trained: Sequence[str]) -> None:
+    """Rank 0 saves the model and the last checkpoint, evaluates all of
+    Tatoeba and the large pool, and writes ``summary.json``; the other
+    ranks wait (long wait timeout)."""
+    from . import distributed as dist_utils
+    from .evaluate import evaluate_all
+
+    config = run.config
+    if run.is_main:
+        run.model.save_pretrained(run.out / "model")
+        run.save_checkpoint()
+    if run.is_main and config.final_eval:
+        _delay_for_tests()
         t_eval = time.perf_counter()
-        model.eval()
+        run.model.eval()
         final = benchmark if config.final_eval_languages is None else \
             benchmark.subset(config.final_eval_languages)
-        results = evaluate_all(model, final, trained=corpus.languages(),
-                               show_progress_bar=config.progress,
-                               pool=benchmark)
+        summary["eval"] = evaluate_all(
+            run.model, final, trained=trained,
+            show_progress_bar=config.progress, pool=benchmark)
         summary["eval_seconds"] = time.perf_counter() - t_eval
-        summary["eval"] = results
-    if is_main:
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    dist_utils.barrier(ctx)
-    dist_utils.cleanup(ctx)
-    return summary
+    if run.is_main:
+        (run.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    dist_utils.barrier(run.ctx)
+
+
+def _delay_for_tests() -> None:
+    """Test hook: rank 0's evaluation sleeps ``LABSE_LITE_TEST_EVAL_DELAY``
+    seconds, to show that waiting ranks survive slow rank-0 work."""
+    delay = float(os.environ.get("LABSE_LITE_TEST_EVAL_DELAY", "0"))
+    if delay > 0:
+        time.sleep(delay)
 
 
 def _check_loss(loss: torch.Tensor, step: int, config: TrainConfig) -> None:

@@ -214,3 +214,84 @@ def test_a_killed_rank_ends_the_other_with_an_error(tmp_path):
     assert time.time() - killed_at < 60
     assert procs[0].returncode != 0
     assert "lost contact with another rank" in err, err[-3000:]
+
+
+class _Recorded(Exception):
+    pass
+
+
+def test_collectives_use_the_process_groups_device_under_nccl(monkeypatch):
+    """NCCL moves only CUDA tensors: with a CUDA context, every tensor
+    handed to a collective must be on that device.  Fake CUDA tensors
+    (torch's FakeTensorMode) and a recording ``dist`` make this testable
+    without a GPU (issue 13: the batch-size check gathered CPU tensors)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    import labse_lite.distributed as D
+
+    devices = []
+
+    def record(*tensors):
+        for t in tensors:
+            for u in (t if isinstance(t, list) else [t]):
+                devices.append(u.device)
+        raise _Recorded
+
+    monkeypatch.setattr(D.dist, "all_gather", lambda out, t, **k: record(out, t))
+    monkeypatch.setattr(D.dist, "all_reduce", lambda t, **k: record(t))
+    monkeypatch.setattr(D, "_world", lambda: 2)
+    cuda = torch.device("cuda", 0)
+    ctx = DistContext(rank=0, world_size=2, device=cuda)
+    with FakeTensorMode():
+        x = torch.randn(4, 8, device=cuda)
+        for call in (lambda: check_equal_batch_sizes(4, ctx),
+                     lambda: D.any_rank(True, ctx),
+                     lambda: all_gather_with_grad(x),
+                     lambda: global_batch_loss(x, x, ctx)):
+            devices.clear()
+            with pytest.raises(_Recorded):
+                call()
+            assert devices and all(d == cuda for d in devices), devices
+
+
+def _any_rank_worker(rank, store_path, out_dir):
+    from labse_lite.distributed import any_rank
+
+    dist.init_process_group("gloo", init_method=f"file://{store_path}",
+                            rank=rank, world_size=WORLD)
+    ctx = DistContext(rank=rank, world_size=WORLD)
+    result = [any_rank(rank == 0, ctx), any_rank(False, ctx),
+              any_rank(rank == 1, ctx)]
+    torch.save(result, Path(out_dir) / f"rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_a_stop_decision_is_taken_by_all_ranks_together(tmp_path):
+    """The time limit used to be checked on each rank's own clock, so one
+    rank could stop while another went on into the next collective (a
+    hang).  ``any_rank`` makes it one decision."""
+    mp.spawn(_any_rank_worker, nprocs=WORLD, join=True,
+             args=(str(tmp_path / "store"), str(tmp_path)))
+    for rank in range(WORLD):
+        assert torch.load(tmp_path / f"rank{rank}.pt") == [True, False, True]
+
+
+def test_slow_rank0_evaluation_outlives_the_collective_timeout(tmp_path):
+    """Rank 0's evaluation (made 12 s slow by a test hook) is longer than
+    the 5 s collective timeout; the other rank waits for it in the
+    long-timeout barrier instead of failing (issue 13)."""
+    out = tmp_path / "slow"
+    cmd = [sys.executable, "-m", "torch.distributed.run",
+           "--nproc_per_node=2", f"--master_port={_free_port()}",
+           "-m", "labse_lite", "train", "--output-dir", str(out),
+           "--max-steps", "4", "--eval-every", "2", "--checkpoint-every",
+           "0", "--dist-timeout-seconds", "5"] + TRAIN_ARGS
+    env = dict(os.environ, LABSE_LITE_TEST_EVAL_DELAY="12")
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                         env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 4 and "eval" in summary
+    logged = [json.loads(line) for line in
+              (out / "log.jsonl").read_text().splitlines()]
+    assert any("tatoeba_xx2en" in row for row in logged)
