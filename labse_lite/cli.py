@@ -84,13 +84,24 @@ def _config_from_args(cls, args, command: str):
     return config
 
 
+def _corpus_files(args):
+    """``--pairs-file`` / ``--benchmark-file`` as corpora (None: the
+    shipped data)."""
+    from .data import load_corpus_file
+
+    paths = (getattr(args, "pairs_file", None),
+             getattr(args, "benchmark_file", None))
+    return tuple(load_corpus_file(p) if p else None for p in paths)
+
+
 def _cmd_train(args) -> int:
     from .train import TrainConfig, train
 
     config = _config_from_args(TrainConfig, args, "train")
     if config is None:
         return 2
-    summary = train(config)
+    corpus, benchmark = _corpus_files(args)
+    summary = train(config, corpus, benchmark=benchmark)
     if "eval" in summary:
         ev = summary["eval"]
         report = {
@@ -113,7 +124,8 @@ def _cmd_pretrain(args) -> int:
     config = _config_from_args(PretrainConfig, args, "pretrain")
     if config is None:
         return 2
-    summary = pretrain(config)
+    corpus, _ = _corpus_files(args)
+    summary = pretrain(config, corpus)
     import os
 
     if int(os.environ.get("RANK", "0")) == 0:
@@ -244,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--config", help="JSON file of TrainConfig fields "
                          "(flags override it)")
     _add_config_flags(p_train, TrainConfig)
+    p_train.add_argument("--pairs-file", help="train on these pairs: a "
+                         "`lang<TAB>xx<TAB>en` TSV (.gz ok) instead of the "
+                         "shipped data")
+    p_train.add_argument("--benchmark-file", help="evaluate on these "
+                         "pairs (same format) instead of Tatoeba-v1")
     p_train.set_defaults(func=_cmd_train)
 
     from .pretrain import PretrainConfig
@@ -255,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_pre.add_argument("--config", help="JSON file of PretrainConfig "
                        "fields (flags override it)")
     _add_config_flags(p_pre, PretrainConfig)
+    p_pre.add_argument("--pairs-file", help="pre-train on these pairs: a "
+                       "`lang<TAB>xx<TAB>en` TSV (.gz ok)")
     p_pre.set_defaults(func=_cmd_pretrain)
 
     p_eval = sub.add_parser("eval", help="Tatoeba + large-pool accuracy "

@@ -20,6 +20,7 @@ __all__ = [
     "DataError", "ParallelCorpus", "normalize_for_overlap", "leakage_key",
     "data_dir",
     "load_train_pairs", "load_tatoeba", "load_flores", "read_tsv",
+    "load_corpus_file",
 ]
 
 
@@ -97,6 +98,16 @@ def read_tsv(path: str | os.PathLike,
                                 f"tab-separated columns, got {len(parts)}")
             rows.append(parts)
     return rows
+
+
+def load_corpus_file(path: str | os.PathLike) -> "ParallelCorpus":
+    """Pairs from a ``lang  xx  en`` TSV (optionally gzipped), as written by
+    :func:`labse_lite.launch.write_corpus`."""
+    rows = read_tsv(path, 3)
+    if not rows:
+        raise DataError(f"{path} holds no pairs")
+    langs, xx, en = (list(col) for col in zip(*rows))
+    return ParallelCorpus(langs, xx, en)
 
 
 @dataclass

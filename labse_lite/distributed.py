@@ -39,6 +39,7 @@ import torch.distributed as dist
 from .losses import additive_margin_softmax_loss
 
 __all__ = ["DistContext", "setup", "cleanup", "barrier", "any_rank",
+           "mean_over_ranks",
            "wrap_model",
            "global_batch_loss", "all_gather_with_grad",
            "all_gather_without_grad", "check_equal_batch_sizes"]
@@ -172,6 +173,16 @@ def all_gather_without_grad(tensor: torch.Tensor) -> torch.Tensor:
     dist.all_gather(parts, tensor.detach().contiguous())
     parts[dist.get_rank()] = tensor
     return torch.cat(parts, dim=0)
+
+
+def mean_over_ranks(value: torch.Tensor, ctx: DistContext) -> float:
+    """The mean over ranks of a scalar (e.g. each rank's loss: their mean
+    is the loss of the global batch)."""
+    if ctx.world_size == 1:
+        return value.item()
+    value = value.detach().reshape(1).to(ctx.device, torch.float64)
+    dist.all_reduce(value, op=dist.ReduceOp.SUM)
+    return value.item() / ctx.world_size
 
 
 def check_equal_batch_sizes(batch: int, ctx: DistContext) -> None:

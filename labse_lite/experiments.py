@@ -1,8 +1,10 @@
 """Run a grid of training runs and collect their results as tidy rows.
 
 Used by the book's sweeps (margins × seeds, batch sizes...): every run
-trains with :func:`labse_lite.train.train` and is evaluated on Tatoeba and
-the large pool; each result is one flat dict, ready for a DataFrame.
+trains with :func:`labse_lite.launch.run_training` -- in this process, or
+as a ``torchrun`` job of ``launch`` processes that split each global batch
+-- and is evaluated on Tatoeba and the large pool; each result is one flat
+dict, ready for a DataFrame.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .data import ParallelCorpus
-from .train import TrainConfig, train
+from .launch import Launch, run_training
+from .train import TrainConfig
 
 __all__ = ["run_grid"]
 
@@ -23,7 +26,8 @@ def run_grid(base: TrainConfig, grid: Mapping[str, Iterable[Any]],
              corpus: ParallelCorpus | None = None,
              benchmark: ParallelCorpus | None = None,
              output_root: str | Path | None = None,
-             progress: bool = True) -> list[dict]:
+             progress: bool = True,
+             launch: Launch | int | None = None) -> list[dict]:
     """Train once per combination of ``grid`` values (a product over its
     keys, which must be ``TrainConfig`` fields) and return one row per run:
     the grid values, Tatoeba xx→en / en→xx averages over the evaluated
@@ -44,7 +48,7 @@ def run_grid(base: TrainConfig, grid: Mapping[str, Iterable[Any]],
         config = dataclasses.replace(base, output_dir=str(root / name),
                                      resume=False, progress=False,
                                      **setting)
-        summary = train(config, corpus, benchmark=benchmark)
+        summary = run_training(config, corpus, benchmark, launch)
         ev = summary["eval"]
         rows.append({**setting,
                      "tatoeba_xx2en": ev["tatoeba_avg_xx2en"]["all"],

@@ -480,7 +480,9 @@ def _train_step(run: _Run) -> dict:
     run.scaler.update()
     run.scheduler.step()
     run.step += 1
-    return {"step": run.step, "loss": loss.item(),
+    # The logged loss is the global batch's: the mean of the ranks' losses.
+    return {"step": run.step, "loss": dist_utils.mean_over_ranks(
+                loss.detach(), ctx),
             "lr": run.scheduler.get_last_lr()[0],
             "grad_norm": float(grad_norm),
             "seq_len": int(batches[-1][0].shape[1])}

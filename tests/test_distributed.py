@@ -246,6 +246,7 @@ def test_collectives_use_the_process_groups_device_under_nccl(monkeypatch):
         x = torch.randn(4, 8, device=cuda)
         for call in (lambda: check_equal_batch_sizes(4, ctx),
                      lambda: D.any_rank(True, ctx),
+                     lambda: D.mean_over_ranks(torch.tensor(2.0), ctx),
                      lambda: all_gather_with_grad(x),
                      lambda: global_batch_loss(x, x, ctx)):
             devices.clear()
