@@ -24,6 +24,7 @@ import dataclasses
 import gzip
 import json
 import re
+import shlex
 import subprocess
 import sys
 import typing
@@ -32,7 +33,8 @@ from pathlib import Path
 from .data import ParallelCorpus
 
 __all__ = ["LaunchError", "Launch", "run_training", "run_pretraining",
-           "config_to_argv", "write_corpus", "torchrun_command"]
+           "config_to_argv", "write_corpus", "torchrun_command",
+           "per_rank_config"]
 
 
 class LaunchError(RuntimeError):
@@ -43,15 +45,19 @@ class LaunchError(RuntimeError):
 class Launch:
     """How many processes run a job, and where (one machine by default).
 
-    On a cluster every node runs the same command with its own
-    ``node_rank`` and the same ``rdzv_endpoint`` (``host:port`` of node 0);
-    under SLURM, ``srun`` starts one launcher per node.
+    Several machines: torchrun runs on every node with the same
+    ``rdzv_endpoint`` (``host:port`` of one of them), which assigns the
+    ranks.  Either ``prefix`` starts it everywhere from this one process
+    (under SLURM: ``"srun --nodes=4 --ntasks-per-node=1"``; ``output_dir``
+    must then be on a file system all nodes share), or each node runs the
+    job itself with its own ``node_rank``.
     """
 
     nproc_per_node: int = 1                # processes (GPUs) per machine
     nnodes: int = 1                        # machines
-    node_rank: int = 0                     # this machine's index
+    node_rank: int | None = None           # this machine's index; None: rendezvous
     rdzv_endpoint: str | None = None       # host:port of node 0 (nnodes > 1)
+    prefix: str = ""                       # e.g. "srun --nodes=4 --ntasks-per-node=1"
     log_tail_lines: int = 40               # lines of a failed rank's log shown
 
     @property
@@ -118,25 +124,33 @@ def torchrun_command(launch: Launch, command: str, argv: list[str],
                      log_dir: Path) -> list[str]:
     """``python -m torch.distributed.run ... -m labse_lite COMMAND ARGV``;
     each rank's stdout/stderr go to files under ``log_dir``."""
-    cmd = [sys.executable, "-m", "torch.distributed.run",
-           f"--nproc_per_node={launch.nproc_per_node}",
-           f"--log-dir={log_dir}", "--redirects=3"]
+    cmd = shlex.split(launch.prefix) + [
+        sys.executable, "-m", "torch.distributed.run",
+        f"--nproc_per_node={launch.nproc_per_node}",
+        f"--log-dir={log_dir}", "--redirects=3"]
     if launch.nnodes == 1:
         cmd.append("--standalone")
     else:
-        cmd += [f"--nnodes={launch.nnodes}",
-                f"--node-rank={launch.node_rank}", "--rdzv-backend=c10d",
+        cmd += [f"--nnodes={launch.nnodes}", "--rdzv-backend=c10d",
                 f"--rdzv-endpoint={launch.rdzv_endpoint}"]
+        if launch.node_rank is not None:
+            cmd.append(f"--node-rank={launch.node_rank}")
     return cmd + ["-m", "labse_lite", command] + argv
 
 
-def _split_global_batch(config, launch: Launch):
+def per_rank_config(config, launch: Launch):
+    """The config each rank runs: ``batch_size / world`` pairs (the global
+    batch split evenly), and this machine's CPU threads shared among its
+    processes."""
     world = launch.world_size
     if config.batch_size % world:
         raise ValueError(
             f"the global batch of {config.batch_size} does not split evenly "
             f"over {world} processes; choose a multiple of {world}")
-    return dataclasses.replace(config, batch_size=config.batch_size // world)
+    threads = config.threads and max(1, config.threads
+                                     // launch.nproc_per_node)
+    return dataclasses.replace(config, batch_size=config.batch_size // world,
+                               threads=threads)
 
 
 def _rank_logs(log_dir: Path) -> dict[int, Path]:
@@ -183,7 +197,7 @@ def _launch(command: str, config, launch: Launch,
     out = Path(config.output_dir)
     work = out / "launch"
     work.mkdir(parents=True, exist_ok=True)
-    argv = config_to_argv(_split_global_batch(config, launch))
+    argv = config_to_argv(per_rank_config(config, launch))
     for flag, corpus in files.items():
         if corpus is not None:
             name = flag.strip("-").replace("-", "_") + ".tsv.gz"
@@ -199,8 +213,10 @@ def _launch(command: str, config, launch: Launch,
     if run.returncode != 0:
         raise LaunchError(_failure_message(run.returncode, run.stdout,
                                            log_dir, launch.log_tail_lines))
-    if launch.node_rank != 0:
-        return {}     # only node 0 holds rank 0, which writes the summary
+    if not summary_path.is_file():
+        if launch.nnodes > 1 and not launch.prefix:
+            return {}   # another node holds rank 0, which writes it
+        raise LaunchError(f"the job ended without writing {summary_path}")
     return json.loads(summary_path.read_text())
 
 

@@ -16,27 +16,35 @@ from typing import Any
 
 from .languages import XTREME_36
 
-__all__ = ["SCALES", "CHAPTERS", "settings"]
+__all__ = ["SCALES", "CHAPTERS", "settings", "launch"]
 
 SCALES = ("laptop", "colab", "multi_gpu")
 
-# Shared by every chapter at each scale.
+# Where training runs: processes per machine (``nproc_per_node`` in the
+# presets below), machines, rendezvous, and a command that starts the
+# launcher on every machine (e.g. "srun --nodes=4 --ntasks-per-node=1").
+_ONE_NODE = dict(nnodes=1, node_rank=None, rdzv_endpoint=None,
+                 launch_prefix="")
+
+# Shared by every chapter at each scale.  Batch sizes are *global*: with
+# nproc_per_node = N each process trains on batch / N pairs of every step.
 _COMMON: dict[str, dict[str, Any]] = {
     "laptop": dict(device="cpu", data_source="local", init_model=None,
                    model_preset="laptop", pooling="mean", max_length=32,
                    precision="fp32", nproc_per_node=1, threads=2,
-                   eval_model=None, vocab_size=32000),
+                   eval_model=None, vocab_size=32000, **_ONE_NODE),
     "colab": dict(device="cuda", data_source="hub",
                   init_model="bert-base-multilingual-cased",
                   model_preset=None, pooling="cls", max_length=64,
                   precision="bf16", nproc_per_node=1, threads=None,
-                  eval_model="sentence-transformers/LaBSE", vocab_size=None),
+                  eval_model="sentence-transformers/LaBSE", vocab_size=None,
+                  **_ONE_NODE),
     "multi_gpu": dict(device="cuda", data_source="hub",
                       init_model="bert-base-multilingual-cased",
                       model_preset=None, pooling="cls", max_length=64,
                       precision="bf16", nproc_per_node=8, threads=None,
                       eval_model="sentence-transformers/LaBSE",
-                      vocab_size=None),
+                      vocab_size=None, **_ONE_NODE),
 }
 
 # Chapter-specific settings at each scale.
@@ -48,7 +56,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                                        "tur"]),
         "colab": dict(languages=None, batch_size=256, max_steps=3000,
                       lr=2e-5, eval_languages=list(XTREME_36)),
-        "multi_gpu": dict(languages=None, batch_size=256, max_steps=20000,
+        "multi_gpu": dict(languages=None, batch_size=2048, max_steps=20000,
                           lr=2e-5, eval_languages=list(XTREME_36)),
     },
     "margin": {
@@ -64,7 +72,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                       lr=2e-5),
         "multi_gpu": dict(languages=None,
                           margin_values=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
-                          seeds=[0, 1, 2], batch_size=512, max_steps=20000,
+                          seeds=[0, 1, 2], batch_size=4096, max_steps=20000,
                           lr=2e-5),
     },
     "cross_device": {
@@ -91,7 +99,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "multi_gpu": dict(languages=None,
                           mining_languages=["deu_Latn", "fra_Latn",
                                             "rus_Cyrl", "zho_Hans"],
-                          batch_size=256, max_steps=0, lr=2e-5,
+                          batch_size=2048, max_steps=0, lr=2e-5,
                           n_distractors=20000,
                           speed_sizes=[10000, 100000, 1000000]),
     },
@@ -117,9 +125,9 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                           pretrained_model="bert-base-multilingual-cased",
                           model_preset="labse-base", num_layers=12,
                           vocab_size=None, pretrain_steps=100000,
-                          pretrain_batch=512, pretrain_lr=5e-4,
+                          pretrain_batch=4096, pretrain_lr=5e-4,
                           budgets=[2000, 10000, 50000], seeds=[0, 1],
-                          batch_size=256, lr=1e-4),
+                          batch_size=2048, lr=1e-4),
     },
     "zero_shot": {
         # One model on every language with data (zero-shot rows dropped),
@@ -142,12 +150,12 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                       control_preset=None, control_steps=3000,
                       control_batch=256, control_vocab=None,
                       control_cap=None, seeds=[0, 1]),
-        "multi_gpu": dict(languages=None, max_steps=20000, batch_size=512,
+        "multi_gpu": dict(languages=None, max_steps=20000, batch_size=4096,
                           lr=2e-5, control_languages=None,
                           targets={"glg": ["por", "spa", "cat"],
                                    "afr": ["nld", "deu", "fry"]},
                           control_preset=None, control_steps=10000,
-                          control_batch=512, control_vocab=None,
+                          control_batch=4096, control_vocab=None,
                           control_cap=None, seeds=[0, 1, 2]),
     },
 }
@@ -171,3 +179,15 @@ def settings(chapter: str, scale: str = "laptop",
     out.update({k: v for k, v in overrides.items() if v is not None})
     out["scale"] = scale
     return out
+
+
+def launch(settings: dict[str, Any]):
+    """The :class:`labse_lite.launch.Launch` that ``settings`` ask for
+    (one process in this notebook, or a ``torchrun`` job)."""
+    from .launch import Launch
+
+    return Launch(nproc_per_node=int(settings["nproc_per_node"]),
+                  nnodes=int(settings["nnodes"]),
+                  node_rank=settings["node_rank"],
+                  rdzv_endpoint=settings["rdzv_endpoint"],
+                  prefix=settings["launch_prefix"] or "")
