@@ -1,5 +1,5 @@
-"""Command line: ``labse-lite train|pretrain|eval|mine|vocab`` (also
-``python -m labse_lite``).
+"""Command line: ``labse-lite train|distill|pretrain|eval|mine|vocab``
+(also ``python -m labse_lite``).
 
 ``train`` exposes every :class:`labse_lite.train.TrainConfig` field as a
 flag (``--margin 0.2 --languages deu fra``), ``pretrain`` every
@@ -116,6 +116,16 @@ def _cmd_train(args) -> int:
         }
         print(json.dumps(report, indent=1))
     return 0
+
+
+def _cmd_distill(args) -> int:
+    """``train`` with a teacher: LEALLA's α·AMS + β·feature + γ·logit."""
+    if not getattr(args, "teacher", None):
+        print("labse-lite distill: --teacher is required (a model folder "
+              "saved by labse-lite, or 'reference' for the cached "
+              "reference model)", file=sys.stderr)
+        return 2
+    return _cmd_train(args)
 
 
 def _cmd_pretrain(args) -> int:
@@ -262,6 +272,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--benchmark-file", help="evaluate on these "
                          "pairs (same format) instead of Tatoeba-v1")
     p_train.set_defaults(func=_cmd_train)
+
+    p_distill = sub.add_parser(
+        "distill", help="train a (small) student from a frozen teacher "
+        "with LEALLA's feature and logit losses beside the AMS loss",
+        description=TrainConfig.__doc__)
+    p_distill.add_argument("--config", help="JSON file of TrainConfig "
+                           "fields (flags override it)")
+    _add_config_flags(p_distill, TrainConfig)
+    p_distill.add_argument("--pairs-file", help="train on these pairs "
+                           "(`lang<TAB>xx<TAB>en` TSV)")
+    p_distill.add_argument("--benchmark-file", help="evaluate on these "
+                           "pairs instead of Tatoeba-v1")
+    p_distill.set_defaults(func=_cmd_distill)
 
     from .pretrain import PretrainConfig
 

@@ -207,6 +207,9 @@ def _launch(command: str, config, launch: Launch,
     (work / "command.json").write_text(json.dumps(cmd, indent=1))
     summary_path = out / "summary.json"
     summary_path.unlink(missing_ok=True)
+    print(f"labse-lite {command}: torchrun, {launch.world_size} processes; "
+          f"each rank's log is under {log_dir}", file=sys.stderr,
+          flush=True)
     run = subprocess.run(cmd, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     (work / "launcher.log").write_text(run.stdout)

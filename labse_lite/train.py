@@ -60,6 +60,13 @@ class TrainConfig:
     margin: float = 0.3                    # additive margin m
     scale: float = 10.0                    # score scale s (paper's footnote 11)
     bidirectional: bool = True             # sum of x→y and y→x losses
+    ams_weight: float = 1.0                # α: weight of the AMS loss
+    # --- distillation from a frozen teacher (LEALLA, labse_lite.distill)
+    teacher: str | None = None             # teacher folder or "reference"; None: off
+    feature_weight: float = 1e3            # β: feature loss (eq. 3) with a teacher
+    logit_weight: float = 1e-2             # γ: logit loss (eq. 4) with a teacher
+    distill_temperature: float = 100.0     # T of the logit loss
+    freeze_encoder: bool = False           # train only the projection (LEALLA §3)
     # --- optimisation
     batch_size: int = 128                  # pairs per rank and step
     max_steps: int = 2400                  # optimiser steps (~5 min on 2 cores)
@@ -124,6 +131,21 @@ class TrainConfig:
                             f"pooler, mean, max")
         if isinstance(self.languages, str):
             problems.append("languages must be a list of codes")
+        for name in ("ams_weight", "feature_weight", "logit_weight"):
+            if not getattr(self, name) >= 0:
+                problems.append(f"{name}={getattr(self, name)} must be >= 0")
+        if not self.distill_temperature > 0:
+            problems.append(f"distill_temperature="
+                            f"{self.distill_temperature} must be > 0")
+        if self.ams_weight == 0 and (self.teacher is None or (
+                self.feature_weight == 0 and self.logit_weight == 0)):
+            problems.append("every loss term has weight 0: nothing to train")
+        if self.teacher is not None and self.grad_cache_chunk:
+            problems.append("distillation (teacher) does not combine with "
+                            "grad_cache_chunk yet")
+        if self.freeze_encoder and not self.projection_dim:
+            problems.append("freeze_encoder trains only the projection: "
+                            "set projection_dim")
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
 
@@ -298,6 +320,39 @@ def build_model(config: TrainConfig, tokenizer) -> DualEncoder:
         intermediate_size=config.ffn_size)
 
 
+def _attach_distillation(config: TrainConfig, model: DualEncoder,
+                         corpus: ParallelCorpus, ctx):
+    """Freeze the encoder (dimension reduction) and, with a teacher, its
+    embeddings of both sides of every pair (computed once, cached) and the
+    feature map W (d → D) that the feature loss trains with the student.
+    ``teacher="reference"`` is :func:`labse_lite.reference.reference_teacher`.
+    Rank 0 builds what is missing; the others then read the cache.
+    Returns ``(teacher_xx, teacher_en)`` (N, D) each, or ``(None, None)``."""
+    from torch import nn
+
+    from . import distributed as dist_utils
+    from .reference import reference_teacher, teacher_embeddings
+
+    if config.freeze_encoder:
+        for param in model.encoder.parameters():
+            param.requires_grad_(False)
+    if config.teacher is None:
+        return None, None
+    for rank_turn in (True, False):     # rank 0 first, then the others
+        if (ctx.rank == 0) == rank_turn:
+            teacher = (reference_teacher(progress=config.progress)
+                       if config.teacher == "reference" else config.teacher)
+            t_xx = teacher_embeddings(teacher, corpus.xx,
+                                      progress=config.progress)
+            t_en = teacher_embeddings(teacher, corpus.en,
+                                      progress=config.progress)
+        if rank_turn:
+            dist_utils.barrier(ctx)
+    if config.feature_weight > 0:
+        model.feature_map = nn.Linear(model.embedding_dim, t_en.shape[1])
+    return t_xx, t_en
+
+
 def _tokenize_corpus(model: DualEncoder, corpus: ParallelCorpus):
     """Token ids for every pair; each distinct sentence tokenised once."""
     def ids_and_keys(texts):
@@ -349,7 +404,9 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     _validate_corpus(corpus)
     torch.manual_seed(config.seed)
     tokenizer = _shared_tokenizer(config, corpus, out, ctx)
-    model = build_model(config, tokenizer).to(device)
+    model = build_model(config, tokenizer)
+    teacher = _attach_distillation(config, model, corpus, ctx)
+    model = model.to(device)
     t_vocab = time.perf_counter() - t_start
 
     t_tok = time.perf_counter()
@@ -359,7 +416,8 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
                           config.batch_size * ctx.world_size,
                           config.language_alpha, config.seed,
                           xx_keys=xx_keys, en_keys=en_keys)
-    run = _Run(config, ctx, device, out, model, batcher, xx_ids, en_ids)
+    run = _Run(config, ctx, device, out, model, batcher, xx_ids, en_ids,
+               teacher)
     benchmark = benchmark if benchmark is not None else load_tatoeba()
     eval_corpus = benchmark.subset(
         [l for l in config.eval_languages if l in set(benchmark.langs)])
@@ -385,15 +443,19 @@ class _Run:
     schedule, loss scaler, data and where it all lives."""
 
     def __init__(self, config: TrainConfig, ctx, device, out: Path,
-                 model: DualEncoder, batcher: PairBatcher, xx_ids, en_ids):
+                 model: DualEncoder, batcher: PairBatcher, xx_ids, en_ids,
+                 teacher=(None, None)):
         from . import distributed as dist_utils
 
         self.config, self.ctx, self.device, self.out = config, ctx, device, out
         self.model, self.batcher = model, batcher
         self.xx_ids, self.en_ids = xx_ids, en_ids
+        self.teacher_xx, self.teacher_en = teacher    # (N, D) each, or None
         self.is_main = ctx.rank == 0
         decay, no_decay = [], []
         for name, param in model.named_parameters():
+            if not param.requires_grad:
+                continue
             (no_decay if param.dim() < 2 or "LayerNorm" in name
              or "embeddings" in name else decay).append(param)
         self.optimizer = torch.optim.AdamW(
@@ -450,9 +512,7 @@ def _train_step(run: _Run) -> dict:
     rows = run.batcher.batch(run.step)
     local = rows[ctx.rank * config.batch_size:
                  (ctx.rank + 1) * config.batch_size]
-    loss_fn = functools.partial(
-        dist_utils.global_batch_loss, ctx=ctx, margin=config.margin,
-        scale=config.scale, bidirectional=config.bidirectional)
+    loss_fn = _objective(run, local, rows)
     run.optimizer.zero_grad(set_to_none=True)
     chunk = config.grad_cache_chunk or len(local)
     batches = []
@@ -486,6 +546,42 @@ def _train_step(run: _Run) -> dict:
             "lr": run.scheduler.get_last_lr()[0],
             "grad_norm": float(grad_norm),
             "seq_len": int(batches[-1][0].shape[1])}
+
+
+def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
+    """The loss of this rank's batch as a function of its embeddings
+    ``(x, y)``: α·AMS, plus with a teacher β·feature + γ·logit
+    distillation (:mod:`labse_lite.distill`).  ``local`` are this rank's
+    pair indices, ``rows`` the global batch's (for the logit loss's
+    candidates, which every rank can look up in the teacher's table)."""
+    from . import distributed as dist_utils
+    from .distill import feature_distillation_loss, logit_distillation_loss
+
+    config, ctx = run.config, run.ctx
+    ams = functools.partial(
+        dist_utils.global_batch_loss, ctx=ctx, margin=config.margin,
+        scale=config.scale, bidirectional=config.bidirectional)
+    if run.teacher_xx is None and config.ams_weight == 1.0:
+        return ams
+    if run.teacher_xx is not None:
+        t_x = run.teacher_xx[local].to(run.device)              # (B, D)
+        t_y = run.teacher_en[local].to(run.device)              # (B, D)
+        t_y_all = run.teacher_en[rows].to(run.device)           # (W·B, D)
+
+    def loss(x, y):
+        total = config.ams_weight * ams(x, y) if config.ams_weight else 0.0
+        if run.teacher_xx is None:
+            return total
+        if config.feature_weight:
+            total = total + config.feature_weight * feature_distillation_loss(
+                torch.cat([x, y]), torch.cat([t_x, t_y]),
+                run.model.feature_map)
+        if config.logit_weight:
+            y_all = dist_utils.all_gather_with_grad(y)          # (W·B, d)
+            total = total + config.logit_weight * logit_distillation_loss(
+                x, y_all, t_x, t_y_all, config.distill_temperature)
+        return total
+    return loss
 
 
 def _periodic_eval(run: _Run, eval_corpus: ParallelCorpus, logs: dict,

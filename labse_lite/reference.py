@@ -1,0 +1,144 @@
+"""Models and embeddings that many chapters and tests need, built once.
+
+:func:`reference_teacher` trains the laptop preset's reference dual encoder
+(the default :class:`~labse_lite.train.TrainConfig`, what ``make run``
+trains) the first time it is asked for, and caches it on disk under a key
+of its full config and the shipped data's checksum: ``runs/cache/<key>/``
+(``LABSE_LITE_CACHE`` moves the cache).  A later call with the same config
+and data returns the cached model at once; a changed setting or data file
+gives a new key, so a stale model is never served.
+:func:`teacher_embeddings` does the same for a teacher's embeddings of a
+list of sentences.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from .data import data_dir
+
+__all__ = ["cache_root", "data_checksum", "cache_key", "reference_teacher",
+           "teacher_embeddings"]
+
+# Settings that change how a run is carried out, not the model it makes.
+_NOT_IN_KEY = ("output_dir", "progress", "resume", "threads", "device",
+               "dist_timeout_seconds", "dist_wait_timeout_seconds",
+               "checkpoint_every", "log_every", "eval_every")
+_DATA_FILES = ("train.tsv.gz", "tatoeba_v1.tsv.gz")
+
+
+def cache_root() -> Path:
+    """``$LABSE_LITE_CACHE``, else ``runs/cache`` beside ``data/``."""
+    env = os.environ.get("LABSE_LITE_CACHE")
+    return Path(env) if env else data_dir().parent / "runs" / "cache"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def data_checksum() -> str:
+    """One sha256 over the shipped files a reference model depends on."""
+    digest = hashlib.sha256()
+    for name in _DATA_FILES:
+        digest.update(f"{name}:{_sha256(data_dir() / name)}\n".encode())
+    return digest.hexdigest()
+
+
+def cache_key(config, data: str | None = None) -> str:
+    """16 hex digits of sha256 over the config's model-defining fields and
+    the data checksum."""
+    fields = {k: v for k, v in dataclasses.asdict(config).items()
+              if k not in _NOT_IN_KEY}
+    text = json.dumps({"config": fields, "kind": type(config).__name__,
+                       "data": data or data_checksum()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def reference_teacher(config=None, progress: bool = True,
+                      root: str | os.PathLike | None = None) -> Path:
+    """The reference dual encoder's model folder, trained on a cache miss.
+
+    ``config`` defaults to ``TrainConfig()`` (the laptop preset: about 5
+    minutes on 2 cores, with a progress bar).  Training writes to a
+    temporary folder that is renamed into place only when it is complete,
+    so an interrupted run never leaves a half-made cache entry.
+    """
+    from .train import TrainConfig, train
+
+    config = config if config is not None else TrainConfig()
+    data = data_checksum()
+    key = cache_key(config, data)
+    folder = Path(root) if root is not None else cache_root()
+    final = folder / key
+    if (final / "cache_key.json").is_file():
+        return final / "model"
+    work = folder / f"{key}.partial-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    summary = train(dataclasses.replace(config, output_dir=str(work),
+                                        resume=False, progress=progress))
+    (work / "checkpoint.pt").unlink(missing_ok=True)   # not needed: 3x model
+    (work / "cache_key.json").write_text(json.dumps(
+        {"key": key, "data_checksum": data, "config": summary["config"]},
+        indent=1))
+    if final.exists():            # built meanwhile by another process
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        os.replace(work, final)
+    return final / "model"
+
+
+def _model_key(model_dir: Path) -> str:
+    saved = model_dir.parent / "cache_key.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())["key"]
+    weights = sorted(model_dir.glob("*.safetensors"))
+    if not weights:
+        raise FileNotFoundError(f"no weights (*.safetensors) in {model_dir}")
+    return hashlib.sha256("".join(_sha256(w) for w in weights).encode()
+                          ).hexdigest()[:16]
+
+
+def teacher_embeddings(teacher: str | os.PathLike, sentences: Sequence[str],
+                       batch_size: int = 512, progress: bool = True,
+                       root: str | os.PathLike | None = None
+                       ) -> torch.Tensor:
+    """(N, D) float32 embeddings of ``sentences`` by the saved dual encoder
+    ``teacher``, computed once (each distinct sentence once, in batches,
+    with a progress bar) and cached under a key of the teacher's weights
+    and the sentences."""
+    from .model import DualEncoder
+
+    teacher = Path(teacher)
+    text_key = hashlib.sha256("\n".join(sentences).encode()).hexdigest()[:16]
+    folder = Path(root) if root is not None else cache_root()
+    path = folder / "teacher_embeddings" / \
+        f"{_model_key(teacher)}-{text_key}.pt"
+    if path.is_file():
+        return torch.load(path)
+    index: dict[str, int] = {}
+    rows = [index.setdefault(s, len(index)) for s in sentences]
+    model = DualEncoder.from_pretrained(str(teacher)).eval()
+    with warnings.catch_warnings():   # truncated as in training, silently
+        warnings.filterwarnings("ignore", message=".*were truncated")
+        distinct = model.encode(list(index), batch_size=batch_size,
+                                show_progress_bar=progress)    # (U, D)
+    emb = distinct[torch.tensor(rows)].float().contiguous()   # (N, D)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    torch.save(emb, tmp)
+    os.replace(tmp, path)
+    return emb

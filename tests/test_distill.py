@@ -1,0 +1,219 @@
+"""LEALLA distillation: the two losses against float64 references written
+here, gradients (W learns, the teacher is a constant), the global-batch
+logit loss on 2 gloo ranks, the trainer's distillation and frozen-encoder
+options, and the reference-model cache (reused, and invalidated by a
+config or data change)."""
+
+import dataclasses
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+
+from labse_lite import reference
+from labse_lite.distill import (feature_distillation_loss,
+                                logit_distillation_loss)
+from labse_lite.distributed import DistContext, all_gather_with_grad
+from labse_lite.train import TrainConfig
+
+
+def _unit(n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    return F.normalize(torch.randn(n, d, generator=g, dtype=torch.float64),
+                       dim=-1)
+
+
+def test_feature_loss_matches_a_float64_loop():
+    student, teacher = _unit(6, 3, 0), _unit(6, 5, 1)
+    w = torch.nn.Linear(3, 5).double()
+    expected = 0.0
+    for i in range(6):
+        lifted = [sum(w.weight[k, j].item() * student[i, j].item()
+                      for j in range(3)) + w.bias[k].item()
+                  for k in range(5)]
+        expected += sum((lifted[k] - teacher[i, k].item()) ** 2
+                        for k in range(5))
+    expected /= 6 * 5
+    got = feature_distillation_loss(student, teacher, w).item()
+    assert abs(got - expected) < 1e-12
+
+
+def test_logit_loss_matches_a_float64_loop():
+    sx, sy, tx, ty = _unit(4, 3, 2), _unit(4, 3, 3), _unit(4, 5, 4), \
+        _unit(4, 5, 5)
+    t = 100.0
+    expected = 0.0
+    for i in range(4):
+        for j in range(4):
+            s = sum(sx[i, k].item() * sy[j, k].item() for k in range(3)) / t
+            r = sum(tx[i, k].item() * ty[j, k].item() for k in range(5)) / t
+            expected += (s - r) ** 2
+    expected /= 16
+    got = logit_distillation_loss(sx, sy, tx, ty, temperature=t).item()
+    assert abs(got - expected) < 1e-15
+    with pytest.raises(ValueError, match="temperature"):
+        logit_distillation_loss(sx, sy, tx, ty, temperature=0.0)
+
+
+def test_w_learns_and_the_teacher_gets_no_gradient():
+    student = _unit(4, 3, 6).requires_grad_()
+    teacher = _unit(4, 5, 7).requires_grad_()
+    w = torch.nn.Linear(3, 5).double()
+    loss = feature_distillation_loss(student, teacher, w) + \
+        logit_distillation_loss(student, student, teacher, teacher)
+    loss.backward()
+    assert w.weight.grad is not None and w.weight.grad.abs().sum() > 0
+    assert student.grad is not None and student.grad.abs().sum() > 0
+    assert teacher.grad is None
+    with pytest.raises(ValueError, match="same sentences"):
+        feature_distillation_loss(student[:3], teacher, w)
+
+
+WORLD, B = 2, 3
+
+
+def _logit_worker(rank, store, out):
+    dist.init_process_group("gloo", init_method=f"file://{store}",
+                            rank=rank, world_size=WORLD)
+    sx, sy = _unit(WORLD * B, 4, 8), _unit(WORLD * B, 4, 9)
+    tx, ty = _unit(WORLD * B, 6, 10), _unit(WORLD * B, 6, 11)
+    rows = slice(rank * B, (rank + 1) * B)
+    y_local = sy[rows].clone().requires_grad_()
+    loss = logit_distillation_loss(sx[rows], all_gather_with_grad(y_local),
+                                   tx[rows], ty)
+    loss.backward()
+    torch.save((loss.item(), y_local.grad), Path(out) / f"r{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_logit_loss_on_two_ranks_equals_the_global_batch(tmp_path):
+    mp.spawn(_logit_worker, nprocs=WORLD, join=True,
+             args=(str(tmp_path / "store"), str(tmp_path)))
+    parts = [torch.load(tmp_path / f"r{r}.pt") for r in range(WORLD)]
+    sx, sy = _unit(WORLD * B, 4, 8), _unit(WORLD * B, 4, 9)
+    tx, ty = _unit(WORLD * B, 6, 10), _unit(WORLD * B, 6, 11)
+    sy.requires_grad_()
+    full = logit_distillation_loss(sx, sy, tx, ty)
+    full.backward()
+    assert abs(sum(p[0] for p in parts) / WORLD - full.item()) < 1e-15
+    # Each rank's summed gradient for its rows, averaged as DDP does.
+    grads = torch.cat([p[1] for p in parts]) / WORLD
+    assert torch.allclose(grads, sy.grad, atol=1e-15)
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory, small_corpus):
+    """A tiny dual encoder to serve as teacher (D = 64)."""
+    from labse_lite.train import train
+
+    out = tmp_path_factory.mktemp("teacher")
+    cfg = TrainConfig(output_dir=str(out), model_preset="tiny",
+                      vocab_size=1500, batch_size=16, max_steps=4,
+                      final_eval=False, checkpoint_every=0, progress=False,
+                      threads=1)
+    train(cfg, small_corpus)
+    return out / "model"
+
+
+def test_trainer_distills_a_student_and_caches_teacher_embeddings(
+        tmp_path, teacher_dir, small_corpus, monkeypatch):
+    from labse_lite.model import DualEncoder
+    from labse_lite.train import train
+
+    monkeypatch.setenv("LABSE_LITE_CACHE", str(tmp_path / "cache"))
+    cfg = TrainConfig(output_dir=str(tmp_path / "student"),
+                      tokenizer=str(teacher_dir), model_preset="tiny",
+                      hidden_size=32, num_heads=2, ffn_size=64,
+                      batch_size=16, max_steps=3, final_eval=False,
+                      checkpoint_every=0, progress=False, threads=1,
+                      teacher=str(teacher_dir), feature_weight=1e3,
+                      logit_weight=1e-2)
+    summary = train(cfg, small_corpus)
+    assert summary["final_loss"] > 0
+    cached = list((tmp_path / "cache" / "teacher_embeddings").glob("*.pt"))
+    assert len(cached) == 2              # both sides of the pairs
+    state = torch.load(tmp_path / "student" / "checkpoint.pt",
+                       weights_only=False)["model"]
+    assert state["feature_map.weight"].shape == (64, 32)     # d=32 → D=64
+    assert DualEncoder.from_pretrained(tmp_path / "student" / "model"
+                                       ).embedding_dim == 32
+
+
+def test_dimension_reduction_trains_only_the_projection(
+        tmp_path, teacher_dir, small_corpus):
+    from labse_lite.model import DualEncoder
+    from labse_lite.train import train
+
+    cfg = TrainConfig(output_dir=str(tmp_path / "reduced"),
+                      init_model=str(teacher_dir), projection_dim=16,
+                      freeze_encoder=True, batch_size=16, max_steps=3,
+                      final_eval=False, checkpoint_every=0, progress=False,
+                      threads=1, lr=1e-2)
+    train(cfg, small_corpus)
+    before = DualEncoder.from_pretrained(teacher_dir)
+    after = DualEncoder.from_pretrained(tmp_path / "reduced" / "model")
+    assert after.embedding_dim == 16
+    for (name, p), q in zip(before.encoder.named_parameters(),
+                            after.encoder.parameters()):
+        assert torch.equal(p, q), name
+    with pytest.raises(ValueError, match="projection_dim"):
+        TrainConfig(freeze_encoder=True).validate()
+
+
+def test_reference_model_is_cached_and_invalidated(tmp_path, monkeypatch):
+    """Trained on the first call, reused on the second; a changed config
+    or a changed data file gives a new key and a new training run."""
+    import labse_lite.train as T
+
+    calls = []
+    real_train = T.train
+
+    def counting(config, *args, **kwargs):
+        calls.append(config.output_dir)
+        return real_train(config, *args, **kwargs)
+
+    monkeypatch.setattr(T, "train", counting)
+    cfg = TrainConfig(languages=["afr"], model_preset="tiny",
+                      vocab_size=500, batch_size=8, max_steps=2,
+                      final_eval=False, checkpoint_every=0, threads=1)
+    root = tmp_path / "cache"
+    first = reference.reference_teacher(cfg, progress=False, root=root)
+    assert (first / "model.safetensors").is_file() and len(calls) == 1
+    assert reference.reference_teacher(cfg, progress=False, root=root) \
+        == first and len(calls) == 1
+    other = reference.reference_teacher(dataclasses.replace(cfg, seed=1),
+                                        progress=False, root=root)
+    assert other != first and len(calls) == 2
+    # The same config on changed data: a copy of data/ with one more pair.
+    data = tmp_path / "data"
+    shutil.copytree(reference.data_dir(), data)
+    with gzip.open(data / "train.tsv.gz", "at", encoding="utf-8") as f:
+        f.write("afr\tLatn\tDit is 'n nuwe sin.\tThis is a new sentence.\n")
+    monkeypatch.setenv("LABSE_LITE_DATA", str(data))
+    changed = reference.reference_teacher(cfg, progress=False, root=root)
+    assert changed not in (first, other) and len(calls) == 3
+    assert not list(root.glob("*.partial-*"))
+
+
+def test_distillation_under_two_processes_matches_one(
+        tmp_path, teacher_dir, small_corpus, monkeypatch):
+    """W lives outside the encoder's forward; DDP must still average its
+    gradient, so 2 processes x 8 pairs end where 1 x 16 does."""
+    from labse_lite.launch import run_training
+
+    monkeypatch.setenv("LABSE_LITE_CACHE", str(tmp_path / "cache"))
+    base = TrainConfig(tokenizer=str(teacher_dir), model_preset="tiny",
+                       hidden_size=32, num_heads=2, ffn_size=64,
+                       batch_size=16, max_steps=6, final_eval=False,
+                       checkpoint_every=0, progress=False, threads=2,
+                       teacher=str(teacher_dir), languages=["deu", "fra"])
+    corpus = small_corpus.subset(["deu", "fra"])
+    losses = [run_training(dataclasses.replace(
+        base, output_dir=str(tmp_path / f"n{n}")), corpus, launch=n
+        )["final_loss"] for n in (1, 2)]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-4)
