@@ -217,3 +217,14 @@ def test_distillation_under_two_processes_matches_one(
         base, output_dir=str(tmp_path / f"n{n}")), corpus, launch=n
         )["final_loss"] for n in (1, 2)]
     assert losses[1] == pytest.approx(losses[0], rel=1e-4)
+
+
+def test_cli_distill_needs_a_teacher(tmp_path, capsys):
+    from labse_lite.cli import main
+
+    assert main(["distill", "--output-dir", str(tmp_path)]) == 2
+    assert "--teacher is required" in capsys.readouterr().err
+    assert main(["distill", "--teacher", "x", "--ams-weight", "0",
+                 "--feature-weight", "0", "--logit-weight", "0",
+                 "--output-dir", str(tmp_path)]) == 2
+    assert "nothing to train" in capsys.readouterr().err
