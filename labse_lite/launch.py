@@ -25,6 +25,7 @@ import gzip
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import typing
@@ -203,6 +204,7 @@ def _launch(command: str, config, launch: Launch,
             name = flag.strip("-").replace("-", "_") + ".tsv.gz"
             argv += [flag, str(write_corpus(corpus, work / name))]
     log_dir = work / "logs"
+    shutil.rmtree(log_dir, ignore_errors=True)   # only this job's logs
     cmd = torchrun_command(launch, command, argv, log_dir)
     (work / "command.json").write_text(json.dumps(cmd, indent=1))
     summary_path = out / "summary.json"
