@@ -152,8 +152,9 @@ in the original benchmark); {small_langs} languages have fewer than 1000 pairs.
    keys*: NFKC, case folding, and every punctuation mark, symbol, space and
    invisible format character removed (`labse_lite.data.leakage_key`), so
    `Tom isn't here!` and `tom isn’t here` are the same sentence.  (An
-   earlier release compared NFC + case folding + whitespace only and let
-   {n_near_dup} punctuation/width variants of test sentences through.)  Removed: {n_leak} pairs
+   earlier release compared NFC + case folding + whitespace only and kept
+   {n_near_dup} training pairs whose sentence differed from a test
+   sentence only in punctuation, character width or spacing.)  Removed: {n_leak} pairs
    ({n_leak_xx} by the non-English side, {n_leak_en} by the English side;
    a pair can match both).  `tests/test_data.py` re-checks that no training
    pair matches the benchmark, and that the check fails when one is added.
