@@ -139,14 +139,22 @@ class DualEncoder(nn.Module):
         """
         from transformers import AutoTokenizer
 
-        path = Path(name_or_path)
-        saved = {}
+        from . import st_format
+
+        path = Path(_st_snapshot(str(name_or_path)))
+        saved, st = {}, None
         if (path / _CONFIG_FILE).is_file():
             saved = json.loads((path / _CONFIG_FILE).read_text())
+        elif st_format.is_st_folder(path):
+            st = st_format.read_st_layout(path)
+            saved = {k: st[k] for k in ("pooling", "projection_dim",
+                                        "max_length", "normalize")
+                     if st[k] is not None}
+            name_or_path = path = st["encoder_path"]
         elif path.exists() and not (path / "config.json").is_file():
             raise FileNotFoundError(
-                f"{path} exists but holds no model (no config.json or "
-                f"{_CONFIG_FILE})")
+                f"{path} exists but holds no model (no config.json, "
+                f"{_CONFIG_FILE} or modules.json)")
         settings = dict(pooling="cls", projection_dim=None, max_length=64,
                         normalize=True)
         settings.update(saved)
@@ -162,6 +170,9 @@ class DualEncoder(nn.Module):
             hf_kwargs.setdefault("add_pooling_layer", False)
         encoder = load_encoder(str(name_or_path), hf_kwargs)
         model = cls(encoder, tokenizer, **settings)
+        if st is not None:
+            _load_st_heads(model, st, settings)
+            return model
         head = path / _HEAD_FILE
         if model.projection is not None and head.is_file():
             from safetensors.torch import load_file
@@ -173,7 +184,10 @@ class DualEncoder(nn.Module):
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         """Hugging Face format: encoder (safetensors) + tokenizer + our
-        settings (``dual_encoder.json``) + the projection head, if any."""
+        settings (``dual_encoder.json``) + the projection head, if any;
+        and the sentence-transformers layout beside it (``modules.json``...,
+        :mod:`labse_lite.st_format`), so sentence-transformers loads the
+        same model."""
         from transformers.utils import logging as hf_logging
 
         directory = Path(directory)
@@ -197,6 +211,9 @@ class DualEncoder(nn.Module):
             save_file({f"projection.{k}": v.contiguous() for k, v in
                        self.projection.state_dict().items()},
                       str(directory / _HEAD_FILE))
+        from .st_format import write_st_layout
+
+        write_st_layout(self, directory)   # SentenceTransformer(directory)
 
     # ---------------------------------------------------------------- forward
     @property
@@ -308,6 +325,38 @@ def pad_batch(ids: Sequence[Sequence[int]], pad_id: int
         input_ids[row, :len(seq)] = torch.as_tensor(seq)
         mask[row, :len(seq)] = 1
     return input_ids, mask
+
+
+def _load_st_heads(model: "DualEncoder", st: dict, settings: dict) -> None:
+    """Weights of a sentence-transformers pipeline's Dense layers: BERT's
+    pooler (tanh Dense after CLS) and the projection."""
+    if st["pooler_state"] is not None:
+        if settings["pooling"] != "pooler":
+            raise ValueError("this sentence-transformers model pools by "
+                             "CLS + tanh Dense (pooling='pooler'); another "
+                             "pooling would drop that layer")
+        model.encoder.pooler.dense.load_state_dict(st["pooler_state"])
+    if st["projection_state"] is not None:
+        if model.projection is None or \
+                model.projection.out_features != st["projection_dim"]:
+            raise ValueError("the model's projection does not match the "
+                             "sentence-transformers Dense layer")
+        model.projection.load_state_dict(st["projection_state"])
+
+
+def _st_snapshot(name: str) -> str:
+    """A hub id of a sentence-transformers model (it has ``modules.json``)
+    as a local snapshot folder; anything else unchanged.  Offline, or for a
+    plain ``transformers`` model, returns ``name``."""
+    if Path(name).exists() or name.count("/") != 1:
+        return name
+    try:
+        from huggingface_hub import hf_hub_download, snapshot_download
+
+        hf_hub_download(name, "modules.json")
+        return snapshot_download(name)
+    except Exception:      # offline, no such file, no huggingface_hub
+        return name
 
 
 def load_encoder(name_or_path: str, hf_kwargs: dict | None = None):
