@@ -253,38 +253,33 @@ def _cmd_mine(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_train_parser(sub, name: str, text: str, func) -> None:
+    """``train`` and ``distill``: every TrainConfig field as a flag, plus
+    the corpus files."""
     from .train import TrainConfig
 
+    parser = sub.add_parser(name, help=text, description=TrainConfig.__doc__)
+    parser.add_argument("--config", help="JSON file of TrainConfig fields "
+                        "(flags override it)")
+    _add_config_flags(parser, TrainConfig)
+    parser.add_argument("--pairs-file", help="train on these pairs: a "
+                        "`lang<TAB>xx<TAB>en` TSV (.gz ok) instead of the "
+                        "shipped data")
+    parser.add_argument("--benchmark-file", help="evaluate on these pairs "
+                        "(same format) instead of Tatoeba-v1")
+    parser.set_defaults(func=func)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labse-lite",
         description="Train and evaluate LaBSE-style dual encoders.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_train = sub.add_parser("train", help="train a dual encoder",
-                             description=TrainConfig.__doc__)
-    p_train.add_argument("--config", help="JSON file of TrainConfig fields "
-                         "(flags override it)")
-    _add_config_flags(p_train, TrainConfig)
-    p_train.add_argument("--pairs-file", help="train on these pairs: a "
-                         "`lang<TAB>xx<TAB>en` TSV (.gz ok) instead of the "
-                         "shipped data")
-    p_train.add_argument("--benchmark-file", help="evaluate on these "
-                         "pairs (same format) instead of Tatoeba-v1")
-    p_train.set_defaults(func=_cmd_train)
-
-    p_distill = sub.add_parser(
-        "distill", help="train a (small) student from a frozen teacher "
-        "with LEALLA's feature and logit losses beside the AMS loss",
-        description=TrainConfig.__doc__)
-    p_distill.add_argument("--config", help="JSON file of TrainConfig "
-                           "fields (flags override it)")
-    _add_config_flags(p_distill, TrainConfig)
-    p_distill.add_argument("--pairs-file", help="train on these pairs "
-                           "(`lang<TAB>xx<TAB>en` TSV)")
-    p_distill.add_argument("--benchmark-file", help="evaluate on these "
-                           "pairs instead of Tatoeba-v1")
-    p_distill.set_defaults(func=_cmd_distill)
+    _add_train_parser(sub, "train", "train a dual encoder", _cmd_train)
+    _add_train_parser(sub, "distill", "train a (small) student from a "
+                      "frozen teacher with LEALLA's feature and logit "
+                      "losses beside the AMS loss", _cmd_distill)
 
     from .pretrain import PretrainConfig
 

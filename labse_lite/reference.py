@@ -26,7 +26,7 @@ import torch
 
 from .data import data_dir
 
-__all__ = ["cache_root", "data_checksum", "cache_key", "reference_teacher",
+__all__ = ["cache_root", "file_sha256", "data_checksum", "cache_key", "reference_teacher",
            "teacher_embeddings"]
 
 # Settings that change how a run is carried out, not the model it makes.
@@ -42,7 +42,8 @@ def cache_root() -> Path:
     return Path(env) if env else data_dir().parent / "runs" / "cache"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -54,7 +55,7 @@ def data_checksum() -> str:
     """One sha256 over the shipped files a reference model depends on."""
     digest = hashlib.sha256()
     for name in _DATA_FILES:
-        digest.update(f"{name}:{_sha256(data_dir() / name)}\n".encode())
+        digest.update(f"{name}:{file_sha256(data_dir() / name)}\n".encode())
     return digest.hexdigest()
 
 
@@ -108,7 +109,7 @@ def _model_key(model_dir: Path) -> str:
     weights = sorted(model_dir.glob("*.safetensors"))
     if not weights:
         raise FileNotFoundError(f"no weights (*.safetensors) in {model_dir}")
-    return hashlib.sha256("".join(_sha256(w) for w in weights).encode()
+    return hashlib.sha256("".join(file_sha256(w) for w in weights).encode()
                           ).hexdigest()[:16]
 
 

