@@ -159,6 +159,22 @@ class ParallelCorpus:
                               [self.xx[i] for i in idx],
                               [self.en[i] for i in idx])
 
+    def sample(self, n: int, seed: int = 0) -> "ParallelCorpus":
+        """``n`` pairs drawn uniformly without replacement (every language
+        keeps its share in expectation), in corpus order; the whole corpus
+        when ``n >= len(self)``.  The same (n, seed) gives the same rows."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if n >= len(self):
+            return self
+        import numpy as np
+
+        idx = np.sort(np.random.default_rng(seed).choice(
+            len(self), size=n, replace=False))
+        return ParallelCorpus([self.langs[i] for i in idx],
+                              [self.xx[i] for i in idx],
+                              [self.en[i] for i in idx])
+
     def monolingual_texts(self) -> dict[str, list[str]]:
         """Sentences by language with English as one more language
         (``"eng"``: its distinct sentences, sorted): the input of

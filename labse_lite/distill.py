@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["LEALLA_DEFAULTS", "feature_distillation_loss",
-           "logit_distillation_loss"]
+           "logit_distillation_loss", "non_embedding_parameters",
+           "encode_speed", "FrozenFeatures", "reduce_dimensions"]
 
 # The paper's settings for LEALLA-small/base (§4.1).
 LEALLA_DEFAULTS = dict(ams_weight=1.0, feature_weight=1e3, logit_weight=1e-2,
@@ -73,3 +74,158 @@ def logit_distillation_loss(student_x: torch.Tensor,
     student = student_x @ student_y.T / temperature              # (B, C)
     teacher = teacher_x.detach() @ teacher_y.detach().T / temperature
     return F.mse_loss(student, teacher)
+
+
+# ---------------------------------------------------------------- measuring
+_EMBEDDING_TABLES = ("word_embeddings", "position_embeddings",
+                     "token_type_embeddings")
+
+
+def non_embedding_parameters(model) -> int:
+    """Parameters of a dual encoder outside its embedding tables (token,
+    position, segment): the part whose shape decides the compute per token.
+    LEALLA compares encoder shapes by this count, since the vocabulary table
+    (501k rows there) dominates the total."""
+    return sum(p.numel() for name, p in model.named_parameters()
+               if not any(t in name for t in _EMBEDDING_TABLES)
+               and not name.startswith("feature_map"))
+
+
+def encode_speed(model, sentences, batch_size: int = 256,
+                 repeats: int = 3) -> float:
+    """Sentences per second of ``model.encode`` on ``sentences``: the median
+    of ``repeats`` timed passes after one untimed warm-up pass."""
+    import statistics
+    import time
+    import warnings
+
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    sentences = list(sentences)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*were truncated")
+        model.encode(sentences[:batch_size], batch_size=batch_size,
+                     show_progress_bar=False)
+        rates = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model.encode(sentences, batch_size=batch_size,
+                         show_progress_bar=False)
+            rates.append(len(sentences) / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+# ------------------------------------------------------ dimension reduction
+class FrozenFeatures:
+    """The pooled outputs of one frozen encoder, computed once per distinct
+    sentence and reused by every dense head trained on top of it.
+
+    LEALLA's dimension reduction (§3) trains a dense layer D → d on a frozen
+    teacher for several d; the encoder's pooled output does not change, so
+    evaluating each head needs the encoder once, not once per d.
+    ``with_head(linear)`` returns an object with the ``encode`` of a
+    :class:`~labse_lite.model.DualEncoder` whose projection is ``linear``
+    (then L2-normalised) -- equal to the full model's, up to float rounding.
+    """
+
+    def __init__(self, model):
+        import copy
+
+        self.model = copy.copy(model)          # shares the encoder weights
+        self.model.projection, self.model.normalize = None, False
+        self._rows: dict[str, int] = {}
+        self._blocks: list[torch.Tensor] = []
+        self._table: torch.Tensor | None = None
+
+    def raw(self, sentences, batch_size: int = 256,
+            show_progress_bar: bool | None = None) -> torch.Tensor:
+        """(N, D) pooled, unprojected, unnormalised encoder outputs."""
+        import warnings
+
+        missing = list(dict.fromkeys(s for s in sentences
+                                     if s not in self._rows))
+        if missing:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*were truncated")
+                self._blocks.append(self.model.encode(
+                    missing, batch_size=batch_size,
+                    show_progress_bar=show_progress_bar))
+            for s in missing:
+                self._rows[s] = len(self._rows)
+            self._table = torch.cat(self._blocks)
+            self._blocks = [self._table]
+        return self._table[torch.tensor([self._rows[s] for s in sentences],
+                                        dtype=torch.long)]
+
+    def with_head(self, head: nn.Module | None) -> "_HeadOnFeatures":
+        return _HeadOnFeatures(self, head)
+
+
+class _HeadOnFeatures:
+    def __init__(self, features: FrozenFeatures, head: nn.Module | None):
+        self.features, self.head = features, head
+
+    @property
+    def embedding_dim(self) -> int:
+        return (self.head.out_features if self.head is not None
+                else self.features.model.embedding_dim)
+
+    @torch.no_grad()
+    def encode(self, sentences, batch_size: int = 256,
+               show_progress_bar: bool | None = None, **_) -> torch.Tensor:
+        out = self.features.raw(sentences, batch_size, show_progress_bar)
+        if self.head is not None:
+            out = self.head(out)
+        return F.normalize(out, p=2, dim=-1)
+
+
+def reduce_dimensions(teacher, dims, base, corpus=None, benchmark=None,
+                      launch=None, output_root=None,
+                      large_pool_languages=None,
+                      progress: bool = True) -> list[dict]:
+    """LEALLA's dimension reduction (§3): for each d in ``dims``, a dense
+    layer D → d on top of the frozen ``teacher`` (a saved dual encoder),
+    trained with the AMS loss by the one trainer (``freeze_encoder``; the
+    other settings from ``base``), then evaluated on ``benchmark``
+    (Tatoeba and the large pool).  The first row is the teacher itself.
+    Every head is evaluated on the same pooled teacher outputs
+    (:class:`FrozenFeatures`), so the encoder runs once for all d."""
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .data import load_tatoeba
+    from .evaluate import evaluate_all
+    from .experiments import eval_columns
+    from .launch import run_training
+    from .model import DualEncoder
+
+    model = DualEncoder.from_pretrained(str(teacher)).eval()
+    if model.projection is not None:
+        raise ValueError("dimension reduction trains a new projection: the "
+                         "teacher must not have one already")
+    benchmark = benchmark if benchmark is not None else load_tatoeba()
+    features = FrozenFeatures(model)
+    root = Path(output_root or tempfile.mkdtemp(prefix="labse_lite_dims_"))
+
+    def row(dim, head, seconds):
+        ev = evaluate_all(features.with_head(head), benchmark,
+                          large_pool_languages=large_pool_languages,
+                          show_progress_bar=progress)
+        return {"dim": dim, **eval_columns(ev), "train_seconds": seconds}
+
+    rows = [row(model.embedding_dim, None, 0.0)]
+    for dim in tqdm(list(dims), desc="dimensions", disable=not progress):
+        config = dataclasses.replace(
+            base, init_model=str(teacher), tokenizer=str(teacher),
+            pooling=model.pooling, max_length=model.max_length,
+            projection_dim=int(dim), freeze_encoder=True, teacher=None,
+            final_eval=False, output_dir=str(root / f"dim_{dim}"),
+            resume=False, progress=False)
+        summary = run_training(config, corpus, benchmark, launch)
+        head = DualEncoder.from_pretrained(
+            str(Path(config.output_dir) / "model")).projection
+        rows.append(row(int(dim), head.eval(), summary["train_seconds"]))
+    return rows

@@ -158,6 +158,45 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                           control_batch=4096, control_vocab=None,
                           control_cap=None, seeds=[0, 1, 2]),
     },
+    "lightweight": {
+        # Students of the reference teacher (the laptop model, 2 x 128):
+        # three shapes with the same non-embedding parameter count (within
+        # 2%), the middle one for the loss ablation.  Each run sees a fixed
+        # sample of the training pairs (their teacher embeddings cached).
+        "laptop": dict(teacher="reference", student_pairs=120_000,
+                       dims=[64, 32, 16], reduce_steps=300,
+                       shapes={"thin-deep 4x45": [4, 45, 3, 180],
+                               "middle 2x64": [2, 64, 2, 256],
+                               "shallow-wide 1x90": [1, 90, 3, 360]},
+                       student="middle 2x64", student_steps=400,
+                       seeds=[0, 1], shape_seeds=[0], batch_size=128,
+                       lr=2e-3, rescaled_logit_weight=1e6,
+                       speed_sentences=4000),
+        # LaBSE from the hub teaches LEALLA-small; thin-deep 24 x 128 and
+        # shallow-wide 6 x 256 have equal non-embedding parameters.
+        "colab": dict(teacher="sentence-transformers/LaBSE",
+                      student_pairs=None, dims=[256, 128, 64, 32],
+                      reduce_steps=2000,
+                      shapes={"thin-deep 24x128 (LEALLA-small)":
+                              [24, 128, 8, 512],
+                              "middle 12x180": [12, 180, 12, 720],
+                              "shallow-wide 6x256": [6, 256, 8, 1024]},
+                      student="thin-deep 24x128 (LEALLA-small)",
+                      student_steps=5000, seeds=[0, 1], shape_seeds=[0, 1],
+                      batch_size=256, lr=5e-4, rescaled_logit_weight=1e6,
+                      speed_sentences=20000),
+        "multi_gpu": dict(teacher="sentence-transformers/LaBSE",
+                          student_pairs=None, dims=[256, 128, 64, 32],
+                          reduce_steps=5000,
+                          shapes={"thin-deep 24x128 (LEALLA-small)":
+                                  [24, 128, 8, 512],
+                                  "middle 12x180": [12, 180, 12, 720],
+                                  "shallow-wide 6x256": [6, 256, 8, 1024]},
+                          student="thin-deep 24x128 (LEALLA-small)",
+                          student_steps=50000, seeds=[0, 1],
+                          shape_seeds=[0, 1], batch_size=8192, lr=5e-4,
+                          rescaled_logit_weight=1e6, speed_sentences=50000),
+    },
 }
 
 

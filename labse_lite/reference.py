@@ -32,7 +32,8 @@ __all__ = ["cache_root", "file_sha256", "data_checksum", "cache_key", "reference
 # Settings that change how a run is carried out, not the model it makes.
 _NOT_IN_KEY = ("output_dir", "progress", "resume", "threads", "device",
                "dist_timeout_seconds", "dist_wait_timeout_seconds",
-               "checkpoint_every", "log_every", "eval_every")
+               "checkpoint_every", "log_every", "eval_every",
+               "final_pool_languages")
 _DATA_FILES = ("train.tsv.gz", "tatoeba_v1.tsv.gz")
 
 
@@ -103,6 +104,10 @@ def reference_teacher(config=None, progress: bool = True,
 
 
 def _model_key(model_dir: Path) -> str:
+    if not model_dir.is_dir():
+        raise FileNotFoundError(
+            f"teacher {str(model_dir)!r} is not a model folder (a hub id "
+            f"needs internet once: it is read through its local snapshot)")
     saved = model_dir.parent / "cache_key.json"
     if saved.is_file():
         return json.loads(saved.read_text())["key"]
@@ -121,9 +126,9 @@ def teacher_embeddings(teacher: str | os.PathLike, sentences: Sequence[str],
     ``teacher``, computed once (each distinct sentence once, in batches,
     with a progress bar) and cached under a key of the teacher's weights
     and the sentences."""
-    from .model import DualEncoder
+    from .model import DualEncoder, _st_snapshot
 
-    teacher = Path(teacher)
+    teacher = Path(_st_snapshot(str(teacher)))
     text_key = hashlib.sha256("\n".join(sentences).encode()).hexdigest()[:16]
     folder = Path(root) if root is not None else cache_root()
     path = folder / "teacher_embeddings" / \

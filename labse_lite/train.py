@@ -82,6 +82,7 @@ class TrainConfig:
     eval_languages: list[str] = field(default_factory=lambda: list(XTREME_36))
     final_eval_languages: list[str] | None = None  # Tatoeba at the end; None: all 112
     final_eval: bool = True                # evaluate all of Tatoeba at the end
+    final_pool_languages: list[str] | None = None  # large-pool query languages; None: all
     checkpoint_every: int = 500            # steps between checkpoints (0: off)
     log_every: int = 10                    # steps between lines of log.jsonl
     resume: bool = True                    # continue from output_dir's checkpoint
@@ -353,8 +354,31 @@ def _attach_distillation(config: TrainConfig, model: DualEncoder,
     return t_xx, t_en
 
 
+# The last corpus tokenised in this process, by (vocabulary, max_length,
+# texts): a sweep of runs that share one tokenizer and one corpus (the
+# students of chapter 08) tokenises it once, not once per run.
+_TOKENIZED: dict[tuple, tuple] = {}
+
+
 def _tokenize_corpus(model: DualEncoder, corpus: ParallelCorpus):
-    """Token ids for every pair; each distinct sentence tokenised once."""
+    """Token ids for every pair; each distinct sentence tokenised once,
+    and the same corpus with the same vocabulary once per process."""
+    import hashlib
+
+    tok = model.tokenizer
+    spec = (tok.backend_tokenizer.to_str()       # vocabulary + normaliser
+            if hasattr(tok, "backend_tokenizer")
+            else repr(sorted(tok.get_vocab().items())))
+    key = (hashlib.sha256(spec.encode()).hexdigest(), model.max_length,
+           hashlib.sha256("\0".join(corpus.xx + ["\1"] + corpus.en)
+                          .encode()).hexdigest())
+    if key not in _TOKENIZED:
+        _TOKENIZED.clear()
+        _TOKENIZED[key] = _tokenize_pairs(model, corpus)
+    return _TOKENIZED[key]
+
+
+def _tokenize_pairs(model: DualEncoder, corpus: ParallelCorpus):
     def ids_and_keys(texts):
         index: dict[str, int] = {}
         keys = np.empty(len(texts), dtype=np.int64)
@@ -545,7 +569,9 @@ def _train_step(run: _Run) -> dict:
                 loss.detach(), ctx),
             "lr": run.scheduler.get_last_lr()[0],
             "grad_norm": float(grad_norm),
-            "seq_len": int(batches[-1][0].shape[1])}
+            "seq_len": int(batches[-1][0].shape[1]),
+            **{f"loss_{name}": float(value.detach()) for name, value
+               in getattr(run, "loss_parts", {}).items()}}
 
 
 def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
@@ -569,17 +595,23 @@ def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
         t_y_all = run.teacher_en[rows].to(run.device)           # (W·B, D)
 
     def loss(x, y):
-        total = config.ams_weight * ams(x, y) if config.ams_weight else 0.0
+        parts = run.loss_parts = {}       # unweighted terms, for the log
+        total = 0.0
+        if config.ams_weight:
+            parts["ams"] = ams(x, y)
+            total = config.ams_weight * parts["ams"]
         if run.teacher_xx is None:
             return total
         if config.feature_weight:
-            total = total + config.feature_weight * feature_distillation_loss(
+            parts["feature"] = feature_distillation_loss(
                 torch.cat([x, y]), torch.cat([t_x, t_y]),
                 run.model.feature_map)
+            total = total + config.feature_weight * parts["feature"]
         if config.logit_weight:
             y_all = dist_utils.all_gather_with_grad(y)          # (W·B, d)
-            total = total + config.logit_weight * logit_distillation_loss(
+            parts["logit"] = logit_distillation_loss(
                 x, y_all, t_x, t_y_all, config.distill_temperature)
+            total = total + config.logit_weight * parts["logit"]
         return total
     return loss
 
@@ -680,9 +712,13 @@ def _finish(run: _Run, summary: dict, benchmark: ParallelCorpus,
         run.model.eval()
         final = benchmark if config.final_eval_languages is None else \
             benchmark.subset(config.final_eval_languages)
+        pool_langs = (None if config.final_pool_languages is None else
+                      [l for l in config.final_pool_languages
+                       if l in set(final.langs)])
         summary["eval"] = evaluate_all(
-            run.model, final, trained=trained,
-            show_progress_bar=config.progress, pool=benchmark)
+            run.model, final, large_pool_languages=pool_langs,
+            trained=trained, show_progress_bar=config.progress,
+            pool=benchmark)
         summary["eval_seconds"] = time.perf_counter() - t_eval
     if run.is_main:
         (run.out / "summary.json").write_text(json.dumps(summary, indent=1))

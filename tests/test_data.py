@@ -205,3 +205,21 @@ def test_corpus_columns_in_the_wrong_order_are_caught():
     with pytest.raises(D.DataError, match="not codes"):
         D.ParallelCorpus(["Guten Morgen.", "Hallo Welt"], ["Good morning.",
                          "Hello world"], ["deu", "deu"])
+
+
+def test_sample_is_uniform_deterministic_and_ordered():
+    from labse_lite.data import load_train_pairs
+
+    corpus = load_train_pairs(["deu", "fra", "afr"])
+    a, b = corpus.sample(3000, seed=4), corpus.sample(3000, seed=4)
+    assert a.xx == b.xx and len(a) == 3000
+    assert a.xx != corpus.sample(3000, seed=5).xx
+    rows = {(l, x, e): i for i, (l, x, e) in
+            enumerate(zip(corpus.langs, corpus.xx, corpus.en))}
+    order = [rows[r] for r in zip(a.langs, a.xx, a.en)]
+    assert order == sorted(order)                 # corpus order kept
+    share = a.counts()["deu"] / len(a)
+    assert abs(share - corpus.counts()["deu"] / len(corpus)) < 0.03
+    assert corpus.sample(len(corpus) + 1) is corpus
+    with pytest.raises(ValueError, match="n must be"):
+        corpus.sample(0)

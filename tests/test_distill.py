@@ -132,9 +132,17 @@ def test_trainer_distills_a_student_and_caches_teacher_embeddings(
                       batch_size=16, max_steps=3, final_eval=False,
                       checkpoint_every=0, progress=False, threads=1,
                       teacher=str(teacher_dir), feature_weight=1e3,
-                      logit_weight=1e-2)
+                      logit_weight=1e-2, log_every=1)
     summary = train(cfg, small_corpus)
     assert summary["final_loss"] > 0
+    # The log keeps each term unweighted; the total is their weighted sum.
+    import json
+
+    last = json.loads((tmp_path / "student" / "log.jsonl")
+                      .read_text().splitlines()[-1])
+    assert last["loss"] == pytest.approx(
+        last["loss_ams"] + 1e3 * last["loss_feature"]
+        + 1e-2 * last["loss_logit"], rel=1e-5)
     cached = list((tmp_path / "cache" / "teacher_embeddings").glob("*.pt"))
     assert len(cached) == 2              # both sides of the pairs
     state = torch.load(tmp_path / "student" / "checkpoint.pt",
@@ -228,3 +236,77 @@ def test_cli_distill_needs_a_teacher(tmp_path, capsys):
                  "--feature-weight", "0", "--logit-weight", "0",
                  "--output-dir", str(tmp_path)]) == 2
     assert "nothing to train" in capsys.readouterr().err
+
+
+def test_frozen_features_with_a_head_equal_the_full_model(
+        tmp_path, teacher_dir, small_corpus):
+    """The dimension-reduction evaluation shortcut is exact: pooled teacher
+    outputs computed once, then a head and normalisation, equal the full
+    dual encoder with that projection (to float rounding)."""
+    from labse_lite.distill import FrozenFeatures
+    from labse_lite.model import DualEncoder
+
+    torch.manual_seed(3)
+    full = DualEncoder.from_pretrained(teacher_dir, projection_dim=8).eval()
+    features = FrozenFeatures(DualEncoder.from_pretrained(teacher_dir).eval())
+    texts = small_corpus.xx[:40] + small_corpus.xx[:10]     # with repeats
+    got = features.with_head(full.projection).encode(texts)
+    want = full.encode(texts)
+    assert got.shape == (50, 8)
+    assert (got - want).abs().max() < 1e-5
+    assert len(features._rows) == 40            # each sentence encoded once
+    plain = features.with_head(None).encode(texts[:5])
+    teacher = DualEncoder.from_pretrained(teacher_dir).eval()
+    assert (plain - teacher.encode(texts[:5])).abs().max() < 1e-5
+
+
+def test_non_embedding_parameters_count_by_the_shape(small_tokenizer):
+    """12·h² + 13·h per layer (Q, K, V, O, FFN with 4h, biases, two
+    LayerNorms) plus the embedding LayerNorm, for a BERT without pooler."""
+    from labse_lite.distill import non_embedding_parameters
+    from labse_lite.model import DualEncoder
+
+    for layers, h in ((4, 64), (1, 128)):
+        model = DualEncoder.from_config(
+            small_tokenizer, None, pooling="mean", num_hidden_layers=layers,
+            hidden_size=h, num_attention_heads=2, intermediate_size=4 * h)
+        per_layer = 4 * (h * h + h) + (h * 4 * h + 4 * h) + \
+            (4 * h * h + h) + 2 * 2 * h
+        assert non_embedding_parameters(model) == layers * per_layer + 2 * h
+        model.feature_map = torch.nn.Linear(h, 7)       # training-only head
+        assert non_embedding_parameters(model) == layers * per_layer + 2 * h
+
+
+def test_encode_speed_is_a_rate(tiny_model, small_corpus):
+    from labse_lite.distill import encode_speed
+
+    rate = encode_speed(tiny_model, small_corpus.xx[:64], batch_size=32,
+                        repeats=1)
+    assert rate > 0
+    with pytest.raises(ValueError, match="repeats"):
+        encode_speed(tiny_model, small_corpus.xx[:4], repeats=0)
+
+
+def test_reduce_dimensions_rows_and_frozen_teacher(
+        tmp_path, teacher_dir, small_corpus):
+    from labse_lite.distill import reduce_dimensions
+    from labse_lite.evaluate import evaluate_all
+    from labse_lite.model import DualEncoder
+
+    bench = small_corpus.subset(["deu", "fra"])
+    base = TrainConfig(batch_size=16, max_steps=3, checkpoint_every=0,
+                       threads=1, lr=1e-2)
+    rows = reduce_dimensions(teacher_dir, [16, 8], base, small_corpus,
+                             bench, launch=1, output_root=tmp_path,
+                             progress=False)
+    assert [r["dim"] for r in rows] == [64, 16, 8]
+    # Row 0 is the teacher as it is; the others equal a full evaluation of
+    # the saved reduced model.
+    teacher = DualEncoder.from_pretrained(teacher_dir).eval()
+    ev = evaluate_all(teacher, bench, show_progress_bar=False)
+    assert rows[0]["tatoeba_xx2en"] == ev["tatoeba_avg_xx2en"]["all"]
+    reduced = DualEncoder.from_pretrained(tmp_path / "dim_8" / "model")
+    ev8 = evaluate_all(reduced.eval(), bench, show_progress_bar=False)
+    assert rows[2]["tatoeba_xx2en"] == pytest.approx(
+        ev8["tatoeba_avg_xx2en"]["all"], abs=0.11)
+    assert reduced.embedding_dim == 8

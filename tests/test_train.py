@@ -207,3 +207,46 @@ def test_checkpoint_keeps_the_loss_scaler_and_cuda_rng(tmp_path, monkeypatch):
     off = torch.amp.GradScaler("cpu", enabled=False)
     T._save_checkpoint(path, model, opt3, sched3, off, 6, TrainConfig())
     assert T._load_checkpoint(path, model2, opt2, sched2, off) == 6
+
+
+def test_final_pool_languages_limit_the_large_pool_queries(
+        tmp_path, small_corpus, small_tokenizer, bench):
+    small_tokenizer.save_pretrained(str(tmp_path / "tok"))
+    summary = train(tiny_config(tmp_path / "run", tokenizer=str(
+        tmp_path / "tok"), max_steps=2, checkpoint_every=0,
+        final_pool_languages=["fra", "xyz"]), small_corpus, benchmark=bench)
+    ev = summary["eval"]
+    assert set(ev["tatoeba"]) == {"deu", "fra", "spa"}
+    assert set(ev["large_pool"]) == {"pool_size", "fra"}
+    from labse_lite.data import normalize_for_overlap
+
+    assert ev["large_pool"]["pool_size"] == len(
+        {normalize_for_overlap(e) for e in bench.en})
+
+
+def test_a_corpus_is_tokenized_once_per_vocabulary(
+        small_corpus, small_tokenizer, tiny_model, monkeypatch):
+    """Runs of a sweep that share the corpus and the vocabulary reuse one
+    tokenisation; another corpus or vocabulary is tokenised afresh."""
+    import labse_lite.train as T
+    from labse_lite.model import DualEncoder
+    from labse_lite.tokenization import train_wordpiece
+
+    calls = []
+    real = T._tokenize_pairs
+    monkeypatch.setattr(T, "_tokenize_pairs",
+                        lambda m, c: calls.append(len(c)) or real(m, c))
+    T._TOKENIZED.clear()
+    corpus = small_corpus.sample(300, seed=1)
+    first = T._tokenize_corpus(tiny_model, corpus)
+    assert T._tokenize_corpus(tiny_model, corpus) is first
+    assert calls == [300]
+    T._tokenize_corpus(tiny_model, small_corpus.sample(200, seed=1))
+    assert calls == [300, 200]
+    other_vocab = train_wordpiece(small_corpus.monolingual_texts(),
+                                  vocab_size=700)
+    other = DualEncoder.from_config(other_vocab, "tiny", pooling="mean",
+                                    max_length=24)
+    again = T._tokenize_corpus(other, small_corpus.sample(200, seed=1))
+    assert calls == [300, 200, 200]
+    assert again[0] == real(other, small_corpus.sample(200, seed=1))[0]
