@@ -33,6 +33,7 @@ test: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/quality_per_cpu_minute.py
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/lightweight_student.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache _build
