@@ -119,11 +119,13 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_distill(args) -> int:
-    """``train`` with a teacher: LEALLA's α·AMS + β·feature + γ·logit."""
+    """``train`` with a teacher: LEALLA's α·AMS + β·feature + γ·logit,
+    and/or multilingual KD (δ, ``--kd-weight``)."""
     if not getattr(args, "teacher", None):
         print("labse-lite distill: --teacher is required (a model folder "
-              "saved by labse-lite, or 'reference' for the cached "
-              "reference model)", file=sys.stderr)
+              "saved by labse-lite or sentence-transformers, 'reference' "
+              "for the cached reference model, or 'english' for "
+              "all-MiniLM-L6-v2)", file=sys.stderr)
         return 2
     return _cmd_train(args)
 

@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["LEALLA_DEFAULTS", "feature_distillation_loss",
-           "logit_distillation_loss", "non_embedding_parameters",
+           "logit_distillation_loss", "multilingual_kd_loss",
+           "non_embedding_parameters",
            "encode_speed", "FrozenFeatures", "reduce_dimensions"]
 
 # The paper's settings for LEALLA-small/base (§4.1).
@@ -74,6 +75,29 @@ def logit_distillation_loss(student_x: torch.Tensor,
     student = student_x @ student_y.T / temperature              # (B, C)
     teacher = teacher_x.detach() @ teacher_y.detach().T / temperature
     return F.mse_loss(student, teacher)
+
+
+def multilingual_kd_loss(student_en: torch.Tensor,
+                         student_xx: torch.Tensor,
+                         teacher_en: torch.Tensor) -> torch.Tensor:
+    """Reimers & Gurevych (2020): MSE(S(en), T(en)) + MSE(S(xx), T(en)).
+
+    The student's embeddings of both sides of each pair regress onto the
+    (frozen) teacher's embedding of the English side, so translations land
+    where the teacher puts the English sentence.  Each MSE averages over
+    rows and dimensions; the two are **summed**, as in the paper's
+    equation (sentence-transformers' ``MSELoss`` averages them, i.e. half
+    of this).  Under Adam a constant factor changes nothing on its own; it
+    matters only against other terms, where ``kd_weight`` sets it.
+    """
+    if not (student_en.shape == student_xx.shape == teacher_en.shape):
+        raise ValueError(
+            f"student (en {tuple(student_en.shape)}, xx "
+            f"{tuple(student_xx.shape)}) and teacher "
+            f"{tuple(teacher_en.shape)} must have the same shape: give the "
+            f"student a projection to the teacher's dimension")
+    target = teacher_en.detach()
+    return F.mse_loss(student_en, target) + F.mse_loss(student_xx, target)
 
 
 # ---------------------------------------------------------------- measuring

@@ -47,6 +47,18 @@ _COMMON: dict[str, dict[str, Any]] = {
                       vocab_size=None, **_ONE_NODE),
 }
 
+# Chapter 08 on a GPU: LaBSE teaches students of LEALLA's shapes (layers,
+# hidden, heads, FFN), three with equal non-embedding parameters.
+_LABSE_STUDENTS = dict(
+    teacher="sentence-transformers/LaBSE", student_pairs=None,
+    init_model=None, model_preset="lealla-small",      # students: scratch
+    dims=[256, 128, 64, 32],
+    shapes={"thin-deep 24x128 (LEALLA-small)": [24, 128, 8, 512],
+            "middle 12x180": [12, 180, 12, 720],
+            "shallow-wide 6x256": [6, 256, 8, 1024]},
+    student="thin-deep 24x128 (LEALLA-small)", seeds=[0, 1],
+    shape_seeds=[0, 1], lr=5e-4, rescaled_logit_weight=1e6)
+
 # Chapter-specific settings at each scale.
 CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "dual_encoder": {
@@ -174,28 +186,12 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                        speed_sentences=4000),
         # LaBSE from the hub teaches LEALLA-small; thin-deep 24 x 128 and
         # shallow-wide 6 x 256 have equal non-embedding parameters.
-        "colab": dict(teacher="sentence-transformers/LaBSE",
-                      student_pairs=None, dims=[256, 128, 64, 32],
-                      reduce_steps=2000,
-                      shapes={"thin-deep 24x128 (LEALLA-small)":
-                              [24, 128, 8, 512],
-                              "middle 12x180": [12, 180, 12, 720],
-                              "shallow-wide 6x256": [6, 256, 8, 1024]},
-                      student="thin-deep 24x128 (LEALLA-small)",
-                      student_steps=5000, seeds=[0, 1], shape_seeds=[0, 1],
-                      batch_size=256, lr=5e-4, rescaled_logit_weight=1e6,
+        "colab": dict(**_LABSE_STUDENTS, reduce_steps=2000,
+                      student_steps=5000, batch_size=256,
                       speed_sentences=20000),
-        "multi_gpu": dict(teacher="sentence-transformers/LaBSE",
-                          student_pairs=None, dims=[256, 128, 64, 32],
-                          reduce_steps=5000,
-                          shapes={"thin-deep 24x128 (LEALLA-small)":
-                                  [24, 128, 8, 512],
-                                  "middle 12x180": [12, 180, 12, 720],
-                                  "shallow-wide 6x256": [6, 256, 8, 1024]},
-                          student="thin-deep 24x128 (LEALLA-small)",
-                          student_steps=50000, seeds=[0, 1],
-                          shape_seeds=[0, 1], batch_size=8192, lr=5e-4,
-                          rescaled_logit_weight=1e6, speed_sentences=50000),
+        "multi_gpu": dict(**_LABSE_STUDENTS, reduce_steps=5000,
+                          student_steps=50000, batch_size=8192,
+                          speed_sentences=50000),
     },
 }
 

@@ -34,6 +34,9 @@ _NOT_IN_KEY = ("output_dir", "progress", "resume", "threads", "device",
                "dist_timeout_seconds", "dist_wait_timeout_seconds",
                "checkpoint_every", "log_every", "eval_every",
                "final_pool_languages")
+# Options added after models were cached, off by default: they enter the
+# key only when set, so adding an option does not invalidate every cache.
+_KEY_WHEN_SET = {"kd_weight": 0.0}
 _DATA_FILES = ("train.tsv.gz", "tatoeba_v1.tsv.gz")
 
 
@@ -64,7 +67,8 @@ def cache_key(config, data: str | None = None) -> str:
     """16 hex digits of sha256 over the config's model-defining fields and
     the data checksum."""
     fields = {k: v for k, v in dataclasses.asdict(config).items()
-              if k not in _NOT_IN_KEY}
+              if k not in _NOT_IN_KEY
+              and not (k in _KEY_WHEN_SET and v == _KEY_WHEN_SET[k])}
     text = json.dumps({"config": fields, "kind": type(config).__name__,
                        "data": data or data_checksum()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -62,10 +62,11 @@ class TrainConfig:
     bidirectional: bool = True             # sum of x→y and y→x losses
     ams_weight: float = 1.0                # α: weight of the AMS loss
     # --- distillation from a frozen teacher (LEALLA, labse_lite.distill)
-    teacher: str | None = None             # teacher folder or "reference"; None: off
+    teacher: str | None = None             # teacher folder, "reference" or "english"; None: off
     feature_weight: float = 1e3            # β: feature loss (eq. 3) with a teacher
     logit_weight: float = 1e-2             # γ: logit loss (eq. 4) with a teacher
     distill_temperature: float = 100.0     # T of the logit loss
+    kd_weight: float = 0.0                 # δ: multilingual KD (Reimers & Gurevych) with a teacher
     freeze_encoder: bool = False           # train only the projection (LEALLA §3)
     # --- optimisation
     batch_size: int = 128                  # pairs per rank and step
@@ -132,14 +133,16 @@ class TrainConfig:
                             f"pooler, mean, max")
         if isinstance(self.languages, str):
             problems.append("languages must be a list of codes")
-        for name in ("ams_weight", "feature_weight", "logit_weight"):
+        for name in ("ams_weight", "feature_weight", "logit_weight",
+                     "kd_weight"):
             if not getattr(self, name) >= 0:
                 problems.append(f"{name}={getattr(self, name)} must be >= 0")
         if not self.distill_temperature > 0:
             problems.append(f"distill_temperature="
                             f"{self.distill_temperature} must be > 0")
         if self.ams_weight == 0 and (self.teacher is None or (
-                self.feature_weight == 0 and self.logit_weight == 0)):
+                self.feature_weight == 0 and self.logit_weight == 0
+                and self.kd_weight == 0)):
             problems.append("every loss term has weight 0: nothing to train")
         if self.teacher is not None and self.grad_cache_chunk:
             problems.append("distillation (teacher) does not combine with "
@@ -324,34 +327,59 @@ def build_model(config: TrainConfig, tokenizer) -> DualEncoder:
 def _attach_distillation(config: TrainConfig, model: DualEncoder,
                          corpus: ParallelCorpus, ctx):
     """Freeze the encoder (dimension reduction) and, with a teacher, its
-    embeddings of both sides of every pair (computed once, cached) and the
-    feature map W (d → D) that the feature loss trains with the student.
-    ``teacher="reference"`` is :func:`labse_lite.reference.reference_teacher`.
+    embeddings of the pairs (computed once, cached) and the feature map
+    W (d → D) that the feature loss trains with the student.  The
+    non-English side is embedded only for the LEALLA terms: multilingual
+    KD's targets are the teacher's English embeddings alone.
     Rank 0 builds what is missing; the others then read the cache.
-    Returns ``(teacher_xx, teacher_en)`` (N, D) each, or ``(None, None)``."""
+    Returns ``(teacher_xx, teacher_en)``, (N, D) each or None."""
     from torch import nn
 
     from . import distributed as dist_utils
-    from .reference import reference_teacher, teacher_embeddings
+    from .reference import teacher_embeddings
 
     if config.freeze_encoder:
         for param in model.encoder.parameters():
             param.requires_grad_(False)
     if config.teacher is None:
         return None, None
+    need_xx = config.feature_weight > 0 or config.logit_weight > 0
+    t_xx = None
     for rank_turn in (True, False):     # rank 0 first, then the others
         if (ctx.rank == 0) == rank_turn:
-            teacher = (reference_teacher(progress=config.progress)
-                       if config.teacher == "reference" else config.teacher)
-            t_xx = teacher_embeddings(teacher, corpus.xx,
-                                      progress=config.progress)
+            teacher = resolve_teacher(config.teacher, config.progress)
+            if need_xx:
+                t_xx = teacher_embeddings(teacher, corpus.xx,
+                                          progress=config.progress)
             t_en = teacher_embeddings(teacher, corpus.en,
                                       progress=config.progress)
         if rank_turn:
             dist_utils.barrier(ctx)
+    if config.kd_weight > 0 and model.embedding_dim != t_en.shape[1]:
+        raise ValueError(
+            f"multilingual KD regresses the student onto the teacher's "
+            f"{t_en.shape[1]}-d embeddings, but the student has "
+            f"{model.embedding_dim}: set projection_dim={t_en.shape[1]}")
     if config.feature_weight > 0:
         model.feature_map = nn.Linear(model.embedding_dim, t_en.shape[1])
     return t_xx, t_en
+
+
+def resolve_teacher(name: str, progress: bool = True) -> str:
+    """A teacher setting as a model folder: ``"reference"`` is the cached
+    reference model (:func:`labse_lite.reference.reference_teacher`),
+    ``"english"`` the verified all-MiniLM-L6-v2
+    (:func:`labse_lite.teachers.english_teacher_path`); anything else is a
+    folder or hub id."""
+    if name == "reference":
+        from .reference import reference_teacher
+
+        return str(reference_teacher(progress=progress))
+    if name == "english":
+        from .teachers import english_teacher_path
+
+        return english_teacher_path()
+    return name
 
 
 # The last corpus tokenised in this process, by (vocabulary, max_length,
@@ -577,21 +605,24 @@ def _train_step(run: _Run) -> dict:
 def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
     """The loss of this rank's batch as a function of its embeddings
     ``(x, y)``: α·AMS, plus with a teacher β·feature + γ·logit
-    distillation (:mod:`labse_lite.distill`).  ``local`` are this rank's
+    distillation (LEALLA) and δ·KD (multilingual knowledge distillation),
+    all in :mod:`labse_lite.distill`.  ``local`` are this rank's
     pair indices, ``rows`` the global batch's (for the logit loss's
     candidates, which every rank can look up in the teacher's table)."""
     from . import distributed as dist_utils
-    from .distill import feature_distillation_loss, logit_distillation_loss
+    from .distill import (feature_distillation_loss, logit_distillation_loss,
+                          multilingual_kd_loss)
 
     config, ctx = run.config, run.ctx
     ams = functools.partial(
         dist_utils.global_batch_loss, ctx=ctx, margin=config.margin,
         scale=config.scale, bidirectional=config.bidirectional)
-    if run.teacher_xx is None and config.ams_weight == 1.0:
+    if run.teacher_en is None and config.ams_weight == 1.0:
         return ams
+    if run.teacher_en is not None:
+        t_y = run.teacher_en[local].to(run.device)              # (B, D)
     if run.teacher_xx is not None:
         t_x = run.teacher_xx[local].to(run.device)              # (B, D)
-        t_y = run.teacher_en[local].to(run.device)              # (B, D)
         t_y_all = run.teacher_en[rows].to(run.device)           # (W·B, D)
 
     def loss(x, y):
@@ -600,7 +631,7 @@ def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
         if config.ams_weight:
             parts["ams"] = ams(x, y)
             total = config.ams_weight * parts["ams"]
-        if run.teacher_xx is None:
+        if run.teacher_en is None:
             return total
         if config.feature_weight:
             parts["feature"] = feature_distillation_loss(
@@ -612,6 +643,9 @@ def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
             parts["logit"] = logit_distillation_loss(
                 x, y_all, t_x, t_y_all, config.distill_temperature)
             total = total + config.logit_weight * parts["logit"]
+        if config.kd_weight:
+            parts["kd"] = multilingual_kd_loss(y, x, t_y)
+            total = total + config.kd_weight * parts["kd"]
         return total
     return loss
 

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 from labse_lite import reference
 from labse_lite.distill import (feature_distillation_loss,
-                                logit_distillation_loss)
+                                logit_distillation_loss,
+                                multilingual_kd_loss)
 from labse_lite.distributed import DistContext, all_gather_with_grad
 from labse_lite.train import TrainConfig
 
@@ -310,3 +311,54 @@ def test_reduce_dimensions_rows_and_frozen_teacher(
     assert rows[2]["tatoeba_xx2en"] == pytest.approx(
         ev8["tatoeba_avg_xx2en"]["all"], abs=0.11)
     assert reduced.embedding_dim == 8
+
+
+def test_multilingual_kd_loss_matches_a_float64_loop():
+    s_en, s_xx, t_en = _unit(5, 4, 20), _unit(5, 4, 21), _unit(5, 4, 22)
+    expected = 0.0
+    for student in (s_en, s_xx):          # the paper sums the two MSEs
+        expected += sum((student[i, k].item() - t_en[i, k].item()) ** 2
+                        for i in range(5) for k in range(4)) / 20
+    got = multilingual_kd_loss(s_en, s_xx, t_en).item()
+    assert abs(got - expected) < 1e-12
+    with pytest.raises(ValueError, match="projection"):
+        multilingual_kd_loss(s_en[:, :3], s_xx[:, :3], t_en)
+
+
+def test_trainer_kd_regresses_both_sides_onto_the_english_teacher(
+        tmp_path, teacher_dir, small_corpus, monkeypatch):
+    """KD alone (no AMS): the log's total is δ·KD, only the English side
+    is embedded by the teacher, and the student's dimension must match."""
+    import json
+
+    from labse_lite.train import train
+
+    monkeypatch.setenv("LABSE_LITE_CACHE", str(tmp_path / "cache"))
+    cfg = TrainConfig(output_dir=str(tmp_path / "kd"), model_preset="tiny",
+                      vocab_size=1500, projection_dim=64, batch_size=16,
+                      max_steps=4, final_eval=False, checkpoint_every=0,
+                      progress=False, threads=1, log_every=1,
+                      teacher=str(teacher_dir), ams_weight=0.0,
+                      feature_weight=0.0, logit_weight=0.0, kd_weight=2.0)
+    train(cfg, small_corpus)
+    logs = [json.loads(l) for l in
+            (tmp_path / "kd" / "log.jsonl").read_text().splitlines()]
+    assert set(logs[-1]) >= {"loss", "loss_kd"} and "loss_ams" not in logs[-1]
+    assert logs[-1]["loss"] == pytest.approx(2.0 * logs[-1]["loss_kd"])
+    assert logs[-1]["loss_kd"] < logs[0]["loss_kd"]          # it learns
+    cached = list((tmp_path / "cache" / "teacher_embeddings").glob("*.pt"))
+    assert len(cached) == 1                  # T(en) only, not T(xx)
+    with pytest.raises(ValueError, match="projection_dim=64"):
+        train(dataclasses.replace(cfg, projection_dim=32,
+                                  output_dir=str(tmp_path / "bad")),
+              small_corpus)
+
+
+def test_an_option_left_off_keeps_the_reference_key():
+    """Options added later enter the cache key only when set: adding one
+    must not silently retrain every cached model.  (If a default that
+    shapes the model changes, this literal must change with it.)"""
+    assert reference.cache_key(TrainConfig(), data="fixed") == \
+        "3f55b7842e94a783"
+    assert reference.cache_key(TrainConfig(kd_weight=1.0), data="fixed") \
+        != "3f55b7842e94a783"
