@@ -20,6 +20,7 @@ __all__ = [
     "DataError", "ParallelCorpus", "normalize_for_overlap", "leakage_key",
     "data_dir",
     "load_train_pairs", "load_tatoeba", "load_flores", "read_tsv",
+    "english_paraphrases",
     "load_corpus_file",
 ]
 
@@ -192,6 +193,39 @@ class ParallelCorpus:
             xs.append(x)
             es.append(e)
         return out
+
+
+def english_paraphrases(corpus: "ParallelCorpus", label: str = "eng"
+                        ) -> "ParallelCorpus":
+    """English-only sentence pairs for zero-shot transfer experiments: two
+    *different* English sentences that translate the same non-English
+    sentence are paraphrases of each other.
+
+    Only English columns reach the result (``xx`` and ``en`` both hold
+    English sentences; every row is labelled ``label``): the non-English
+    sentence serves as the join key and is then dropped.  For a sentence
+    with translations e1, e2, ..., ek (distinct after
+    :func:`normalize_for_overlap`), the pairs are (e1, e2), (e2, e3), ...,
+    in corpus order; a paraphrase pair is kept once.
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for lang, xx, en in zip(corpus.langs, corpus.xx, corpus.en):
+        groups.setdefault((lang, normalize_for_overlap(xx)), []).append(en)
+    seen: set[tuple[str, str]] = set()
+    first, second = [], []
+    for translations in groups.values():
+        distinct: dict[str, str] = {}
+        for en in translations:
+            distinct.setdefault(normalize_for_overlap(en), en)
+        texts = list(distinct.values())
+        for a, b in zip(texts, texts[1:]):
+            key = tuple(sorted((normalize_for_overlap(a),
+                                normalize_for_overlap(b))))
+            if key not in seen:
+                seen.add(key)
+                first.append(a)
+                second.append(b)
+    return ParallelCorpus([label] * len(first), first, second)
 
 
 def _check_languages(requested: Sequence[str] | None,

@@ -82,11 +82,13 @@ class DualEncoder(nn.Module):
         max_length: tokens per sentence, [CLS]/[SEP] included; longer
             sentences are truncated (see :meth:`encode`).
         normalize: L2-normalise the output (needed by the AMS loss).
+        hidden_layer: which hidden states to pool: -1 the last layer's,
+            -2 the second-to-last's... (0 is the embedding layer's output).
     """
 
     def __init__(self, encoder, tokenizer, pooling: str = "cls",
                  projection_dim: int | None = None, max_length: int = 64,
-                 normalize: bool = True):
+                 normalize: bool = True, hidden_layer: int = -1):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, "
@@ -100,6 +102,17 @@ class DualEncoder(nn.Module):
         if projection_dim is not None and projection_dim < 1:
             raise ValueError(f"projection_dim must be positive, "
                              f"got {projection_dim}")
+        layers = getattr(encoder.config, "num_hidden_layers", None)
+        if not isinstance(hidden_layer, int) or (layers is not None and not
+                                                 -layers - 1 <= hidden_layer
+                                                 <= layers):
+            raise ValueError(f"hidden_layer={hidden_layer!r}: an index into "
+                             f"the encoder's {layers} layers + embeddings, "
+                             f"from {-(layers or 0) - 1} to {layers}")
+        if pooling == "pooler" and hidden_layer != -1:
+            raise ValueError("pooling='pooler' reads the last layer; "
+                             "use cls/mean/max with hidden_layer")
+        self.hidden_layer = hidden_layer
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.pooling = pooling
@@ -114,6 +127,7 @@ class DualEncoder(nn.Module):
     def from_config(cls, tokenizer, preset: str | None = "laptop",
                     pooling: str = "cls", projection_dim: int | None = None,
                     max_length: int = 64, dropout: float = 0.1,
+                    hidden_layer: int = -1,
                     **overrides) -> "DualEncoder":
         """A randomly initialised BERT encoder of a named shape."""
         from transformers import BertModel
@@ -123,13 +137,15 @@ class DualEncoder(nn.Module):
                              dropout=dropout, **overrides)
         config.pad_token_id = tokenizer.pad_token_id
         encoder = BertModel(config, add_pooling_layer=(pooling == "pooler"))
-        return cls(encoder, tokenizer, pooling, projection_dim, max_length)
+        return cls(encoder, tokenizer, pooling, projection_dim, max_length,
+                   hidden_layer=hidden_layer)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike,
                         pooling: str | None = None,
                         projection_dim: int | None = None,
                         max_length: int | None = None,
+                        hidden_layer: int | None = None,
                         **hf_kwargs) -> "DualEncoder":
         """Load a dual encoder saved by :meth:`save_pretrained`, or wrap any
         ``transformers`` encoder by hub name or path (``AutoModel``).
@@ -156,11 +172,12 @@ class DualEncoder(nn.Module):
                 f"{path} exists but holds no model (no config.json, "
                 f"{_CONFIG_FILE} or modules.json)")
         settings = dict(pooling="cls", projection_dim=None, max_length=64,
-                        normalize=True)
+                        normalize=True, hidden_layer=-1)
         settings.update(saved)
         for key, value in (("pooling", pooling),
                            ("projection_dim", projection_dim),
-                           ("max_length", max_length)):
+                           ("max_length", max_length),
+                           ("hidden_layer", hidden_layer)):
             if value is not None:
                 settings[key] = value
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
@@ -204,6 +221,8 @@ class DualEncoder(nn.Module):
                         normalize=self.normalize,
                         projection_dim=(self.projection.out_features
                                         if self.projection else None))
+        if self.hidden_layer != -1:
+            settings["hidden_layer"] = self.hidden_layer
         (directory / _CONFIG_FILE).write_text(json.dumps(settings, indent=1))
         if self.projection is not None:
             from safetensors.torch import save_file
@@ -211,6 +230,13 @@ class DualEncoder(nn.Module):
             save_file({f"projection.{k}": v.contiguous() for k, v in
                        self.projection.state_dict().items()},
                       str(directory / _HEAD_FILE))
+        if self.hidden_layer != -1:
+            warnings.warn(
+                f"sentence-transformers pools the last layer only: "
+                f"{directory} gets no modules.json for this model "
+                f"(hidden_layer={self.hidden_layer}); load it with "
+                f"labse-lite", stacklevel=2)
+            return
         from .st_format import write_st_layout
 
         write_st_layout(self, directory)   # SentenceTransformer(directory)
@@ -243,9 +269,16 @@ class DualEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor,
                 attention_mask: torch.Tensor) -> torch.Tensor:
         """(B, T) token ids → (B, D) sentence embeddings."""
-        out = self.encoder(input_ids=input_ids,
-                           attention_mask=attention_mask)
-        pooled = self.pool(out.last_hidden_state, attention_mask,
+        if self.hidden_layer == -1:
+            out = self.encoder(input_ids=input_ids,
+                               attention_mask=attention_mask)
+            hidden = out.last_hidden_state                        # (B, T, H)
+        else:
+            out = self.encoder(input_ids=input_ids,
+                               attention_mask=attention_mask,
+                               output_hidden_states=True)
+            hidden = out.hidden_states[self.hidden_layer]         # (B, T, H)
+        pooled = self.pool(hidden, attention_mask,
                            getattr(out, "pooler_output", None))   # (B, H)
         if self.projection is not None:
             pooled = self.projection(pooled)                       # (B, D)

@@ -7,8 +7,10 @@ of its full config and the shipped data's checksum: ``runs/cache/<key>/``
 (``LABSE_LITE_CACHE`` moves the cache).  A later call with the same config
 and data returns the cached model at once; a changed setting or data file
 gives a new key, so a stale model is never served.
-:func:`teacher_embeddings` does the same for a teacher's embeddings of a
-list of sentences.
+:func:`reference_encoder` does the same for a pre-trained encoder (by
+default masked language modelling only: no parallel data), and
+:func:`teacher_embeddings` for a teacher's embeddings of a list of
+sentences.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import torch
 
 from .data import data_dir
 
-__all__ = ["cache_root", "file_sha256", "data_checksum", "cache_key", "reference_teacher",
-           "teacher_embeddings"]
+__all__ = ["cache_root", "file_sha256", "data_checksum", "cache_key",
+           "reference_teacher", "reference_encoder", "teacher_embeddings"]
 
 # Settings that change how a run is carried out, not the model it makes.
 _NOT_IN_KEY = ("output_dir", "progress", "resume", "threads", "device",
@@ -36,7 +38,8 @@ _NOT_IN_KEY = ("output_dir", "progress", "resume", "threads", "device",
                "final_pool_languages")
 # Options added after models were cached, off by default: they enter the
 # key only when set, so adding an option does not invalidate every cache.
-_KEY_WHEN_SET = {"kd_weight": 0.0}
+_KEY_WHEN_SET = {"kd_weight": 0.0, "hidden_layer": -1,
+                 "freeze_embeddings": False, "freeze_layers": 0}
 _DATA_FILES = ("train.tsv.gz", "tatoeba_v1.tsv.gz")
 
 
@@ -79,13 +82,37 @@ def reference_teacher(config=None, progress: bool = True,
     """The reference dual encoder's model folder, trained on a cache miss.
 
     ``config`` defaults to ``TrainConfig()`` (the laptop preset: about 5
-    minutes on 2 cores, with a progress bar).  Training writes to a
-    temporary folder that is renamed into place only when it is complete,
-    so an interrupted run never leaves a half-made cache entry.
+    minutes on 2 cores, with a progress bar).
     """
     from .train import TrainConfig, train
 
-    config = config if config is not None else TrainConfig()
+    return _cached(config if config is not None else TrainConfig(), train,
+                   progress, root)
+
+
+def reference_encoder(config=None, progress: bool = True,
+                      root: str | os.PathLike | None = None) -> Path:
+    """A pre-trained encoder's model folder (``BertForMaskedLM`` +
+    tokenizer), pre-trained on a cache miss.  ``config`` defaults to
+    ``PretrainConfig(tlm_fraction=0.0)``: masked language modelling on the
+    sentences of every language, never a translation pair in one sequence
+    -- an encoder that has seen no parallel data (chapter 10's starting
+    point, like mBERT's)."""
+    from .pretrain import PretrainConfig, pretrain
+
+    return _cached(config if config is not None
+                   else PretrainConfig(tlm_fraction=0.0), pretrain,
+                   progress, root)
+
+
+def _cached(config, build, progress: bool,
+            root: str | os.PathLike | None) -> Path:
+    """``build(config)`` into ``<root>/<key>/`` once; its ``model`` folder.
+
+    The build writes to a temporary folder that is renamed into place only
+    when it is complete, so an interrupted run never leaves a half-made
+    cache entry; resumable state (checkpoints, pre-training stages) is
+    dropped from the entry."""
     data = data_checksum()
     key = cache_key(config, data)
     folder = Path(root) if root is not None else cache_root()
@@ -94,12 +121,14 @@ def reference_teacher(config=None, progress: bool = True,
         return final / "model"
     work = folder / f"{key}.partial-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
-    summary = train(dataclasses.replace(config, output_dir=str(work),
-                                        resume=False, progress=progress))
+    build(dataclasses.replace(config, output_dir=str(work), resume=False,
+                              progress=progress))
     (work / "checkpoint.pt").unlink(missing_ok=True)   # not needed: 3x model
+    for stage in work.glob("stage_*"):
+        shutil.rmtree(stage, ignore_errors=True)
     (work / "cache_key.json").write_text(json.dumps(
-        {"key": key, "data_checksum": data, "config": summary["config"]},
-        indent=1))
+        {"key": key, "data_checksum": data, "kind": type(config).__name__,
+         "config": dataclasses.asdict(config)}, indent=1))
     if final.exists():            # built meanwhile by another process
         shutil.rmtree(work, ignore_errors=True)
     else:

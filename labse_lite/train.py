@@ -54,6 +54,7 @@ class TrainConfig:
     num_heads: int | None = None           # ... attention heads
     ffn_size: int | None = None            # ... feed-forward width
     pooling: str = "mean"                  # cls | pooler | mean | max
+    hidden_layer: int = -1                 # layer whose states are pooled (-2: second-to-last)
     projection_dim: int | None = None      # optional output projection
     dropout: float = 0.0                   # hidden and attention dropout
     # --- loss (eqs. 2-4)
@@ -68,6 +69,8 @@ class TrainConfig:
     distill_temperature: float = 100.0     # T of the logit loss
     kd_weight: float = 0.0                 # δ: multilingual KD (Reimers & Gurevych) with a teacher
     freeze_encoder: bool = False           # train only the projection (LEALLA §3)
+    freeze_embeddings: bool = False        # keep the word-embedding table fixed
+    freeze_layers: int = 0                 # keep the lowest N transformer layers fixed
     # --- optimisation
     batch_size: int = 128                  # pairs per rank and step
     max_steps: int = 2400                  # optimiser steps (~5 min on 2 cores)
@@ -147,6 +150,9 @@ class TrainConfig:
         if self.teacher is not None and self.grad_cache_chunk:
             problems.append("distillation (teacher) does not combine with "
                             "grad_cache_chunk yet")
+        if self.freeze_layers < 0:
+            problems.append(f"freeze_layers={self.freeze_layers} must be "
+                            f">= 0")
         if self.freeze_encoder and not self.projection_dim:
             problems.append("freeze_encoder trains only the projection: "
                             "set projection_dim")
@@ -312,13 +318,14 @@ def build_model(config: TrainConfig, tokenizer) -> DualEncoder:
         return DualEncoder.from_pretrained(
             config.init_model, pooling=config.pooling,
             projection_dim=config.projection_dim,
-            max_length=config.max_length,
+            max_length=config.max_length, hidden_layer=config.hidden_layer,
             hidden_dropout_prob=config.dropout,
             attention_probs_dropout_prob=config.dropout)
     return DualEncoder.from_config(
         tokenizer, config.model_preset, pooling=config.pooling,
         projection_dim=config.projection_dim, max_length=config.max_length,
-        dropout=config.dropout, num_hidden_layers=config.num_layers,
+        dropout=config.dropout, hidden_layer=config.hidden_layer,
+        num_hidden_layers=config.num_layers,
         hidden_size=config.hidden_size,
         num_attention_heads=config.num_heads,
         intermediate_size=config.ffn_size)
@@ -326,8 +333,7 @@ def build_model(config: TrainConfig, tokenizer) -> DualEncoder:
 
 def _attach_distillation(config: TrainConfig, model: DualEncoder,
                          corpus: ParallelCorpus, ctx):
-    """Freeze the encoder (dimension reduction) and, with a teacher, its
-    embeddings of the pairs (computed once, cached) and the feature map
+    """With a teacher: its embeddings of the pairs (computed once, cached) and the feature map
     W (d → D) that the feature loss trains with the student.  The
     non-English side is embedded only for the LEALLA terms: multilingual
     KD's targets are the teacher's English embeddings alone.
@@ -338,9 +344,6 @@ def _attach_distillation(config: TrainConfig, model: DualEncoder,
     from . import distributed as dist_utils
     from .reference import teacher_embeddings
 
-    if config.freeze_encoder:
-        for param in model.encoder.parameters():
-            param.requires_grad_(False)
     if config.teacher is None:
         return None, None
     need_xx = config.feature_weight > 0 or config.logit_weight > 0
@@ -363,6 +366,27 @@ def _attach_distillation(config: TrainConfig, model: DualEncoder,
     if config.feature_weight > 0:
         model.feature_map = nn.Linear(model.embedding_dim, t_en.shape[1])
     return t_xx, t_en
+
+
+def freeze_parameters(config: TrainConfig, model: DualEncoder) -> None:
+    """Exclude parameters from training: the whole encoder
+    (``freeze_encoder``: dimension reduction trains only the projection),
+    the word-embedding table (``freeze_embeddings``: English-only tuning
+    must not move the English rows away from the other languages'), or
+    the lowest ``freeze_layers`` transformer layers."""
+    encoder = model.encoder
+    if config.freeze_encoder:
+        encoder.requires_grad_(False)
+    if config.freeze_embeddings:
+        encoder.get_input_embeddings().requires_grad_(False)
+    if config.freeze_layers:
+        layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+        if layers is None or config.freeze_layers > len(layers):
+            raise ValueError(
+                f"freeze_layers={config.freeze_layers}: the encoder has "
+                f"{len(layers) if layers is not None else 'no'} layers")
+        for layer in layers[:config.freeze_layers]:
+            layer.requires_grad_(False)
 
 
 def resolve_teacher(name: str, progress: bool = True) -> str:
@@ -457,6 +481,7 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     torch.manual_seed(config.seed)
     tokenizer = _shared_tokenizer(config, corpus, out, ctx)
     model = build_model(config, tokenizer)
+    freeze_parameters(config, model)
     teacher = _attach_distillation(config, model, corpus, ctx)
     model = model.to(device)
     t_vocab = time.perf_counter() - t_start

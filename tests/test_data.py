@@ -223,3 +223,31 @@ def test_sample_is_uniform_deterministic_and_ordered():
     assert corpus.sample(len(corpus) + 1) is corpus
     with pytest.raises(ValueError, match="n must be"):
         corpus.sample(0)
+
+
+def test_english_paraphrases_hold_only_english_sentences():
+    """English-only tuning data (chapter 10): pairs of English translations
+    of one non-English sentence.  Every sentence must come from an English
+    column; a non-English sentence entering the data fails this test."""
+    from labse_lite.data import ParallelCorpus, english_paraphrases
+
+    toy = ParallelCorpus(
+        ["deu", "deu", "deu", "fra", "fra", "deu"],
+        ["Ich gehe.", "Ich gehe.", "Ich gehe.", "Je pars.", "Je pars.",
+         "Hallo."],
+        ["I'm going.", "I am going.", "I'm leaving.", "I'm leaving.",
+         "I am leaving.", "Hello."])
+    para = english_paraphrases(toy)
+    assert list(zip(para.xx, para.en)) == [
+        ("I'm going.", "I am going."), ("I am going.", "I'm leaving."),
+        ("I'm leaving.", "I am leaving.")]
+    assert set(para.langs) == {"eng"}
+    real = D.load_train_pairs(["deu", "fra", "spa", "rus", "jpn"])
+    para = english_paraphrases(real)
+    english = set(real.en)
+    foreign = set(real.xx) - english
+    assert len(para) > 1000
+    assert all(s in english for s in para.xx + para.en)
+    assert not foreign & set(para.xx + para.en)
+    assert all(D.normalize_for_overlap(a) != D.normalize_for_overlap(b)
+               for a, b in zip(para.xx, para.en))

@@ -6,6 +6,7 @@ config or data change)."""
 
 import dataclasses
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -137,8 +138,6 @@ def test_trainer_distills_a_student_and_caches_teacher_embeddings(
     summary = train(cfg, small_corpus)
     assert summary["final_loss"] > 0
     # The log keeps each term unweighted; the total is their weighted sum.
-    import json
-
     last = json.loads((tmp_path / "student" / "log.jsonl")
                       .read_text().splitlines()[-1])
     assert last["loss"] == pytest.approx(
@@ -329,8 +328,6 @@ def test_trainer_kd_regresses_both_sides_onto_the_english_teacher(
         tmp_path, teacher_dir, small_corpus, monkeypatch):
     """KD alone (no AMS): the log's total is δ·KD, only the English side
     is embedded by the teacher, and the student's dimension must match."""
-    import json
-
     from labse_lite.train import train
 
     monkeypatch.setenv("LABSE_LITE_CACHE", str(tmp_path / "cache"))
@@ -362,3 +359,28 @@ def test_an_option_left_off_keeps_the_reference_key():
         "3f55b7842e94a783"
     assert reference.cache_key(TrainConfig(kd_weight=1.0), data="fixed") \
         != "3f55b7842e94a783"
+
+
+def test_reference_encoder_is_pretrained_once(tmp_path, monkeypatch):
+    """The MLM-only encoder (chapter 10) is cached like the teacher: built
+    on the first call, reused on the second, without resumable stages."""
+    import labse_lite.pretrain as P
+    from labse_lite.pretrain import PretrainConfig
+
+    calls = []
+    real = P.pretrain
+    monkeypatch.setattr(P, "pretrain", lambda c, *a, **k: calls.append(
+        c.tlm_fraction) or real(c, *a, **k))
+    cfg = PretrainConfig(languages=["afr"], model_preset="tiny",
+                         num_layers=4, stacking=True, vocab_size=500,
+                         max_steps=6, batch_size=8, heldout_pairs=20,
+                         tlm_fraction=0.0, threads=1)
+    root = tmp_path / "cache"
+    first = reference.reference_encoder(cfg, progress=False, root=root)
+    assert (first / "config.json").is_file() and calls == [0.0]
+    assert reference.reference_encoder(cfg, progress=False, root=root) \
+        == first and calls == [0.0]
+    assert not list(first.parent.glob("stage_*"))
+    saved = json.loads((first.parent / "cache_key.json").read_text())
+    assert saved["kind"] == "PretrainConfig"
+    assert saved["config"]["tlm_fraction"] == 0.0

@@ -103,3 +103,34 @@ def test_over_long_sentences_are_truncated_with_a_warning(tiny_model):
     assert len(ids) == tiny_model.max_length
     assert ids[-1] == tiny_model.tokenizer.sep_token_id
     assert torch.isfinite(emb).all()
+
+
+def test_pooling_a_lower_hidden_layer(small_tokenizer, small_corpus,
+                                      tmp_path):
+    """hidden_layer=-2 pools the second-to-last layer's states (the blog's
+    open idea); it survives saving, and sentence-transformers, which pools
+    only the last layer, gets no modules.json for it."""
+    torch.manual_seed(0)
+    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling="mean",
+                                    max_length=24, hidden_layer=-2).eval()
+    ids, mask = model.collate(model.tokenize(small_corpus.en[:6]))
+    with torch.no_grad():
+        states = model.encoder(input_ids=ids, attention_mask=mask,
+                               output_hidden_states=True).hidden_states
+        m = mask.unsqueeze(-1).float()
+        want = torch.nn.functional.normalize(
+            (states[-2] * m).sum(1) / m.sum(1), dim=-1)
+        assert torch.allclose(model(ids, mask), want, atol=1e-6)
+        last = (states[-1] * m).sum(1) / m.sum(1)
+        assert not torch.allclose(model(ids, mask),
+                                  torch.nn.functional.normalize(last, dim=-1))
+    with pytest.warns(UserWarning, match="no modules.json"):
+        model.save_pretrained(tmp_path / "m")
+    assert not (tmp_path / "m" / "modules.json").exists()
+    loaded = DualEncoder.from_pretrained(tmp_path / "m")
+    assert loaded.hidden_layer == -2
+    with pytest.raises(ValueError, match="hidden_layer"):
+        DualEncoder.from_config(small_tokenizer, "tiny", hidden_layer=5)
+    with pytest.raises(ValueError, match="pooler"):
+        DualEncoder.from_config(small_tokenizer, "tiny", pooling="pooler",
+                                hidden_layer=-2)

@@ -250,3 +250,36 @@ def test_a_corpus_is_tokenized_once_per_vocabulary(
     again = T._tokenize_corpus(other, small_corpus.sample(200, seed=1))
     assert calls == [300, 200, 200]
     assert again[0] == real(other, small_corpus.sample(200, seed=1))[0]
+
+
+def test_frozen_word_embeddings_stay_bit_identical(
+        tmp_path, small_corpus, small_tokenizer, bench):
+    """English-only tuning freezes the word-embedding table: after training
+    it equals the initial one bit for bit, while the layers moved; with
+    freeze_layers=1 the lowest layer is fixed and the next one trains."""
+    from labse_lite.model import DualEncoder
+
+    small_tokenizer.save_pretrained(str(tmp_path / "tok"))
+    start = DualEncoder.from_config(small_tokenizer, "tiny",
+                                    pooling="mean", max_length=24)
+    start.save_pretrained(tmp_path / "start")
+    cfg = tiny_config(tmp_path / "frozen", init_model=str(tmp_path / "start"),
+                      max_steps=5, checkpoint_every=0, final_eval=False,
+                      freeze_embeddings=True, freeze_layers=1, lr=1e-2)
+    train(cfg, small_corpus, benchmark=bench)
+    after = DualEncoder.from_pretrained(tmp_path / "frozen" / "model")
+    table = lambda m: m.encoder.get_input_embeddings().weight   # noqa: E731
+    assert torch.equal(table(start), table(after))
+    layers = lambda m: m.encoder.encoder.layer                  # noqa: E731
+    for p, q in zip(layers(start)[0].parameters(),
+                    layers(after)[0].parameters()):
+        assert torch.equal(p, q)
+    assert any(not torch.equal(p, q) for p, q in zip(
+        layers(start)[1].parameters(), layers(after)[1].parameters()))
+    assert not torch.equal(start.encoder.embeddings.position_embeddings
+                           .weight, after.encoder.embeddings
+                           .position_embeddings.weight)
+    with pytest.raises(ValueError, match="freeze_layers=9"):
+        train(tiny_config(tmp_path / "bad", freeze_layers=9,
+                          tokenizer=str(tmp_path / "tok"), max_steps=1),
+              small_corpus, benchmark=bench)
