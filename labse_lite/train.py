@@ -333,8 +333,9 @@ def build_model(config: TrainConfig, tokenizer) -> DualEncoder:
 
 def _attach_distillation(config: TrainConfig, model: DualEncoder,
                          corpus: ParallelCorpus, ctx):
-    """With a teacher: its embeddings of the pairs (computed once, cached) and the feature map
-    W (d → D) that the feature loss trains with the student.  The
+    """With a teacher: its embeddings of the pairs (computed once, cached)
+    and the feature map W (d → D) that the feature loss trains with the
+    student.  The
     non-English side is embedded only for the LEALLA terms: multilingual
     KD's targets are the teacher's English embeddings alone.
     Rank 0 builds what is missing; the others then read the cache.
