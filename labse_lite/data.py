@@ -20,7 +20,7 @@ __all__ = [
     "DataError", "ParallelCorpus", "normalize_for_overlap", "leakage_key",
     "data_dir",
     "load_train_pairs", "load_tatoeba", "load_flores", "read_tsv",
-    "english_paraphrases",
+    "english_paraphrases", "load_english_pairs",
     "load_corpus_file",
 ]
 
@@ -176,6 +176,19 @@ class ParallelCorpus:
                               [self.xx[i] for i in idx],
                               [self.en[i] for i in idx])
 
+    def sample_per_language(self, n: int, seed: int = 0
+                            ) -> "ParallelCorpus":
+        """At most ``n`` pairs of every language (all of a language with
+        fewer), drawn as :meth:`sample` draws them, languages in sorted
+        order: equal data per language, whatever their sizes."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        parts = [self.subset([lang]).sample(n, seed=seed)
+                 for lang in self.languages()]
+        return ParallelCorpus([l for p in parts for l in p.langs],
+                              [x for p in parts for x in p.xx],
+                              [e for p in parts for e in p.en])
+
     def monolingual_texts(self) -> dict[str, list[str]]:
         """Sentences by language with English as one more language
         (``"eng"``: its distinct sentences, sorted): the input of
@@ -226,6 +239,75 @@ def english_paraphrases(corpus: "ParallelCorpus", label: str = "eng"
                 first.append(a)
                 second.append(b)
     return ParallelCorpus([label] * len(first), first, second)
+
+
+def load_english_pairs(source: str = "local",
+                       hub_id: str = "sentence-transformers/all-nli",
+                       hub_config: str = "pair", hub_split: str = "train",
+                       hub_columns: tuple[str, str] = ("anchor", "positive"),
+                       path: str | os.PathLike | None = None,
+                       limit: int | None = None) -> ParallelCorpus:
+    """English-only sentence pairs for English-only fine-tuning
+    (chapter 10), as a corpus whose two columns are both English.
+
+    ``source="local"``: :func:`english_paraphrases` of the shipped training
+    pairs (no download).  ``source="hub"``: NLI pairs as the 2019 blog used
+    them -- ``hub_id`` (SNLI + MultiNLI; its ``pair`` config holds
+    (premise, entailed hypothesis) as ``hub_columns``).  ``path``: a local
+    copy of such a dataset (a folder or a file of ``.parquet``, ``.json``,
+    ``.jsonl`` or ``.csv`` rows with ``hub_columns``), read by ``datasets``
+    without a network.  ``limit`` keeps the first N pairs.
+    """
+    if source == "local" and path is None:
+        corpus = english_paraphrases(load_train_pairs())
+    elif source == "hub" or path is not None:
+        import datasets  # optional dependency, only for these paths
+
+        if path is not None:
+            ds = _local_dataset(Path(path), hub_split)
+        else:
+            ds = datasets.load_dataset(hub_id, hub_config, split=hub_split)
+        missing = [c for c in hub_columns if c not in ds.column_names]
+        if missing:
+            raise DataError(f"{path or hub_id} has no column(s) {missing}; "
+                            f"columns are {ds.column_names}")
+        if limit is not None:
+            ds = ds.select(range(min(limit, len(ds))))
+        first, second = ds[hub_columns[0]], ds[hub_columns[1]]
+        keep = [i for i, (a, b) in enumerate(zip(first, second))
+                if isinstance(a, str) and isinstance(b, str)
+                and a.strip() and b.strip()]
+        corpus = ParallelCorpus(["eng"] * len(keep),
+                                [first[i] for i in keep],
+                                [second[i] for i in keep])
+    else:
+        raise DataError(f"source must be 'local' or 'hub', not {source!r}")
+    if limit is not None and len(corpus) > limit:
+        corpus = ParallelCorpus(corpus.langs[:limit], corpus.xx[:limit],
+                                corpus.en[:limit])
+    if len(corpus) == 0:
+        raise DataError(f"no English pairs in {path or source}")
+    return corpus
+
+
+def _local_dataset(path: Path, split: str):
+    """A ``datasets.Dataset`` from a local copy: one data file, or a folder
+    of them (parquet, json/jsonl or csv; the first kind found)."""
+    import datasets
+
+    kinds = {".parquet": "parquet", ".json": "json", ".jsonl": "json",
+             ".csv": "csv"}
+    files = [path] if path.is_file() else sorted(
+        f for f in path.rglob("*") if f.suffix in kinds
+        and (split in f.name or split in f.parent.name))
+    if not files and path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.suffix in kinds)
+    if not files:
+        raise DataError(f"no data files (.parquet, .json, .jsonl, .csv) "
+                        f"in {path}")
+    kind = kinds[files[0].suffix]
+    files = [str(f) for f in files if kinds.get(f.suffix) == kind]
+    return datasets.load_dataset(kind, data_files=files, split="train")
 
 
 def _check_languages(requested: Sequence[str] | None,

@@ -59,6 +59,14 @@ _LABSE_STUDENTS = dict(
     student="thin-deep 24x128 (LEALLA-small)", seeds=[0, 1],
     shape_seeds=[0, 1], lr=5e-4, rescaled_logit_weight=1e6)
 
+# Chapter 09: ten languages of five scripts, like the paper's
+# ten-language students (Reimers & Gurevych, 2020, §4).
+_KD_LANGUAGES = ["deu", "fra", "spa", "ita", "nld", "rus", "tur", "ara",
+                 "cmn", "jpn"]
+
+# Chapter 10: the blog's Tatoeba languages.
+_BLOG_LANGUAGES = ["ita", "spa", "fra", "deu", "rus", "jpn", "cmn", "hin"]
+
 # Chapter-specific settings at each scale.
 CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "dual_encoder": {
@@ -192,6 +200,61 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "multi_gpu": dict(**_LABSE_STUDENTS, reduce_steps=5000,
                           student_steps=50000, batch_size=8192,
                           speed_sentences=50000),
+    },
+    "english_only": {
+        # An encoder pre-trained by masked language modelling only (no
+        # translation pair in any sequence; cached), its untuned poolings,
+        # then English-only fine-tuning on English paraphrase pairs of the
+        # shipped data (only English columns), against the same budget of
+        # translation pairs.
+        "laptop": dict(encoder=None, english_source="local",
+                       english_pairs=None, languages=_BLOG_LANGUAGES,
+                       finetune_steps=300, batch_size=64, lr=1e-3,
+                       poolings=["mean", "max", "cls"], freeze_layers=1,
+                       seeds=[0, 1], xtreme36=True),
+        "colab": dict(encoder="bert-base-multilingual-cased",
+                      english_source="hub", english_pairs=None,
+                      languages=_BLOG_LANGUAGES, finetune_steps=3000,
+                      batch_size=64, lr=2e-5,
+                      poolings=["mean", "max", "cls"], freeze_layers=6,
+                      seeds=[0, 1], xtreme36=True),
+        "multi_gpu": dict(encoder="bert-base-multilingual-cased",
+                          english_source="hub", english_pairs=None,
+                          languages=_BLOG_LANGUAGES, finetune_steps=10000,
+                          batch_size=512, lr=2e-5,
+                          poolings=["mean", "max", "cls"], freeze_layers=6,
+                          seeds=[0, 1, 2], xtreme36=True),
+    },
+    "distillation": {
+        # An English teacher (all-MiniLM-L6-v2, 384-d) made multilingual:
+        # small students (2 x 64) with a 384-d projection learn from a
+        # fixed sample of pairs in ten languages (the teacher's embeddings
+        # of its English sides cached), by KD, AMS or both; a bilingual
+        # (deu) student against the ten-language one.
+        "laptop": dict(teacher="english", languages=_KD_LANGUAGES,
+                       pairs_per_language=800, bilingual="deu",
+                       teacher_eval_languages=["deu", "rus", "cmn"],
+                       model_preset="tiny", student_steps=300,
+                       batch_size=128, lr=2e-3,
+                       kd_weight=1.0, combined_kd_weight=1e3,
+                       seeds=[0, 1], student_init=None, vocab_size=16000),
+        "colab": dict(teacher="sentence-transformers/all-MiniLM-L6-v2",
+                      languages=_KD_LANGUAGES, pairs_per_language=20000,
+                      bilingual="deu", teacher_eval_languages=[
+                          "deu", "fra", "spa", "rus", "cmn"],
+                      student_steps=5000, batch_size=256, lr=2e-5,
+                      kd_weight=1.0, combined_kd_weight=1e3, seeds=[0, 1],
+                      student_init="bert-base-multilingual-cased",
+                      model_preset=None, pooling="mean"),
+        "multi_gpu": dict(teacher="sentence-transformers/all-MiniLM-L6-v2",
+                          languages=_KD_LANGUAGES, pairs_per_language=None,
+                          bilingual="deu", teacher_eval_languages=[
+                              "deu", "fra", "spa", "rus", "cmn"],
+                          student_steps=20000, batch_size=2048, lr=2e-5,
+                          kd_weight=1.0, combined_kd_weight=1e3,
+                          seeds=[0, 1, 2],
+                          student_init="bert-base-multilingual-cased",
+                          model_preset=None, pooling="mean"),
     },
 }
 

@@ -225,6 +225,21 @@ def test_sample_is_uniform_deterministic_and_ordered():
         corpus.sample(0)
 
 
+def test_sample_per_language_caps_every_language():
+    from labse_lite.data import load_train_pairs
+
+    corpus = load_train_pairs(["deu", "fra", "afr"])
+    n_afr = corpus.counts()["afr"]
+    cap = n_afr + 100                      # above afr's size, below the rest
+    sample = corpus.sample_per_language(cap, seed=1)
+    assert sample.counts() == {"afr": n_afr, "deu": cap, "fra": cap}
+    pairs = set(zip(corpus.langs, corpus.xx, corpus.en))
+    assert set(zip(sample.langs, sample.xx, sample.en)) <= pairs
+    assert sample.xx == corpus.sample_per_language(cap, seed=1).xx
+    with pytest.raises(ValueError, match="n must be"):
+        corpus.sample_per_language(0)
+
+
 def test_english_paraphrases_hold_only_english_sentences():
     """English-only tuning data (chapter 10): pairs of English translations
     of one non-English sentence.  Every sentence must come from an English
@@ -251,3 +266,34 @@ def test_english_paraphrases_hold_only_english_sentences():
     assert not foreign & set(para.xx + para.en)
     assert all(D.normalize_for_overlap(a) != D.normalize_for_overlap(b)
                for a, b in zip(para.xx, para.en))
+
+
+def test_english_pairs_load_from_a_local_copy_of_the_nli_dataset(tmp_path):
+    """The colab path fine-tunes on sentence-transformers/all-nli ('pair':
+    anchor, positive); its loading code runs here on a local copy in the
+    hub's layout (parquet under pair/), with no network."""
+    pytest.importorskip("datasets")
+    import pandas as pd
+
+    from labse_lite.data import DataError, load_english_pairs
+
+    folder = tmp_path / "all-nli" / "pair"
+    folder.mkdir(parents=True)
+    rows = pd.DataFrame({"anchor": ["A man plays.", "Kids run.", ""],
+                         "positive": ["Someone plays.", "Children move.",
+                                      "Empty."]})
+    rows.to_parquet(folder / "train-00000-of-00001.parquet")
+    rows.iloc[:1].to_parquet(folder / "dev-00000-of-00001.parquet")
+    pairs = load_english_pairs(path=tmp_path / "all-nli")
+    assert pairs.xx == ["A man plays.", "Kids run."]      # empty row dropped
+    assert pairs.en == ["Someone plays.", "Children move."]
+    assert set(pairs.langs) == {"eng"}
+    assert len(load_english_pairs(path=tmp_path / "all-nli", limit=1)) == 1
+    assert len(load_english_pairs(path=tmp_path / "all-nli",
+                                  hub_split="dev")) == 1
+    with pytest.raises(DataError, match="column"):
+        load_english_pairs(path=tmp_path / "all-nli",
+                           hub_columns=("premise", "hypothesis"))
+    local = load_english_pairs()        # paraphrases of the shipped data
+    english = set(D.load_train_pairs().en)
+    assert set(local.xx) <= english and set(local.en) <= english
