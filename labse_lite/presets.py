@@ -207,7 +207,9 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         # then English-only fine-tuning on English paraphrase pairs of the
         # shipped data (only English columns), against the same budget of
         # translation pairs.
-        "laptop": dict(encoder=None, english_source="local",
+        # encoder=None: the cached reference encoder (a "tiny" shape).
+        "laptop": dict(encoder=None, model_preset="tiny",
+                       english_source="local",
                        english_pairs=None, languages=_BLOG_LANGUAGES,
                        finetune_steps=300, batch_size=64, lr=1e-3,
                        poolings=["mean", "max", "cls"], freeze_layers=1,

@@ -214,23 +214,21 @@ class PairBatcher:
             return self._cache[chunk]
         rng = np.random.default_rng([self.seed, chunk])
         n = self.batch_size * self.chunk_batches
-        draw = int(n * 1.05) + self.batch_size   # spare pairs for duplicates
-        lang = rng.choice(len(self.members), size=draw, p=self.probs)
-        picks = np.empty(draw, dtype=np.int64)
-        for k in np.unique(lang):
-            where = np.flatnonzero(lang == k)
-            picks[where] = rng.choice(self.members[k], size=len(where))
-        picks = picks[np.argsort(self.lengths[picks], kind="stable")]
+        # spare pairs for duplicates; a small corpus (many copies of each
+        # pair in one chunk) gets up to three more draws when they run out
+        queue = self._draw(rng, int(n * 1.05) + self.batch_size)
         batches, current, seen_x, seen_e, deferred = [], [], set(), set(), []
-        queue = list(picks)
-        i = 0
-        while len(batches) < self.chunk_batches and (i < len(queue)
-                                                      or deferred):
+        i, top_ups = 0, 0
+        while len(batches) < self.chunk_batches:
             if deferred and len(current) == 0:
                 pending, deferred = deferred, []
                 queue[i:i] = pending
             if i >= len(queue):
-                break
+                if top_ups == 3:
+                    break
+                queue += self._draw(rng, n // 4 + self.batch_size)
+                top_ups += 1
+                continue
             p = queue[i]
             i += 1
             kx, ke = self.xx_keys[p], self.en_keys[p]
@@ -250,6 +248,16 @@ class PairBatcher:
         batches = [batches[j] for j in order]
         self._cache = {chunk: batches}   # keep one chunk in memory
         return batches
+
+    def _draw(self, rng, size: int) -> list:
+        """``size`` pairs: a language each (∝ n_l ** alpha), then a pair of
+        it uniformly; sorted by length."""
+        lang = rng.choice(len(self.members), size=size, p=self.probs)
+        picks = np.empty(size, dtype=np.int64)
+        for k in np.unique(lang):
+            where = np.flatnonzero(lang == k)
+            picks[where] = rng.choice(self.members[k], size=len(where))
+        return list(picks[np.argsort(self.lengths[picks], kind="stable")])
 
     def batch(self, step: int) -> np.ndarray:
         """Pair indices of the global batch at ``step``."""

@@ -68,6 +68,22 @@ def test_batches_are_deterministic_balanced_and_duplicate_free():
         xx, en, langs, 32, 0.3, seed=2, en_keys=en_keys).batch(0))
 
 
+def test_a_small_corpus_fills_every_batch_without_duplicates():
+    """800 pairs, batches of 128: each chunk holds every pair about eight
+    times, so the spare draw runs out (chapter 09's bilingual student);
+    more pairs are drawn instead of failing, still no pair twice in a
+    batch.  A corpus smaller than a batch still fails, clearly."""
+    rng = np.random.default_rng(3)
+    xx = [[0] * int(rng.integers(3, 30)) for _ in range(800)]
+    en = [[0] * int(rng.integers(3, 30)) for _ in range(800)]
+    batcher = PairBatcher(xx, en, ["deu"] * 800, 128, alpha=0.5, seed=0)
+    for step in range(0, 120, 7):
+        rows = batcher.batch(step)
+        assert len(rows) == 128 and len(set(rows.tolist())) == 128
+    with pytest.raises(RuntimeError, match="not enough distinct pairs"):
+        PairBatcher(xx[:100], en[:100], ["deu"] * 100, 128, 0.5, 0).batch(0)
+
+
 def test_invalid_configs_are_rejected():
     for kwargs, message in ((dict(batch_size=1), "at least 2"),
                             (dict(margin=-0.3), "margin"),
