@@ -134,3 +134,34 @@ def test_pooling_a_lower_hidden_layer(small_tokenizer, small_corpus,
     with pytest.raises(ValueError, match="pooler"):
         DualEncoder.from_config(small_tokenizer, "tiny", pooling="pooler",
                                 hidden_layer=-2)
+
+
+def test_a_large_input_is_tokenised_once_per_vocabulary(tiny_model,
+                                                        small_corpus,
+                                                        monkeypatch):
+    """encode() reuses the token ids of a large input it has seen with the
+    same vocabulary and max_length (every run of a sweep embeds the same
+    benchmark); the vectors are those of a fresh tokenisation."""
+    from labse_lite import model as model_module
+
+    monkeypatch.setattr(model_module, "_CACHE_MIN_SENTENCES", 10)
+    monkeypatch.setattr(model_module, "_ENCODED_IDS", {})
+    texts = list(small_corpus.xx[:40])
+    calls = []
+    real = DualEncoder.tokenize
+
+    def counting(self, sentences, **kwargs):
+        calls.append(len(sentences))
+        return real(self, sentences, **kwargs)
+
+    monkeypatch.setattr(DualEncoder, "tokenize", counting)
+    first = tiny_model.encode(texts)
+    again = tiny_model.encode(texts)
+    assert calls == [40] and torch.equal(first, again)
+    tiny_model.max_length = 8                      # another truncation
+    short = tiny_model.encode(texts)
+    assert calls == [40, 40]
+    tiny_model.encode(texts[:5])                   # small: never cached
+    tiny_model.encode(texts[:5])
+    assert calls == [40, 40, 5, 5]
+    assert torch.equal(short, DualEncoder.encode(tiny_model, texts))
