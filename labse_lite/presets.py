@@ -67,6 +67,21 @@ _KD_LANGUAGES = ["deu", "fra", "spa", "ita", "nld", "rus", "tur", "ara",
 # Chapter 10: the blog's Tatoeba languages.
 _BLOG_LANGUAGES = ["ita", "spa", "fra", "deu", "rus", "jpn", "cmn", "hin"]
 
+# Chapter 09 on a GPU: the hub teacher, mBERT students (mean pooling).
+_MBERT_STUDENTS = dict(
+    teacher="sentence-transformers/all-MiniLM-L6-v2", languages=_KD_LANGUAGES,
+    bilingual="deu", teacher_eval_languages=["deu", "fra", "spa", "rus",
+                                             "cmn"],
+    lr=2e-5, kd_weight=1.0, combined_kd_weight=1e3,
+    student_init="bert-base-multilingual-cased", model_preset=None,
+    pooling="mean")
+
+# Chapter 10 on a GPU: mBERT tuned on NLI from the hub, as in the blog.
+_MBERT_ON_NLI = dict(
+    encoder="bert-base-multilingual-cased", english_source="hub",
+    english_pairs=None, languages=_BLOG_LANGUAGES, lr=2e-5,
+    poolings=["mean", "max", "cls"], freeze_layers=6, xtreme36=True)
+
 # Chapter-specific settings at each scale.
 CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "dual_encoder": {
@@ -214,18 +229,10 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                        finetune_steps=300, batch_size=64, lr=1e-3,
                        poolings=["mean", "max", "cls"], freeze_layers=1,
                        seeds=[0, 1], xtreme36=True),
-        "colab": dict(encoder="bert-base-multilingual-cased",
-                      english_source="hub", english_pairs=None,
-                      languages=_BLOG_LANGUAGES, finetune_steps=3000,
-                      batch_size=64, lr=2e-5,
-                      poolings=["mean", "max", "cls"], freeze_layers=6,
-                      seeds=[0, 1], xtreme36=True),
-        "multi_gpu": dict(encoder="bert-base-multilingual-cased",
-                          english_source="hub", english_pairs=None,
-                          languages=_BLOG_LANGUAGES, finetune_steps=10000,
-                          batch_size=512, lr=2e-5,
-                          poolings=["mean", "max", "cls"], freeze_layers=6,
-                          seeds=[0, 1, 2], xtreme36=True),
+        "colab": dict(**_MBERT_ON_NLI, finetune_steps=3000, batch_size=64,
+                      seeds=[0, 1]),
+        "multi_gpu": dict(**_MBERT_ON_NLI, finetune_steps=10000,
+                          batch_size=512, seeds=[0, 1, 2]),
     },
     "distillation": {
         # An English teacher (all-MiniLM-L6-v2, 384-d) made multilingual:
@@ -240,23 +247,11 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                        batch_size=128, lr=2e-3,
                        kd_weight=1.0, combined_kd_weight=1e3,
                        seeds=[0, 1], student_init=None, vocab_size=16000),
-        "colab": dict(teacher="sentence-transformers/all-MiniLM-L6-v2",
-                      languages=_KD_LANGUAGES, pairs_per_language=20000,
-                      bilingual="deu", teacher_eval_languages=[
-                          "deu", "fra", "spa", "rus", "cmn"],
-                      student_steps=5000, batch_size=256, lr=2e-5,
-                      kd_weight=1.0, combined_kd_weight=1e3, seeds=[0, 1],
-                      student_init="bert-base-multilingual-cased",
-                      model_preset=None, pooling="mean"),
-        "multi_gpu": dict(teacher="sentence-transformers/all-MiniLM-L6-v2",
-                          languages=_KD_LANGUAGES, pairs_per_language=None,
-                          bilingual="deu", teacher_eval_languages=[
-                              "deu", "fra", "spa", "rus", "cmn"],
-                          student_steps=20000, batch_size=2048, lr=2e-5,
-                          kd_weight=1.0, combined_kd_weight=1e3,
-                          seeds=[0, 1, 2],
-                          student_init="bert-base-multilingual-cased",
-                          model_preset=None, pooling="mean"),
+        "colab": dict(**_MBERT_STUDENTS, pairs_per_language=20000,
+                      student_steps=5000, batch_size=256, seeds=[0, 1]),
+        "multi_gpu": dict(**_MBERT_STUDENTS, pairs_per_language=None,
+                          student_steps=20000, batch_size=2048,
+                          seeds=[0, 1, 2]),
     },
 }
 
