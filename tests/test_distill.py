@@ -384,3 +384,37 @@ def test_reference_encoder_is_pretrained_once(tmp_path, monkeypatch):
     saved = json.loads((first.parent / "cache_key.json").read_text())
     assert saved["kind"] == "PretrainConfig"
     assert saved["config"]["tlm_fraction"] == 0.0
+
+
+def test_a_kd_student_starts_from_a_pretrained_encoder(
+        tmp_path, teacher_dir, small_corpus, monkeypatch):
+    """KD from a pre-training checkpoint (``init_model``, as chapter 09's
+    colab preset starts from mBERT): the student reads the encoder's
+    weights and vocabulary, and learns.  With the table frozen, its word
+    embeddings are the encoder's, bit for bit."""
+    from labse_lite.model import DualEncoder
+    from labse_lite.pretrain import PretrainConfig, pretrain
+    from labse_lite.train import train
+
+    monkeypatch.setenv("LABSE_LITE_CACHE", str(tmp_path / "cache"))
+    pretrain(PretrainConfig(output_dir=str(tmp_path / "mlm"),
+                            model_preset="tiny", num_layers=2, stacking=False,
+                            tlm_fraction=0.0, vocab_size=1500, max_steps=4,
+                            batch_size=8, heldout_pairs=20, threads=1,
+                            progress=False), small_corpus)
+    encoder = DualEncoder.from_pretrained(str(tmp_path / "mlm" / "model"))
+    cfg = TrainConfig(output_dir=str(tmp_path / "kd"),
+                      init_model=str(tmp_path / "mlm" / "model"),
+                      projection_dim=64, batch_size=16, max_steps=6,
+                      final_eval=False, checkpoint_every=0, progress=False,
+                      threads=1, log_every=1, teacher=str(teacher_dir),
+                      ams_weight=0.0, feature_weight=0.0, logit_weight=0.0,
+                      kd_weight=1.0, freeze_embeddings=True, lr=1e-2)
+    train(cfg, small_corpus)
+    student = DualEncoder.from_pretrained(str(tmp_path / "kd" / "model"))
+    assert student.tokenizer.get_vocab() == encoder.tokenizer.get_vocab()
+    assert torch.equal(student.encoder.get_input_embeddings().weight,
+                       encoder.encoder.get_input_embeddings().weight)
+    logs = [json.loads(l) for l in
+            (tmp_path / "kd" / "log.jsonl").read_text().splitlines()]
+    assert logs[-1]["loss_kd"] < logs[0]["loss_kd"]
