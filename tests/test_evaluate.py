@@ -128,3 +128,17 @@ def test_retrieval_accuracy_candidate_keys():
                               candidate_keys=[0, 0, 1]) == 1.0
     with pytest.raises(ValueError, match="one id per candidate"):
         retrieval_accuracy(e, cands, candidate_keys=[0, 1])
+
+
+def test_chunked_argmax_equals_one_matrix_and_reuses_its_buffer():
+    """The large pool is scored in chunks of queries with one reused
+    buffer; the last chunk is shorter.  Same answer as one big matmul."""
+    from labse_lite.evaluate import _argmax_chunked
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(1030, 16, generator=g)
+    c = torch.randn(700, 16, generator=g, requires_grad=True)
+    full = (q @ c.detach().T).argmax(dim=1)
+    assert torch.equal(_argmax_chunked(q, c, chunk=256), full)
+    assert torch.equal(_argmax_chunked(q, c, chunk=5000), full)
+    assert _argmax_chunked(q[:0], c).shape == (0,)
