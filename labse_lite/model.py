@@ -357,7 +357,10 @@ _CACHE_MIN_SENTENCES = 5000
 _CACHE_ENTRIES = 4
 
 
-def _tokenizer_key(tokenizer) -> str:
+def tokenizer_key(tokenizer) -> str:
+    """sha256 of a tokenizer's full specification (vocabulary and
+    normaliser): equal keys tokenise alike.  Keys the in-process token-id
+    caches of training and of :meth:`DualEncoder.encode`."""
     import hashlib
 
     spec = (tokenizer.backend_tokenizer.to_str()
@@ -374,7 +377,7 @@ def _tokenize_cached(model: "DualEncoder", sentences: Sequence[str]):
     if len(sentences) < _CACHE_MIN_SENTENCES or not all(
             isinstance(s, str) for s in sentences):
         return model.tokenize(sentences, return_n_truncated=True)
-    key = (_tokenizer_key(model.tokenizer), model.max_length,
+    key = (tokenizer_key(model.tokenizer), model.max_length,
            hashlib.sha256("\0".join(sentences).encode()).hexdigest())
     if key not in _ENCODED_IDS:
         if len(_ENCODED_IDS) >= _CACHE_ENTRIES:

@@ -426,11 +426,9 @@ def _tokenize_corpus(model: DualEncoder, corpus: ParallelCorpus):
     and the same corpus with the same vocabulary once per process."""
     import hashlib
 
-    tok = model.tokenizer
-    spec = (tok.backend_tokenizer.to_str()       # vocabulary + normaliser
-            if hasattr(tok, "backend_tokenizer")
-            else repr(sorted(tok.get_vocab().items())))
-    key = (hashlib.sha256(spec.encode()).hexdigest(), model.max_length,
+    from .model import tokenizer_key
+
+    key = (tokenizer_key(model.tokenizer), model.max_length,
            hashlib.sha256("\0".join(corpus.xx + ["\1"] + corpus.en)
                           .encode()).hexdigest())
     if key not in _TOKENIZED:
