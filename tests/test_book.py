@@ -56,29 +56,28 @@ def _xx2en_table(nb: dict) -> dict[str, float]:
 
 def test_a_chapter_runs_end_to_end_on_two_processes(tmp_path):
     """Chapter 02 with ``-p nproc_per_node 2``: two gloo processes on CPU,
-    32 pairs each of the same global batch of 64, launched by the chapter
-    through torchrun; every cell runs and the chapter's own claims hold.
+    each with half of every global batch, launched by the chapter through
+    torchrun; every cell runs, including the chapter's own claims.
 
-    Exact agreement with one process is shown where both share one
-    vocabulary (``tests/test_launch.py``, chapter 04: identical loss and
-    accuracy).  Here the chapter retrains its vocabulary, and the WordPiece
-    trainer breaks frequency ties differently in every process, which
-    alone moves a language by up to ~4 points between two executions
-    (measured: tur 44.6 vs 40.9); so only the 6-language mean is compared
-    with the committed one-process execution, within 3 points."""
+    A shortened run (``-p max_steps 200``) keeps this test to a third of
+    the chapter's cost.  Exact agreement of two processes with one is
+    shown where both share one vocabulary (``tests/test_launch.py``,
+    chapter 04: identical loss and accuracy); here the chapter retrains
+    its vocabulary, and the WordPiece trainer breaks frequency ties
+    differently in every process, so only learning is checked: every
+    language far above chance (1 in 1000)."""
     pm = pytest.importorskip("papermill")
     chapter = ROOT / "book" / "02_dual_encoder.ipynb"
     out = tmp_path / "ch02_two_processes.ipynb"
     pm.execute_notebook(str(chapter), str(out),
-                        parameters=dict(nproc_per_node=2),
+                        parameters=dict(nproc_per_node=2, max_steps=200),
                         cwd=str(ROOT / "book"), kernel_name="python3",
                         progress_bar=False)
     nb = json.loads(out.read_text())
     text = "".join("".join(o.get("text", "")) for c in nb["cells"]
                    if c["cell_type"] == "code" for o in c.get("outputs", []))
-    assert "on 2 process(es)" in text
+    assert "200 steps" in text and "on 2 process(es)" in text
     two = _xx2en_table(nb)
     one = _xx2en_table(json.loads(chapter.read_text()))
     assert set(two) == set(one) and len(one) == 6
-    mean = lambda t: sum(t.values()) / len(t)          # noqa: E731
-    assert abs(mean(two) - mean(one)) <= 3.0, (one, two)
+    assert min(two.values()) > 5.0, two

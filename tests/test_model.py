@@ -165,3 +165,19 @@ def test_a_large_input_is_tokenised_once_per_vocabulary(tiny_model,
     tiny_model.encode(texts[:5])
     assert calls == [40, 40, 5, 5]
     assert torch.equal(short, DualEncoder.encode(tiny_model, texts))
+
+
+def test_pad_batch_pads_right_and_masks_exactly_the_tokens():
+    from labse_lite.model import pad_batch
+
+    ids = [[5, 6, 7], [8], [], [9, 10, 11, 12]]
+    input_ids, mask = pad_batch(ids, pad_id=0)
+    assert input_ids.tolist() == [[5, 6, 7, 0], [8, 0, 0, 0], [0, 0, 0, 0],
+                                  [9, 10, 11, 12]]
+    assert mask.tolist() == [[1, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0],
+                             [1, 1, 1, 1]]
+    assert input_ids.dtype == mask.dtype == torch.long
+    # A pad id that is also a real token id: only the mask tells them apart.
+    input_ids, mask = pad_batch([(3, 3), (3,)], pad_id=3)
+    assert input_ids.tolist() == [[3, 3], [3, 3]]
+    assert mask.tolist() == [[1, 1], [1, 0]]
