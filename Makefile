@@ -28,8 +28,15 @@ train: $(BIN)/.installed
 book: $(BIN)/.installed
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
+# Two test workers (pytest-xdist), one CPU thread per process: each chapter
+# or test file runs whole in one worker, and the two workers keep to one core
+# each (LABSE_LITE_MAX_THREADS caps what chapters and training runs ask for;
+# OMP_NUM_THREADS sets the default of everything else, faiss included).
+TEST_WORKERS ?= 2
+
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 LABSE_LITE_MAX_THREADS=1 $(BIN)/python -m pytest \
+	    -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/quality_per_cpu_minute.py

@@ -276,6 +276,9 @@ def settings(chapter: str, scale: str = "laptop",
         raise ValueError(f"unknown setting(s) for chapter {chapter!r}: "
                          f"{unknown}; known: {sorted(out)}")
     out.update({k: v for k, v in overrides.items() if v is not None})
+    from .launch import cpu_threads
+
+    out["threads"] = cpu_threads(out["threads"])  # $LABSE_LITE_MAX_THREADS
     out["scale"] = scale
     return out
 

@@ -278,9 +278,12 @@ def start_run(config):
     Returns ``(DistContext, device, output_dir)``."""
     from . import distributed as dist_utils
 
+    from .launch import cpu_threads
+
     config.validate()
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    threads = cpu_threads(config.threads)
+    if threads:
+        torch.set_num_threads(threads)
     ctx = dist_utils.setup(config.device, config.dist_timeout_seconds,
                            config.dist_wait_timeout_seconds)
     device = ctx.device if ctx.world_size > 1 else _pick_device(config.device)

@@ -42,3 +42,18 @@ def test_presets_are_not_shared_mutable_state():
 def test_run_grid_rejects_unknown_keys():
     with pytest.raises(ValueError, match="TrainConfig fields"):
         run_grid(TrainConfig(), {"margins": [0.1]})
+
+
+def test_thread_cap_from_the_environment(monkeypatch):
+    from labse_lite.launch import cpu_threads
+
+    monkeypatch.delenv("LABSE_LITE_MAX_THREADS", raising=False)
+    assert cpu_threads(2) == 2 and cpu_threads(None) is None
+    assert presets.settings("margin")["threads"] == 2
+    monkeypatch.setenv("LABSE_LITE_MAX_THREADS", "1")
+    assert cpu_threads(2) == 1 and cpu_threads(None) == 1
+    assert cpu_threads(1) == 1
+    assert presets.settings("margin")["threads"] == 1
+    monkeypatch.setenv("LABSE_LITE_MAX_THREADS", "0")
+    with pytest.raises(ValueError, match="positive integer"):
+        cpu_threads(2)
