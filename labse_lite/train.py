@@ -277,7 +277,6 @@ def start_run(config):
     launched by ``torchrun``, pick the device, create ``output_dir``.
     Returns ``(DistContext, device, output_dir)``."""
     from . import distributed as dist_utils
-
     from .launch import cpu_threads
 
     config.validate()

@@ -279,8 +279,9 @@ def test_a_stop_decision_is_taken_by_all_ranks_together(tmp_path):
 
 def test_slow_rank0_evaluation_outlives_the_collective_timeout(tmp_path):
     """Rank 0's evaluations (each made 9 s slow by a test hook: one
-    periodic, one final) are longer than the 5 s collective timeout; the other rank waits for it in the
-    long-timeout barrier instead of failing (issue 13)."""
+    periodic, one final) are longer than the 5 s collective timeout; the
+    other rank waits for them in the long-timeout barrier instead of
+    failing (issue 13)."""
     out = tmp_path / "slow"
     cmd = [sys.executable, "-m", "torch.distributed.run",
            "--nproc_per_node=2", f"--master_port={_free_port()}",
