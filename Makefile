@@ -28,13 +28,17 @@ train: $(BIN)/.installed
 book: $(BIN)/.installed
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Two test workers (pytest-xdist), one CPU thread per process: each chapter
-# or test file runs whole in one worker, and the two workers keep to one core
-# each (LABSE_LITE_MAX_THREADS caps what chapters and training runs ask for;
-# OMP_NUM_THREADS sets the default of everything else, faiss included).
+# The reference model (chapters 05, 07 and 08 share it) is built first, on
+# every core, unless it is cached: built inside the workers, two chapters
+# would train it at once.  Then two test workers (pytest-xdist), one CPU
+# thread per process: each chapter or test file runs whole in one worker,
+# and the two workers keep to one core each (LABSE_LITE_MAX_THREADS caps
+# what chapters and training runs ask for; OMP_NUM_THREADS sets the
+# default of everything else, faiss included).
 TEST_WORKERS ?= 2
 
 test: $(BIN)/.installed
+	$(BIN)/labse-lite reference --quiet
 	OMP_NUM_THREADS=1 LABSE_LITE_MAX_THREADS=1 $(BIN)/python -m pytest \
 	    -n $(TEST_WORKERS) --dist loadfile --durations=25
 

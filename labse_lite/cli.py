@@ -1,4 +1,4 @@
-"""Command line: ``labse-lite train|distill|pretrain|eval|mine|vocab``
+"""Command line: ``labse-lite train|distill|pretrain|eval|mine|vocab|reference``
 (also ``python -m labse_lite``).
 
 ``train`` exposes every :class:`labse_lite.train.TrainConfig` field as a
@@ -255,6 +255,33 @@ def _cmd_mine(args) -> int:
     return 0
 
 
+def _cmd_reference(args) -> int:
+    import dataclasses as dc
+
+    from . import reference
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, not {args.threads}")
+    config = dc.replace(reference.reference_config(), threads=args.threads)
+    folder = reference.reference_teacher(config, progress=not args.quiet)
+    summary = json.loads((folder.parent / "summary.json").read_text())
+    averages = summary.get("eval", {}).get("tatoeba_avg_xx2en", {})
+    out = {"teacher": str(folder),
+           "key": reference.cache_key(config),
+           "tatoeba_xtreme36": averages.get("xtreme36"),
+           "train_seconds": summary.get("train_seconds")}
+    if args.encoder:
+        from .pretrain import PretrainConfig
+
+        enc = PretrainConfig(**reference.REFERENCE_ENCODER)
+        if args.threads is not None:
+            enc = dc.replace(enc, threads=args.threads)
+        out["encoder"] = str(reference.reference_encoder(
+            enc, progress=not args.quiet))
+    print(json.dumps(out, indent=1))
+    return 0
+
+
 def _add_train_parser(sub, name: str, text: str, func) -> None:
     """``train`` and ``distill``: every TrainConfig field as a flag, plus
     the corpus files."""
@@ -347,6 +374,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="language smoothing exponent")
     p_vocab.add_argument("--seed", type=int, default=0)
     p_vocab.set_defaults(func=_cmd_vocab)
+
+    p_ref = sub.add_parser(
+        "reference", help="build (once) and print the cached reference "
+        "model that chapters 05, 07 and 08 use",
+        description="Train the reference dual encoder unless a copy with "
+        "its exact config and data is cached (runs/cache, or "
+        "$LABSE_LITE_CACHE); print its folder and accuracy as JSON.")
+    p_ref.add_argument("--encoder", action="store_true",
+                       help="also the pre-trained reference encoder "
+                       "(chapter 10)")
+    p_ref.add_argument("--threads", type=int, default=None,
+                       help="CPU threads for a build (default: torch's)")
+    p_ref.add_argument("--quiet", action="store_true",
+                       help="no progress bars")
+    p_ref.set_defaults(func=_cmd_reference)
     return parser
 
 

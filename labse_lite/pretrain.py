@@ -456,7 +456,7 @@ def pretrain(config: PretrainConfig,
 
     from . import distributed as dist_utils
     from .tokenization import load_tokenizer, train_wordpiece
-    from .train import lr_lambda, select_corpus, start_run
+    from .train import adamw, lr_lambda, select_corpus, start_run
 
     ctx, device, out = start_run(config)
     is_main = ctx.rank == 0
@@ -543,9 +543,7 @@ def pretrain(config: PretrainConfig,
         for name, param in model.named_parameters():
             (no_decay if param.dim() < 2 or "LayerNorm" in name
              or "embeddings" in name else decay).append(param)
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        optimizer = adamw(decay, no_decay, config.lr, config.weight_decay)
         warmup = min(config.warmup_steps, max(steps // 10, 1))
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: lr_lambda(s, warmup, steps))

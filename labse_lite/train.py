@@ -29,7 +29,7 @@ from .languages import XTREME_36
 from .gradcache import cached_gradient_step
 from .model import DualEncoder
 
-__all__ = ["TrainConfig", "PairBatcher", "train", "lr_lambda"]
+__all__ = ["TrainConfig", "PairBatcher", "train", "lr_lambda", "adamw"]
 
 
 @dataclass
@@ -400,6 +400,25 @@ def freeze_parameters(config: TrainConfig, model: DualEncoder) -> None:
             layer.requires_grad_(False)
 
 
+def adamw(decay: list, no_decay: list, lr: float,
+          weight_decay: float) -> torch.optim.AdamW:
+    """AdamW over two groups (decayed weights; biases, LayerNorms and
+    embeddings undecayed) with PyTorch's fused kernel where the parameters
+    allow it (CPU or CUDA floating-point tensors), else the multi-tensor
+    one.  PyTorch's default on CPU updates one tensor at a time: 41 ms per
+    step for the laptop model's 4.8M parameters against 4.5 ms fused
+    (``benchmarks/optimizer_step.py``), a sixth of a 1-thread training
+    step.  Fused updates agree with the per-tensor ones to float rounding
+    (~2e-7), not bit for bit."""
+    params = decay + no_decay
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda")
+                                 and p.is_floating_point() for p in params)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}], lr=lr,
+        fused=True if fused else None, foreach=None if fused else True)
+
+
 def resolve_teacher(name: str, progress: bool = True) -> str:
     """A teacher setting as a model folder: ``"reference"`` is the cached
     reference model (:func:`labse_lite.reference.reference_teacher`),
@@ -544,9 +563,8 @@ class _Run:
                 continue
             (no_decay if param.dim() < 2 or "LayerNorm" in name
              or "embeddings" in name else decay).append(param)
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        self.optimizer = adamw(decay, no_decay, config.lr,
+                               config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_lambda(s, config.warmup_steps,
                                                 config.max_steps))

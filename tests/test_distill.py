@@ -208,6 +208,76 @@ def test_reference_model_is_cached_and_invalidated(tmp_path, monkeypatch):
     assert not list(root.glob("*.partial-*"))
 
 
+def test_cached_training_ignores_how_a_run_is_carried_out(tmp_path,
+                                                         monkeypatch):
+    """Threads, output folder, progress and checkpointing are not part of
+    the key: a config that differs only in them gets the cached model."""
+    import labse_lite.train as T
+
+    calls = []
+    real_train = T.train
+    monkeypatch.setattr(T, "train", lambda config, *a, **k: (
+        calls.append(1), real_train(config, *a, **k))[1])
+    cfg = TrainConfig(languages=["afr"], model_preset="tiny",
+                      vocab_size=500, batch_size=8, max_steps=2,
+                      final_eval=False, checkpoint_every=0, threads=1)
+    root = tmp_path / "cache"
+    first = reference.cached_training(cfg, progress=False, root=root)
+    again = reference.cached_training(dataclasses.replace(
+        cfg, threads=2, output_dir=str(tmp_path / "elsewhere"),
+        checkpoint_every=100, progress=True), progress=False, root=root)
+    assert again == first and len(calls) == 1
+
+
+def test_chapter07_main_run_is_the_reference_model():
+    """Chapter 07 reuses the cached reference model only while its laptop
+    main run has exactly the reference config (else it trains its own,
+    silently costing CI minutes): the config built as the chapter builds
+    it must have the reference model's key."""
+    from labse_lite import presets
+    from labse_lite.languages import ZERO_SHOT_LABELLED
+
+    s = presets.settings("zero_shot", "laptop")
+    config = TrainConfig(
+        output_dir="x", exclude_languages=list(ZERO_SHOT_LABELLED),
+        init_model=s["init_model"], model_preset=s["model_preset"],
+        vocab_size=s["vocab_size"] or 32000, pooling=s["pooling"],
+        max_length=s["max_length"], batch_size=s["batch_size"],
+        max_steps=s["max_steps"], lr=s["lr"],
+        warmup_steps=s["max_steps"] // 12, threads=s["threads"],
+        precision=s["precision"], checkpoint_every=0, progress=False)
+    ref = reference.reference_config()
+    assert reference.cache_key(config) == reference.cache_key(ref)
+    assert set(ref.exclude_languages) == set(ZERO_SHOT_LABELLED)
+    source = (Path(__file__).parents[1] / "book" /
+              "07_zero_shot.ipynb").read_text()
+    assert "cache_key(config) == cache_key(reference_config())" in source
+
+
+def test_reference_cli_builds_once_and_reports(tmp_path, monkeypatch,
+                                              capsys):
+    """``labse-lite reference``: builds the (here: tiny) reference model
+    into $LABSE_LITE_CACHE, prints its folder and key as JSON; a second
+    call reuses it; a bad --threads is an error."""
+    from labse_lite import cli
+
+    tiny = TrainConfig(languages=["afr"], model_preset="tiny",
+                       vocab_size=500, batch_size=8, max_steps=2,
+                       final_eval_languages=["afr"],
+                       final_pool_languages=["afr"], checkpoint_every=0)
+    monkeypatch.setattr(reference, "reference_config", lambda: tiny)
+    monkeypatch.setenv("LABSE_LITE_CACHE", str(tmp_path / "cache"))
+    assert cli.main(["reference", "--quiet", "--threads", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["key"] == reference.cache_key(tiny)
+    assert Path(out["teacher"]).parent.parent == tmp_path / "cache"
+    assert (Path(out["teacher"]) / "model.safetensors").is_file()
+    assert cli.main(["reference", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["teacher"] == out["teacher"]
+    assert cli.main(["reference", "--threads", "0"]) == 2
+    assert "--threads must be >= 1" in capsys.readouterr().err
+
+
 def test_distillation_under_two_processes_matches_one(
         tmp_path, teacher_dir, small_corpus, monkeypatch):
     """W lives outside the encoder's forward; DDP must still average its
