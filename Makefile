@@ -2,7 +2,7 @@
 #   make run    set up .venv, train + evaluate the laptop model (~7 min), then
 #               execute and build the book into _build/html
 #   make test   set up .venv, run the whole test suite (unit tests + every
-#               chapter re-executed and checked with nbval; 52 min on a
+#               chapter re-executed and checked with nbval; 42 min on a
 #               fresh 2-core clone with two workers, 2026-12-01)
 # Everything is installed from requirements-lock.txt (exact pins, CPU torch).
 
