@@ -256,13 +256,12 @@ def _cmd_mine(args) -> int:
 
 
 def _cmd_reference(args) -> int:
-    import dataclasses as dc
-
     from . import reference
 
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, not {args.threads}")
-    config = dc.replace(reference.reference_config(), threads=args.threads)
+    config = dataclasses.replace(reference.reference_config(),
+                                 threads=args.threads)
     folder = reference.reference_teacher(config, progress=not args.quiet)
     summary = json.loads((folder.parent / "summary.json").read_text())
     averages = summary.get("eval", {}).get("tatoeba_avg_xx2en", {})
@@ -275,7 +274,7 @@ def _cmd_reference(args) -> int:
 
         enc = PretrainConfig(**reference.REFERENCE_ENCODER)
         if args.threads is not None:
-            enc = dc.replace(enc, threads=args.threads)
+            enc = dataclasses.replace(enc, threads=args.threads)
         out["encoder"] = str(reference.reference_encoder(
             enc, progress=not args.quiet))
     print(json.dumps(out, indent=1))
