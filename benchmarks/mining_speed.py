@@ -90,6 +90,59 @@ def make_embeddings(n: int, seed: int, planted: float, noise: float
     return src, tgt, gold
 
 
+def real_texts(n: int, seed: int) -> tuple[list, list, np.ndarray]:
+    """``n`` source and ``n`` target texts from the shipped training pairs
+    (372,793), and the gold (src, tgt) rows.  Every pair contributes its
+    non-English side as a source and its English side as a target, at
+    shuffled rows (the gold pairs); the remaining rows are two-sentence
+    "documents" -- two random sentences of the same side joined by a
+    space, with independent partners on the two sides, so they are not
+    translations of each other -- as web text often holds several
+    sentences per line."""
+    from labse_lite.data import load_train_pairs
+
+    pairs = load_train_pairs()
+    rng = np.random.default_rng([seed, n])
+    m = min(n, len(pairs))
+    src_rows, tgt_rows = rng.permutation(len(pairs))[:m], None
+    tgt_rows = rng.permutation(m)
+    src = [pairs.xx[i] for i in src_rows]
+    tgt = [pairs.en[src_rows[j]] for j in tgt_rows]
+    gold = np.stack([tgt_rows, np.arange(m)], axis=1).astype(np.int64)
+    for side, texts in ((pairs.xx, src), (pairs.en, tgt)):
+        a = rng.integers(0, len(pairs), n - m)
+        b = rng.integers(0, len(pairs), n - m)
+        texts.extend(f"{side[i]} {side[j]}" for i, j in zip(a, b))
+    return src, tgt, gold
+
+
+def real_embeddings(n: int, seed: int, threads: int,
+                    cache: Path = REPO / "runs" / "bench_mining"
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reference model's embeddings (``labse-lite reference``, the
+    laptop model the book's chapters share) of :func:`real_texts`,
+    cached as .npy files under ``cache``."""
+    import torch
+
+    from labse_lite.model import DualEncoder
+    from labse_lite.reference import cached_training, reference_config
+
+    run = cached_training(reference_config())
+    folder = cache / f"{Path(run).parent.name}_n{n}_s{seed}"
+    files = [folder / f"{name}.npy" for name in ("src", "tgt", "gold")]
+    if not all(f.is_file() for f in files):
+        torch.set_num_threads(threads)
+        model = DualEncoder.from_pretrained(str(run))
+        src, tgt, gold = real_texts(n, seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, texts in (("src", src), ("tgt", tgt)):
+            emb = model.encode(texts, batch_size=512,
+                               show_progress_bar=True).numpy()
+            np.save(folder / f"{name}.npy", emb.astype(np.float32))
+        np.save(folder / "gold.npy", gold)
+    return tuple(np.load(f) for f in files)
+
+
 # -- workers (each in a fresh process) ----------------------------------------
 
 def _peak_mib() -> float:

@@ -239,10 +239,17 @@ def _cmd_mine(args) -> int:
                                   show_progress_bar=not args.quiet,
                                   convert_to_numpy=True))
         texts.append(sentences)
+    choice = mining.choose_index(
+        max(len(sides[0]), len(sides[1])), sides[0].shape[1], args.k,
+        args.index, nlist=args.nlist, nprobe=args.nprobe)
+    if not args.quiet:
+        print(f"mining {len(sides[0])} x {len(sides[1])} with "
+              f"{choice.describe()}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     pairs = mining.mine(sides[0], sides[1], k=args.k, scoring=args.scoring,
                         mode=args.mode, threshold=args.threshold,
-                        index=args.index, show_progress_bar=not args.quiet)
+                        index=args.index, show_progress_bar=not args.quiet,
+                        nlist=args.nlist, nprobe=args.nprobe)
     seconds = time.perf_counter() - start
     src_text = texts[0] or [str(i) for i in range(len(sides[0]))]
     tgt_text = texts[1] or [str(i) for i in range(len(sides[1]))]
@@ -251,6 +258,7 @@ def _cmd_mine(args) -> int:
                       "pairs": written, "output": args.output,
                       "k": args.k, "scoring": args.scoring,
                       "mode": args.mode, "threshold": args.threshold,
+                      "index": choice.describe(),
                       "mining_seconds": round(seconds, 3)}, indent=1))
     return 0
 
@@ -360,7 +368,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep pairs scoring at least this (absolute: "
                         "the paper's 0.6 cosine)")
     p_mine.add_argument("--index", default="auto",
-                        choices=["auto", "exact", "approx"])
+                        choices=["auto", "exact", "approx", "ivf", "hnsw"],
+                        help="auto (default): exact search up to 200,000 "
+                        "sentences, IVF above; approx is IVF")
+    p_mine.add_argument("--nlist", type=int, default=None,
+                        help="IVF cells (default: the power of two nearest "
+                        "4*sqrt(n))")
+    p_mine.add_argument("--nprobe", type=int, default=None,
+                        help="IVF cells scanned per query (default: "
+                        "nlist/128, at least 16)")
     p_mine.add_argument("--batch-size", type=int, default=256)
     p_mine.add_argument("--quiet", action="store_true")
     p_mine.set_defaults(func=_cmd_mine)

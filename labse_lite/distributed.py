@@ -203,18 +203,33 @@ def check_equal_batch_sizes(batch: int, ctx: DistContext) -> None:
 
 def global_batch_loss(x: torch.Tensor, y: torch.Tensor, ctx: DistContext,
                       gather=all_gather_with_grad, check_sizes: bool = True,
+                      extra_candidates: torch.Tensor | None = None,
                       **loss_kwargs) -> torch.Tensor:
     """AMS loss of this rank's (B, D) queries against the global batch,
-    positives at ``rank × B + i``, both directions (eqs. 2–4, §3.3)."""
-    if ctx.world_size == 1:
-        return additive_margin_softmax_loss(x, y, **loss_kwargs)
-    if check_sizes:
+    positives at ``rank × B + i``, both directions (eqs. 2–4, §3.3).
+
+    ``extra_candidates`` (E, D), e.g. this rank's mined hard negatives
+    (LaBSE App. B), are gathered like the batch and appended after the
+    global batch's targets: they are candidates of the x→y direction only
+    (they are targets, not queries), so every positive keeps its row.
+    """
+    if check_sizes and ctx.world_size > 1:
         check_equal_batch_sizes(x.shape[0], ctx)
-    x_all = gather(x)                                   # (W·B, D)
-    y_all = gather(y)                                   # (W·B, D)
+    if ctx.world_size == 1:
+        x_all, y_all, offset = x, y, 0
+    else:
+        x_all = gather(x)                               # (W·B, D)
+        y_all = gather(y)                               # (W·B, D)
+        offset = ctx.rank * x.shape[0]
+    if extra_candidates is not None:
+        if ctx.world_size > 1:
+            if check_sizes:
+                check_equal_batch_sizes(extra_candidates.shape[0], ctx)
+            extra_candidates = gather(extra_candidates)     # (W·E, D)
+        y_all = torch.cat([y_all, extra_candidates])    # (W·B + W·E, D)
     return additive_margin_softmax_loss(
-        x, y, x_candidates=x_all, y_candidates=y_all,
-        offset=ctx.rank * x.shape[0], **loss_kwargs)
+        x, y, x_candidates=x_all, y_candidates=y_all, offset=offset,
+        **loss_kwargs)
 
 
 # --------------------------------------------------------------------------

@@ -7,7 +7,8 @@ multilingual sentence embeddings"):
 
 1. :func:`knn` finds each source sentence's k nearest targets (forward)
    and each target's k nearest sources (backward), exactly with
-   ``faiss.IndexFlatIP`` or approximately with HNSW for large pools.
+   ``faiss.IndexFlatIP`` or approximately for large pools (IVF: k-means
+   cells, each query scanning the few nearest; :func:`choose_index`).
 2. :func:`margin_scores` scores every candidate pair (x, y) by how much
    its cosine stands out from the two sentences' neighbourhoods::
 
@@ -38,19 +39,23 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["APPROXIMATE_THRESHOLD", "SCORINGS", "MODES", "MarginScores",
-           "MinedPairs", "build_index", "knn", "margin_scores",
+__all__ = ["APPROXIMATE_THRESHOLD", "SCORINGS", "MODES", "INDEXES",
+           "IndexChoice", "MarginScores", "MinedPairs", "choose_index",
+           "build_index", "knn", "margin_scores",
            "select_pairs", "mine", "best_f1_threshold",
            "precision_recall_f1", "write_tsv", "read_tsv"]
 
-# Above this many candidates, index="auto" searches approximately (HNSW).
+# Above this many candidates, index="auto" searches approximately (IVF).
 APPROXIMATE_THRESHOLD = 200_000
 DEFAULT_CHUNK_SIZE = 8192      # queries searched at once: memory O(chunk·k)
 HNSW_M = 32                    # graph degree of the HNSW index
 HNSW_EF_CONSTRUCTION = 64      # candidate list size while building
 HNSW_EF_SEARCH = 128           # candidate list size while searching
+IVF_POINTS_PER_LIST = 64       # k-means training sample: this many per list
+IVF_PROBE_FRACTION = 1 / 128   # default nprobe = this fraction of the lists
+IVF_MIN_PROBE = 16
 
-INDEXES = ("auto", "exact", "approx")
+INDEXES = ("auto", "exact", "approx", "ivf", "hnsw")
 SCORINGS = ("ratio", "distance", "absolute")
 MODES = ("forward", "backward", "intersection", "max")
 
@@ -100,42 +105,114 @@ def _check_k(k: int, n_candidates: int) -> None:
                          f"candidates ({n_candidates}), got {k}")
 
 
-def build_index(candidates: Any, index: str = "auto",
-                approximate_threshold: int = APPROXIMATE_THRESHOLD):
-    """A faiss inner-product index over ``candidates``: exact
-    (``IndexFlatIP``) or approximate (``IndexHNSWFlat``).
+@dataclass(frozen=True)
+class IndexChoice:
+    """Which faiss index :func:`build_index` builds, and its settings.
 
-    ``index="auto"`` is approximate when there are more than
-    ``approximate_threshold`` candidates.
+    ``kind`` is ``exact`` (``IndexFlatIP``), ``ivf`` (``IndexIVFFlat``:
+    k-means cells of the candidates, each query scanning the ``nprobe``
+    cells nearest to it) or ``hnsw`` (``IndexHNSWFlat``).
+    """
+
+    kind: str
+    nlist: int | None = None       # ivf: number of k-means cells
+    nprobe: int | None = None      # ivf: cells scanned per query
+    ef_search: int | None = None   # hnsw: candidate list while searching
+
+    def describe(self) -> str:
+        if self.kind == "ivf":
+            return f"ivf (nlist={self.nlist}, nprobe={self.nprobe})"
+        if self.kind == "hnsw":
+            return f"hnsw (M={HNSW_M}, efSearch={self.ef_search})"
+        return "exact"
+
+
+def _power_of_two(x: float) -> int:
+    return 2 ** int(round(math.log2(max(1.0, x))))
+
+
+def choose_index(n: int, dim: int, k: int = 4, index: str = "auto",
+                 approximate_threshold: int = APPROXIMATE_THRESHOLD,
+                 nlist: int | None = None, nprobe: int | None = None
+                 ) -> IndexChoice:
+    """The index for ``n`` candidates of dimension ``dim``.
+
+    ``auto`` is exact up to ``approximate_threshold`` candidates and IVF
+    above; ``approx`` is IVF.  IVF's defaults, measured on the laptop
+    model's embeddings (``benchmarks/mining_speed.py``): ``nlist`` the
+    power of two nearest 4·√n (4096 cells at a million), trained on
+    ``IVF_POINTS_PER_LIST`` points per cell, and ``nprobe`` 1/128 of the
+    cells, at least 16.  A query then scans about ``n/128`` candidates
+    instead of ``n``.  ``nlist`` and ``nprobe`` override the defaults.
+    HNSW (``index="hnsw"``) is kept for comparison: on 2 cores its graph
+    takes longer to build than IVF takes to build and search.
     """
     _check_choice(index, INDEXES, "index")
+    for name, value in (("nlist", nlist), ("nprobe", nprobe)):
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, np.integer))
+                                  or value < 1):
+            raise ValueError(f"{name} must be a positive integer, "
+                             f"got {value!r}")
+    if index == "auto":
+        index = "ivf" if n > approximate_threshold else "exact"
+    if index == "exact":
+        return IndexChoice("exact")
+    if index == "hnsw":
+        return IndexChoice("hnsw", ef_search=max(HNSW_EF_SEARCH, 2 * k))
+    lists = nlist or min(65536, max(1, _power_of_two(4 * math.sqrt(n))))
+    lists = min(lists, max(1, n // 39))      # faiss wants ≥ 39 points/list
+    probe = nprobe or max(IVF_MIN_PROBE, int(lists * IVF_PROBE_FRACTION))
+    return IndexChoice("ivf", nlist=lists, nprobe=min(probe, lists))
+
+
+def build_index(candidates: Any, index: str | IndexChoice = "auto",
+                approximate_threshold: int = APPROXIMATE_THRESHOLD,
+                nlist: int | None = None, nprobe: int | None = None):
+    """A faiss inner-product index over ``candidates``, chosen by
+    :func:`choose_index` (or given as an :class:`IndexChoice`)."""
     candidates = _as_matrix(candidates, "candidates")
     faiss = _faiss()
     n, dim = candidates.shape
-    approximate = (index == "approx"
-                   or (index == "auto" and n > approximate_threshold))
-    if approximate:
+    choice = (index if isinstance(index, IndexChoice) else
+              choose_index(n, dim, index=index, nlist=nlist, nprobe=nprobe,
+                           approximate_threshold=approximate_threshold))
+    if choice.kind == "hnsw":
         found = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         found.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        found.hnsw.efSearch = HNSW_EF_SEARCH
+        found.hnsw.efSearch = choice.ef_search or HNSW_EF_SEARCH
+    elif choice.kind == "ivf":
+        quantizer = faiss.IndexFlatIP(dim)
+        found = faiss.IndexIVFFlat(quantizer, dim, choice.nlist,
+                                   faiss.METRIC_INNER_PRODUCT)
+        found.cp.seed = 1234
+        sample = min(n, IVF_POINTS_PER_LIST * choice.nlist)
+        rows = (np.random.default_rng(0).choice(n, sample, replace=False)
+                if sample < n else slice(None))
+        found.train(np.ascontiguousarray(candidates[rows]))
+        found.nprobe = choice.nprobe
     else:
         found = faiss.IndexFlatIP(dim)
     found.add(candidates)
     return found
 
 
-def knn(queries: Any, candidates: Any, k: int, index: str = "auto",
+def knn(queries: Any, candidates: Any, k: int,
+        index: str | IndexChoice = "auto",
         approximate_threshold: int = APPROXIMATE_THRESHOLD,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        show_progress_bar: bool | None = None
+        show_progress_bar: bool | None = None, *,
+        nlist: int | None = None, nprobe: int | None = None
         ) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest candidates of each query by cosine, best first.
 
     Returns ``(scores, indices)``: (n, k) float32 cosines and (n, k) int64
-    rows of ``candidates``.  Queries are searched ``chunk_size`` at a time,
-    so memory is O(n·k), never O(n × candidates).  See :func:`build_index`
-    for ``index`` and ``approximate_threshold``.  ``show_progress_bar``
-    (default: only when there are more than 10 chunks) shows a tqdm bar.
+    rows of ``candidates``.  Queries are searched ``chunk_size`` at a time
+    (a batch, so faiss scores the IVF cells' centroids with one matrix
+    product), so memory is O(n·k + index), never O(n × candidates).  See
+    :func:`choose_index` for ``index``, ``approximate_threshold``,
+    ``nlist`` and ``nprobe``.  ``show_progress_bar`` (default: only when
+    there are more than 10 chunks) shows a tqdm bar.
     """
     queries = _as_matrix(queries, "queries")
     candidates = _as_matrix(candidates, "candidates")
@@ -143,9 +220,10 @@ def knn(queries: Any, candidates: Any, k: int, index: str = "auto",
     _check_k(k, candidates.shape[0])
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    found = build_index(candidates, index, approximate_threshold)
-    if hasattr(found, "hnsw"):
-        found.hnsw.efSearch = max(HNSW_EF_SEARCH, 2 * k)
+    choice = (index if isinstance(index, IndexChoice) else
+              choose_index(candidates.shape[0], candidates.shape[1], k,
+                           index, approximate_threshold, nlist, nprobe))
+    found = build_index(candidates, choice)
     n = queries.shape[0]
     scores = np.empty((n, k), dtype=np.float32)              # (n, k)
     indices = np.empty((n, k), dtype=np.int64)               # (n, k)
@@ -154,15 +232,15 @@ def knn(queries: Any, candidates: Any, k: int, index: str = "auto",
         show_progress_bar = len(starts) > 10
     from tqdm import tqdm
 
-    for start in tqdm(starts, disable=not show_progress_bar, desc="knn",
-                      unit="chunk"):
+    for start in tqdm(starts, disable=not show_progress_bar,
+                      desc=f"knn, {choice.describe()}", unit="chunk"):
         stop = min(start + chunk_size, n)
         scores[start:stop], indices[start:stop] = found.search(
             queries[start:stop], k)
     if (indices < 0).any():        # an approximate search came up short
-        raise RuntimeError(f"the approximate index found fewer than k={k} "
-                           f"neighbours for some queries; use "
-                           f"index='exact'")
+        raise RuntimeError(f"the approximate index ({choice.describe()}) "
+                           f"found fewer than k={k} neighbours for some "
+                           f"queries; raise nprobe or use index='exact'")
     return scores, indices
 
 
@@ -200,7 +278,9 @@ def margin_scores(src: Any, tgt: Any, k: int = 4, scoring: str = "ratio",
                   index: str = "auto",
                   approximate_threshold: int = APPROXIMATE_THRESHOLD,
                   chunk_size: int = DEFAULT_CHUNK_SIZE,
-                  show_progress_bar: bool | None = None) -> MarginScores:
+                  show_progress_bar: bool | None = None, *,
+                  nlist: int | None = None, nprobe: int | None = None
+                  ) -> MarginScores:
     """Forward (src→tgt) and backward (tgt→src) k-NN candidates, scored as
     in LASER's ``mine_bitexts.py`` (Artetxe & Schwenk, 2019, eq. 2):
 
@@ -215,8 +295,8 @@ def margin_scores(src: Any, tgt: Any, k: int = 4, scoring: str = "ratio",
     _check_pair(src, tgt, ("src", "tgt"))
     _check_k(k, min(src.shape[0], tgt.shape[0]))
     options = dict(index=index, approximate_threshold=approximate_threshold,
-                   chunk_size=chunk_size,
-                   show_progress_bar=show_progress_bar)
+                   chunk_size=chunk_size, show_progress_bar=show_progress_bar,
+                   nlist=nlist, nprobe=nprobe)
     fwd_cos, fwd_index = knn(src, tgt, k, **options)      # (n_src, k)
     bwd_cos, bwd_index = knn(tgt, src, k, **options)      # (n_tgt, k)
     src_mean = fwd_cos.mean(axis=1)                       # (n_src,)
@@ -313,7 +393,8 @@ def mine(src_emb: Any, tgt_emb: Any, k: int = 4, scoring: str = "ratio",
          index: str = "auto",
          approximate_threshold: int = APPROXIMATE_THRESHOLD,
          chunk_size: int = DEFAULT_CHUNK_SIZE,
-         show_progress_bar: bool | None = None) -> MinedPairs:
+         show_progress_bar: bool | None = None, *,
+         nlist: int | None = None, nprobe: int | None = None) -> MinedPairs:
     """Mine parallel sentence pairs from two corpora's embeddings (LaBSE
     §7, BUCC; LASER's margin-based mining).
 
@@ -330,7 +411,7 @@ def mine(src_emb: Any, tgt_emb: Any, k: int = 4, scoring: str = "ratio",
                          f"got {threshold!r}")
     margins = margin_scores(src_emb, tgt_emb, k, scoring, index,
                             approximate_threshold, chunk_size,
-                            show_progress_bar)
+                            show_progress_bar, nlist=nlist, nprobe=nprobe)
     pairs = select_pairs(margins, mode)
     return pairs if threshold is None else pairs.above(threshold)
 

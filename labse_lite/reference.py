@@ -46,7 +46,8 @@ _NOT_IN_KEY = ("output_dir", "progress", "resume", "threads", "device",
                "final_pool_languages")
 # Options added after models were cached, off by default: they enter the
 # key only when set, so adding an option does not invalidate every cache.
-_KEY_WHEN_SET = {"kd_weight": 0.0, "hidden_layer": -1,
+_KEY_WHEN_SET = {"kd_weight": 0.0, "hidden_layer": -1, "hard_negatives": 0,
+                 "hard_negative_start": 0,
                  "freeze_embeddings": False, "freeze_layers": 0}
 _DATA_FILES = ("train.tsv.gz", "tatoeba_v1.tsv.gz")
 

@@ -62,6 +62,8 @@ class TrainConfig:
     scale: float = 10.0                    # score scale s (paper's footnote 11)
     bidirectional: bool = True             # sum of x→y and y→x losses
     ams_weight: float = 1.0                # α: weight of the AMS loss
+    hard_negatives: int = 0                # mined hard negatives per pair (App. B)
+    hard_negative_start: int = 0           # step at which the model mines them
     # --- distillation from a frozen teacher (LEALLA, labse_lite.distill)
     teacher: str | None = None             # teacher folder, "reference" or "english"; None: off
     feature_weight: float = 1e3            # β: feature loss (eq. 3) with a teacher
@@ -150,6 +152,23 @@ class TrainConfig:
         if self.teacher is not None and self.grad_cache_chunk:
             problems.append("distillation (teacher) does not combine with "
                             "grad_cache_chunk yet")
+        if self.hard_negatives < 0:
+            problems.append(f"hard_negatives={self.hard_negatives} must "
+                            f"be >= 0")
+        if self.hard_negatives and not (
+                0 <= self.hard_negative_start < self.max_steps):
+            problems.append(f"hard_negative_start="
+                            f"{self.hard_negative_start} must be in [0, "
+                            f"max_steps={self.max_steps})")
+        if (self.hard_negatives and self.hard_negative_start == 0
+                and self.init_model is None):
+            problems.append("hard negatives mined at step 0 by a randomly "
+                            "initialised model are random sentences: set "
+                            "init_model or hard_negative_start > 0")
+        if self.hard_negatives and (self.grad_cache_chunk
+                                    or self.teacher is not None):
+            problems.append("hard_negatives does not combine with "
+                            "grad_cache_chunk or a teacher yet")
         if self.freeze_layers < 0:
             problems.append(f"freeze_layers={self.freeze_layers} must be "
                             f">= 0")
@@ -523,6 +542,7 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
                           xx_keys=xx_keys, en_keys=en_keys)
     run = _Run(config, ctx, device, out, model, batcher, xx_ids, en_ids,
                teacher)
+    run.en_keys = np.asarray(en_keys)
     benchmark = benchmark if benchmark is not None else load_tatoeba()
     eval_corpus = benchmark.subset(
         [l for l in config.eval_languages if l in set(benchmark.langs)])
@@ -556,6 +576,8 @@ class _Run:
         self.model, self.batcher = model, batcher
         self.xx_ids, self.en_ids = xx_ids, en_ids
         self.teacher_xx, self.teacher_en = teacher    # (N, D) each, or None
+        self.en_keys = None                 # distinct-English-text ids (N,)
+        self.hard = None                    # (N, hard_negatives) rows, mined
         self.is_main = ctx.rank == 0
         decay, no_decay = [], []
         for name, param in model.named_parameters():
@@ -613,23 +635,32 @@ def _train_step(run: _Run) -> dict:
     from . import distributed as dist_utils
 
     config, ctx = run.config, run.ctx
+    if (config.hard_negatives and run.hard is None
+            and run.step >= config.hard_negative_start):
+        _mine_hard_negatives(run)
     rows = run.batcher.batch(run.step)
     local = rows[ctx.rank * config.batch_size:
                  (ctx.rank + 1) * config.batch_size]
     loss_fn = _objective(run, local, rows)
     run.optimizer.zero_grad(set_to_none=True)
     chunk = config.grad_cache_chunk or len(local)
+    negatives = ([] if run.hard is None
+                 else run.hard[local].reshape(-1).tolist())   # (B·h,)
     batches = []
     for start in range(0, len(local), chunk):
         part = local[start:start + chunk]
         ids = [run.xx_ids[i] for i in part] + [run.en_ids[i] for i in part]
-        input_ids, mask = run.model.collate(ids)              # (2m, T)
+        if start == 0:
+            ids += [run.en_ids[i] for i in negatives]
+        input_ids, mask = run.model.collate(ids)              # (2m [+B·h], T)
         batches.append((input_ids.to(run.device), mask.to(run.device)))
     check = functools.partial(_check_loss, step=run.step, config=config)
     if len(batches) == 1:
-        emb = run.encode(*batches[0])                         # (2B, D)
-        x, y = emb[:len(local)], emb[len(local):]             # (B, D) each
-        loss = loss_fn(x, y)
+        emb = run.encode(*batches[0])                         # (2B+B·h, D)
+        b = len(local)
+        x, y = emb[:b], emb[b:2 * b]                          # (B, D) each
+        loss = (loss_fn(x, y, negatives=emb[2 * b:]) if negatives
+                else loss_fn(x, y))
         check(loss)
         run.scaler.scale(loss).backward()
     else:   # cached gradients: big batch, one mini-batch of memory
@@ -650,8 +681,29 @@ def _train_step(run: _Run) -> dict:
             "lr": run.scheduler.get_last_lr()[0],
             "grad_norm": float(grad_norm),
             "seq_len": int(batches[-1][0].shape[1]),
+            **({"hard_negatives": len(negatives)} if negatives else {}),
             **{f"loss_{name}": float(value.detach()) for name, value
                in getattr(run, "loss_parts", {}).items()}}
+
+
+def _mine_hard_negatives(run: _Run) -> None:
+    """The model mines ``hard_negatives`` English sentences for every pair
+    of the steps still to come (LaBSE App. B); every rank mines the same
+    ones (same weights, same rows), so no rank waits for another."""
+    from .hard_negatives import mine_hard_negatives
+
+    config = run.config
+    upcoming = np.concatenate([run.batcher.batch(s) for s in
+                               range(run.step, config.max_steps)])
+    t0 = time.perf_counter()
+    run.hard = mine_hard_negatives(run.model, run.xx_ids, run.en_ids,
+                                   run.en_keys, upcoming,
+                                   config.hard_negatives)
+    run.hard_negative_seconds = time.perf_counter() - t0
+    if run.is_main and config.progress:
+        print(f"step {run.step}: mined {config.hard_negatives} hard "
+              f"negative(s) for {len(np.unique(upcoming))} pairs in "
+              f"{run.hard_negative_seconds:.0f} s", flush=True)
 
 
 def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
@@ -670,18 +722,19 @@ def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
         dist_utils.global_batch_loss, ctx=ctx, margin=config.margin,
         scale=config.scale, bidirectional=config.bidirectional)
     if run.teacher_en is None and config.ams_weight == 1.0:
-        return ams
+        return lambda x, y, negatives=None: ams(
+            x, y, extra_candidates=negatives)
     if run.teacher_en is not None:
         t_y = run.teacher_en[local].to(run.device)              # (B, D)
     if run.teacher_xx is not None:
         t_x = run.teacher_xx[local].to(run.device)              # (B, D)
         t_y_all = run.teacher_en[rows].to(run.device)           # (W·B, D)
 
-    def loss(x, y):
+    def loss(x, y, negatives=None):
         parts = run.loss_parts = {}       # unweighted terms, for the log
         total = 0.0
         if config.ams_weight:
-            parts["ams"] = ams(x, y)
+            parts["ams"] = ams(x, y, extra_candidates=negatives)
             total = config.ams_weight * parts["ams"]
         if run.teacher_en is None:
             return total

@@ -114,6 +114,72 @@ def test_all_gather_matches_single_process_in_float64(tmp_path):
                    / WORLD - loss.item()) <= 1e-10
 
 
+HARD = 2        # hard negatives per pair in the test below
+
+
+def _hard_negative_worker(rank, store_path, out_dir):
+    dist.init_process_group("gloo", init_method=f"file://{store_path}",
+                            rank=rank, world_size=WORLD)
+    from torch.nn.parallel import DistributedDataParallel
+
+    ctx = DistContext(rank=rank, world_size=WORLD)
+    x_all, y_all = make_inputs()
+    negs_all = hard_negative_inputs()
+    rows = slice(rank * LOCAL_B, (rank + 1) * LOCAL_B)
+    neg_rows = slice(rank * LOCAL_B * HARD, (rank + 1) * LOCAL_B * HARD)
+    model = DistributedDataParallel(make_model())
+    x = F.normalize(model(x_all[rows]), dim=-1)
+    y = F.normalize(model(y_all[rows]), dim=-1)
+    n = F.normalize(model(negs_all[neg_rows]), dim=-1)
+    loss = global_batch_loss(x, y, ctx, extra_candidates=n, margin=0.3,
+                             scale=10.0)
+    loss.backward()
+    torch.save((loss.item(), [p.grad.clone() for p in model.parameters()]),
+               Path(out_dir) / f"hard{rank}.pt")
+    dist.destroy_process_group()
+
+
+def hard_negative_inputs():
+    g = torch.Generator().manual_seed(2)
+    return torch.randn(WORLD * LOCAL_B * HARD, D_IN, generator=g,
+                       dtype=torch.float64)
+
+
+def test_hard_negatives_keep_labels_and_offsets_across_ranks(tmp_path):
+    """Each rank's mined negatives are gathered and appended after the
+    global batch's targets: the positives keep their rows rank × B + i,
+    and the per-rank losses and DDP gradients equal one process's on the
+    whole batch with every rank's negatives, to 1e-10."""
+    mp.spawn(_hard_negative_worker, args=(str(tmp_path / "store"),
+                                          str(tmp_path)),
+             nprocs=WORLD, join=True)
+    x_all, y_all = make_inputs()
+    model = make_model()
+    x = F.normalize(model(x_all), dim=-1)
+    y = F.normalize(model(y_all), dim=-1)
+    n = F.normalize(model(hard_negative_inputs()), dim=-1)
+    total = len(x)
+    eye = torch.eye(total, dtype=torch.float64)
+    fwd = F.cross_entropy(
+        10 * (x @ torch.cat([y, n]).T - 0.3 * F.pad(eye, (0, len(n)))),
+        torch.arange(total), reduction="none")
+    bwd = F.cross_entropy(10 * (y @ x.T - 0.3 * eye), torch.arange(total),
+                          reduction="none")
+    (fwd + bwd).mean().backward()
+    grads = [p.grad for p in model.parameters()]
+    per_row = (fwd + bwd).detach()
+    for r in range(WORLD):
+        got, got_grads = torch.load(tmp_path / f"hard{r}.pt",
+                                    weights_only=False)
+        want = per_row[r * LOCAL_B:(r + 1) * LOCAL_B].mean().item()
+        assert abs(got - want) <= 1e-10
+        for g, ref in zip(got_grads, grads):
+            assert (g - ref).abs().max().item() <= 1e-10
+    # The negatives matter: without them the losses differ.
+    plain = additive_margin_softmax_loss(x, y, margin=0.3, scale=10.0)
+    assert plain.item() < (fwd + bwd).mean().item() - 1e-3
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.1])
 def test_cached_gradients_equal_full_batch(small_tokenizer, small_corpus,
                                            dropout):
