@@ -143,6 +143,24 @@ def real_embeddings(n: int, seed: int, threads: int,
     return tuple(np.load(f) for f in files)
 
 
+def subsample(src: np.ndarray, tgt: np.ndarray, gold: np.ndarray, n: int,
+              seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` x ``n`` rows of a real-model corpus with the same share of
+    gold pairs: a sample of the gold pairs (both sides) plus a sample of
+    the other rows of each side."""
+    rng = np.random.default_rng([seed, n, 1])
+    m = int(round(n * len(gold) / len(src)))
+    keep = gold[rng.choice(len(gold), m, replace=False)]        # (m, 2)
+    others = np.arange(len(gold), len(src))   # rows past the gold pairs
+    src_rows = np.concatenate([keep[:, 0], rng.choice(others, n - m,
+                                                      replace=False)])
+    tgt_rows = np.concatenate([keep[:, 1], rng.choice(others, n - m,
+                                                      replace=False)])
+    new_gold = np.stack([np.arange(m), np.arange(m)], axis=1)
+    return (np.ascontiguousarray(src[src_rows]),
+            np.ascontiguousarray(tgt[tgt_rows]), new_gold.astype(np.int64))
+
+
 # -- workers (each in a fresh process) ----------------------------------------
 
 def _peak_mib() -> float:

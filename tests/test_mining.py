@@ -6,7 +6,7 @@ import torch
 
 faiss = pytest.importorskip("faiss")
 
-from labse_lite.mining import (MarginScores, best_f1_threshold,  # noqa: E402
+from labse_lite.mining import (ListMajorIVF, MarginScores, best_f1_threshold,  # noqa: E402
                                build_index, knn, margin_scores, mine,
                                precision_recall_f1, read_tsv, select_pairs,
                                write_tsv)
@@ -69,7 +69,7 @@ def test_auto_index_switches_at_threshold():
     x = normalised(400, 8, 6)
     assert isinstance(build_index(x), faiss.IndexFlatIP)
     assert isinstance(build_index(x, approximate_threshold=10),
-                      faiss.IndexIVFFlat)
+                      ListMajorIVF)
     assert isinstance(build_index(x, "hnsw"), faiss.IndexHNSWFlat)
     assert isinstance(build_index(x, "exact", approximate_threshold=10),
                       faiss.IndexFlatIP)
@@ -80,19 +80,19 @@ def test_index_settings_follow_the_corpus_size_and_can_be_overridden():
 
     assert choose_index(100_000, 128).kind == "exact"
     big = choose_index(1_000_000, 128)
-    assert (big.kind, big.nlist, big.nprobe) == ("ivf", 4096, 32)
-    assert choose_index(300_000, 128).nlist == 2048
-    assert choose_index(300_000, 128).nprobe == 16
+    assert (big.kind, big.nlist, big.nprobe) == ("ivf", 2048, 64)
+    assert choose_index(300_000, 128).nlist == 1024
+    assert choose_index(300_000, 128).nprobe == 32
     mine_it = choose_index(1_000_000, 128, nlist=1024, nprobe=64)
     assert (mine_it.nlist, mine_it.nprobe) == (1024, 64)
     assert choose_index(1000, 8, index="approx").nlist == 25   # 39 per list
-    assert "nprobe=32" in big.describe()
+    assert "nprobe=64" in big.describe()
     with pytest.raises(ValueError, match="nprobe must be a positive"):
         choose_index(10, 8, nprobe=0)
 
 
 def test_approximate_mining_equals_exact_on_a_planted_set():
-    """IVF scans 16 of its cells per query: on 3000 sentences whose
+    """IVF scans 32 of its 76-115 cells per query: on 3000 sentences whose
     translations are planted among 1500 distractors it mines exactly the
     pairs exact search mines."""
     rng = np.random.default_rng(7)
@@ -277,3 +277,18 @@ def test_write_tsv_round_trip(tmp_path):
         write_tsv(path, [(5, 0, 1.0)], src, tgt)
     with pytest.raises(ValueError, match="tab or newline"):
         write_tsv(path, [(0, 0, 1.0)], ["a\tb"], tgt)
+
+
+def test_list_major_ivf_scanning_every_cell_is_exact_search():
+    """With nprobe = nlist every candidate is scored: the list-major scan
+    must then return exactly what exact search returns (it only reorders
+    the work), and fewer cells never find a better neighbour."""
+    candidates, queries = normalised(3000, 16, 11), normalised(500, 16, 12)
+    exact = knn(queries, candidates, k=5, index="exact")
+    index = ListMajorIVF(candidates, nlist=20, nprobe=20)
+    scores, ids = index.search(queries, 5)
+    np.testing.assert_allclose(scores, exact[0], atol=1e-5)
+    assert (ids == exact[1]).mean() > 0.999          # float ties only
+    fewer = ListMajorIVF(candidates, nlist=20, nprobe=3).search(queries, 5)
+    assert (fewer[0] <= exact[0] + 1e-5).all()
+    assert (fewer[0][:, 0] >= exact[0][:, 0] - 1e-5).mean() > 0.5
