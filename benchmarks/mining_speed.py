@@ -7,7 +7,11 @@ dimension 128 (the laptop model's) with k=4, the ratio margin and the
 
 - faiss_exact: ``labse_lite.mining.mine(..., index="exact")``
   (``faiss.IndexFlatIP``);
-- faiss_approx: the same with ``index="approx"`` (HNSW);
+- ivf: the same with ``index="ivf"`` (``mining.ListMajorIVF``: k-means
+  cells scanned cell by cell with matrix products; its settings from
+  ``mining.choose_index``), the method ``index="auto"`` picks above
+  200,000 sentences;
+- faiss_hnsw: the same with ``index="hnsw"`` (faiss's HNSW graph);
 - torch_bruteforce: plain torch, query chunks of ``--torch-chunk`` rows:
   ``scores = q @ candidates.T`` then ``torch.topk(scores, k)``, forward
   and backward, the same ratio margin
@@ -41,7 +45,19 @@ very rarely) and what a dense n x n float32 similarity matrix would
 need (n*n*4 bytes, in GB), which no method here ever allocates (torch
 holds one --torch-chunk x n block at a time).
 
+With ``--embeddings real`` the vectors are the reference model's
+embeddings of real text (:func:`real_texts`: 1M non-English and 1M
+English lines built from the shipped sentences, 37% of them translation
+pairs), and smaller sizes are samples of it with the same share of pairs.
+Above ``--exact-max`` only ivf runs (exact search of a million by a
+million takes about an hour per direction on 2 cores); its k-NN is checked
+against exact search for the first ``--recall-queries`` queries of each
+direction (``knn_recall_vs_exact``: the fraction of the exact 4 nearest
+neighbours found, by score, and of queries whose best match is found).
+
     python benchmarks/mining_speed.py --sizes 10000 100000 [--threads 2]
+    python benchmarks/mining_speed.py --embeddings real \
+        --sizes 100000 1000000 --output benchmarks/results/mining_real.json
 
 Results go to benchmarks/results/mining_speed.json (``--output``) and
 are printed as a table.
@@ -63,7 +79,8 @@ from pathlib import Path
 import numpy as np
 
 DIM = 128                      # the laptop model's embedding dimension
-METHODS = ("faiss_exact", "faiss_approx", "torch_bruteforce")
+METHODS = ("faiss_exact", "ivf", "faiss_hnsw", "torch_bruteforce")
+INDEX_OF = {"faiss_exact": "exact", "ivf": "ivf", "faiss_hnsw": "hnsw"}
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -169,15 +186,19 @@ def _peak_mib() -> float:
 
 def _mine_faiss(src, tgt, args, index):
     import faiss
+    import torch
 
-    from labse_lite.mining import mine
+    from labse_lite.mining import margin_scores, select_pairs
 
     faiss.omp_set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     versions = {"faiss": faiss.__version__}
 
     def run():
-        return mine(src, tgt, k=args.k, scoring="ratio", mode="max",
-                    index=index, show_progress_bar=False)
+        margins = margin_scores(src, tgt, k=args.k, scoring="ratio",
+                                index=index, show_progress_bar=False)
+        run.margins = margins
+        return select_pairs(margins, "max")
     return run, versions
 
 
@@ -230,8 +251,7 @@ def worker(args) -> int:
     if args.worker == "torch_bruteforce":
         run, versions = _mine_torch(src, tgt, args)
     else:
-        index = "exact" if args.worker == "faiss_exact" else "approx"
-        run, versions = _mine_faiss(src, tgt, args, index)
+        run, versions = _mine_faiss(src, tgt, args, INDEX_OF[args.worker])
     rss_before = _peak_mib()
     times = []
     for _ in range(args.repeat):
@@ -243,6 +263,11 @@ def worker(args) -> int:
     np.save(out / "src.npy", pairs.src)
     np.save(out / "tgt.npy", pairs.tgt)
     np.save(out / "score.npy", pairs.score)
+    margins = getattr(run, "margins", None)
+    if margins is not None and args.recall_queries:
+        q = args.recall_queries
+        np.save(out / "fwd_cos.npy", margins.fwd_cos[:q])
+        np.save(out / "bwd_cos.npy", margins.bwd_cos[:q])
     result = {"seconds": min(times), "all_seconds": times,
               "peak_rss_mib": peak, "rss_before_mib": rss_before,
               "pairs": len(pairs), "versions": versions}
@@ -262,7 +287,8 @@ def run_worker(method: str, data: Path, result: Path, args) -> dict:
                "--result", str(result), "--k", str(args.k),
                "--threads", str(args.threads),
                "--torch-chunk", str(args.torch_chunk),
-               "--repeat", str(args.repeat)]
+               "--repeat", str(args.repeat),
+               "--recall-queries", str(args.recall_queries)]
     done = subprocess.run(command, cwd=REPO, env=env, text=True,
                           capture_output=True)
     if done.returncode != 0:
@@ -271,6 +297,9 @@ def run_worker(method: str, data: Path, result: Path, args) -> dict:
     found = json.loads((result / "result.json").read_text())
     found["mined"] = {name: np.load(result / f"{name}.npy")
                       for name in ("src", "tgt", "score")}
+    for name in ("fwd_cos", "bwd_cos"):
+        if (result / f"{name}.npy").is_file():
+            found[name] = np.load(result / f"{name}.npy")
     return found
 
 
@@ -304,15 +333,52 @@ def planted_recall(mined: dict, gold: np.ndarray, n: int) -> float | None:
 
 # -- main ---------------------------------------------------------------------
 
+def knn_recall(approx_cos: np.ndarray, queries: np.ndarray,
+               candidates: np.ndarray, k: int) -> dict:
+    """How much of the exact k-NN an approximate search found, for the
+    first ``len(approx_cos)`` queries, judged by score (copies of one
+    sentence tie, so rows are not compared): the fraction of its k
+    cosines at least the exact k-th one, and of queries whose best
+    cosine is the exact best."""
+    import faiss
+
+    from labse_lite.mining import knn
+
+    faiss.omp_set_num_threads(2)
+    start = time.perf_counter()
+    exact, _ = knn(queries[:len(approx_cos)], candidates, k, index="exact",
+                   show_progress_bar=False)
+    seconds = time.perf_counter() - start
+    return {"queries": len(approx_cos),
+            "exact_seconds": seconds,
+            "exact_seconds_all_queries_estimate":
+                seconds * len(queries) / len(approx_cos),
+            "recall_at_k": float(((approx_cos >= exact[:, -1:] - 1e-5)
+                                  .sum(1) / k).mean()),
+            "top1": float((approx_cos[:, 0] >= exact[:, 0] - 1e-5).mean())}
+
+
+def load_data(n: int, args):
+    if args.embeddings == "random":
+        return make_embeddings(n, args.seed, args.planted, args.noise)
+    src, tgt, gold = real_embeddings(args.real_size, args.seed, args.threads)
+    if n == len(src):
+        return src, tgt, gold
+    return subsample(src, tgt, gold, n, args.seed)
+
+
 def measure(n: int, args, workdir: Path) -> tuple[dict, dict]:
-    src, tgt, gold = make_embeddings(n, args.seed, args.planted, args.noise)
+    src, tgt, gold = load_data(n, args)
     data = workdir / f"n{n}"
     data.mkdir()
     np.save(data / "src.npy", src)
     np.save(data / "tgt.npy", tgt)
-    del src, tgt
     runs = {}
-    for method in args.methods:
+    methods = [m for m in args.methods
+               if n <= args.exact_max or m not in ("faiss_exact",
+                                                   "torch_bruteforce",
+                                                   "faiss_hnsw")]
+    for method in methods:
         print(f"n={n}: {method} ...", file=sys.stderr, flush=True)
         runs[method] = run_worker(method, data, data / method, args)
     row = {"n": n, "dense_matrix_gb": n * n * 4 / 1e9, "methods": {},
@@ -324,9 +390,14 @@ def measure(n: int, args, workdir: Path) -> tuple[dict, dict]:
                                         "pairs")}
         row["methods"][method]["planted_recall"] = planted_recall(
             found["mined"], gold, n)
+        if method in ("ivf", "faiss_hnsw") and "fwd_cos" in found:
+            row["methods"][method]["knn_recall_vs_exact"] = {
+                "forward": knn_recall(found["fwd_cos"], src, tgt, args.k),
+                "backward": knn_recall(found["bwd_cos"], tgt, src, args.k)}
+    del src, tgt
     if "faiss_exact" in runs:
         exact = runs["faiss_exact"]
-        for method in ("torch_bruteforce", "faiss_approx"):
+        for method in ("torch_bruteforce", "ivf", "faiss_hnsw"):
             if method in runs:
                 row["agreement"][f"{method}_vs_faiss_exact"] = agreement(
                     exact["mined"], runs[method]["mined"], n)
@@ -351,10 +422,13 @@ def print_table(rows: list[dict]) -> None:
                      else "-" if method != "faiss_exact" else "ref")
             recall = ("-" if m["planted_recall"] is None
                       else f"{m['planted_recall']:.4f}")
+            rec = m.get("knn_recall_vs_exact")
+            rec = (f"  kNN recall {rec['forward']['recall_at_k']:.4f} / "
+                   f"{rec['backward']['recall_at_k']:.4f}" if rec else "")
             print(f"{row['n']:>8} {method:<17} {m['seconds']:>9.3f} "
                   f"{m['peak_rss_mib']:>9.1f} "
                   f"{m['peak_rss_mib'] - m['rss_before_mib']:>7.1f} "
-                  f"{m['pairs']:>8} {agree:>9} {recall:>8}")
+                  f"{m['pairs']:>8} {agree:>9} {recall:>8}{rec}")
         extra = f"dense n x n float32 matrix: {row['dense_matrix_gb']:.3f} GB"
         if "speed_ratio_torch_over_faiss_exact" in row:
             extra += ("; torch / faiss_exact seconds: "
@@ -386,6 +460,19 @@ def main(argv=None) -> int:
                         help="norm of the noise added to planted copies")
     parser.add_argument("--output", default="benchmarks/results/"
                         "mining_speed.json")
+    parser.add_argument("--embeddings", choices=["random", "real"],
+                        default="random",
+                        help="real: the reference model's embeddings of "
+                        "the shipped sentences (see real_texts)")
+    parser.add_argument("--real-size", type=int, default=1_000_000,
+                        help="rows of the real corpus; smaller sizes are "
+                        "samples of it")
+    parser.add_argument("--exact-max", type=int, default=300_000,
+                        help="above this size run only ivf (exact search "
+                        "is too slow) and check it on --recall-queries")
+    parser.add_argument("--recall-queries", type=int, default=10_000,
+                        help="queries whose k-NN is checked against "
+                        "exact search")
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -407,7 +494,11 @@ def main(argv=None) -> int:
         "setting": {**{key: value for key, value in vars(args).items()
                        if key not in ("worker", "data", "result")},
                     "dim": DIM, "scoring": "ratio", "mode": "max",
-                    "embeddings": "random unit vectors, float32"},
+                    "embeddings": ("random unit vectors, float32"
+                                   if args.embeddings == "random" else
+                                   "the reference model's embeddings of "
+                                   "the shipped sentences and two-sentence "
+                                   "lines (real_texts)")},
         "results": rows,
         "versions": {**versions, "numpy": np.__version__,
                      "python": platform.python_version()},
