@@ -46,6 +46,10 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/quality_per_cpu_minute.py
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/lightweight_student.py
+	$(BIN)/python benchmarks/hard_negatives.py
+	$(BIN)/python benchmarks/mining_speed.py
+	$(BIN)/python benchmarks/mining_speed.py --embeddings real \
+		--sizes 100000 1000000 --output benchmarks/results/mining_real.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache _build

@@ -109,7 +109,7 @@ def _check_k(k: int, n_candidates: int) -> None:
 class IndexChoice:
     """Which faiss index :func:`build_index` builds, and its settings.
 
-    ``kind`` is ``exact`` (``IndexFlatIP``), ``ivf`` (``IndexIVFFlat``:
+    ``kind`` is ``exact`` (``IndexFlatIP``), ``ivf`` (:class:`ListMajorIVF`:
     k-means cells of the candidates, each query scanning the ``nprobe``
     cells nearest to it) or ``hnsw`` (``IndexHNSWFlat``).
     """

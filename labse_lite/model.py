@@ -309,8 +309,14 @@ class DualEncoder(nn.Module):
     def encode(self, sentences: Sequence[str], batch_size: int = 256,
                show_progress_bar: bool | None = None,
                device: str | torch.device | None = None,
-               convert_to_numpy: bool = False):
+               convert_to_numpy: bool = False, precision: str = "fp32"):
         """Embed sentences; returns (N, D) L2-normalised float32 embeddings.
+
+        ``precision="bf16"`` runs the encoder under bf16 autocast (weights
+        stay fp32; the embeddings are returned as fp32).  It pays on GPUs
+        and on CPUs with native bf16 (AVX512-BF16/AMX); on CPUs without it
+        PyTorch emulates bf16 and it is many times slower
+        (``benchmarks/train_throughput.py`` measures it).
 
         Sentences are sorted by token length so each batch pads little, and
         the result is returned in the input order.  Sentences longer than
@@ -319,6 +325,9 @@ class DualEncoder(nn.Module):
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', "
+                             f"got {precision!r}")
         ids, n_trunc = _tokenize_cached(self, sentences)
         if n_trunc:
             warnings.warn(f"{n_trunc} of {len(ids)} sentences are longer "
@@ -335,7 +344,9 @@ class DualEncoder(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast(
+                    device.type, dtype=torch.bfloat16,
+                    enabled=precision == "bf16"):
                 starts = range(0, len(order), batch_size)
                 for start in tqdm(starts, disable=not show_progress_bar,
                                   desc="encode", unit="batch"):

@@ -56,6 +56,22 @@ def test_encode_keeps_input_order_and_ignores_batch_size(tiny_model,
     assert torch.allclose(whole, small, atol=1e-5)
 
 
+
+def test_encode_in_bf16_is_close_to_fp32(tiny_model, small_corpus):
+    """bf16 autocast keeps ~3 significant digits per product: the unit
+    embeddings agree with fp32 to cosine > 0.99 but are not identical,
+    and they come back as fp32 unit vectors."""
+    sents = small_corpus.xx[:40]
+    fp32 = tiny_model.encode(sents)
+    bf16 = tiny_model.encode(sents, precision="bf16")
+    assert bf16.dtype == torch.float32
+    assert torch.allclose(bf16.norm(dim=1), torch.ones(40), atol=1e-3)
+    cos = (fp32 * bf16).sum(1)
+    assert cos.min() > 0.99, cos.min()
+    assert not torch.equal(fp32, bf16)          # bf16 really was used
+    with pytest.raises(ValueError, match="precision"):
+        tiny_model.encode(sents, precision="int8")
+
 def test_projection_and_round_trip(small_tokenizer, tmp_path, small_corpus):
     model = DualEncoder.from_config(small_tokenizer, "tiny", pooling="cls",
                                     projection_dim=16, max_length=20)
