@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Re-execute book chapters in place, so their committed outputs match the
-code (``make notebooks``; one chapter: ``python scripts/execute_notebooks.py
+code (``make book-execute``; one chapter: ``python scripts/execute_notebooks.py
 book/03_margin.ipynb``).  Each notebook runs in its own folder, as
 jupyter-book and nbval run it."""
 
