@@ -26,12 +26,16 @@ run: train book
 train: $(BIN)/.installed
 	$(BIN)/labse-lite train --output-dir runs/laptop --no-resume
 
-book: $(BIN)/.installed
+MATHJAX := _mathjax_static/mathjax/tex-chtml.js
+$(MATHJAX): package-lock.json scripts/site_assets.py
+	$(BIN)/python scripts/site_assets.py
+
+book: $(BIN)/.installed $(MATHJAX)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # Re-execute every chapter in place (about 30 minutes on 2 cores), then
 # build: the committed outputs are replaced by this machine's.
-book-execute: $(BIN)/.installed
+book-execute: $(BIN)/.installed $(MATHJAX)
 	$(BIN)/python scripts/execute_notebooks.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
@@ -44,10 +48,15 @@ book-execute: $(BIN)/.installed
 # default of everything else, faiss included).
 TEST_WORKERS ?= 2
 
+# Prints its own wall time (after the set-up), pass or fail.
 test: $(BIN)/.installed
-	$(BIN)/labse-lite reference --quiet
+	@start=$$(date +%s); \
+	$(BIN)/labse-lite reference --quiet && \
 	OMP_NUM_THREADS=1 LABSE_LITE_MAX_THREADS=1 $(BIN)/python -m pytest \
-	    -n $(TEST_WORKERS) --dist loadfile --durations=25
+	    -n $(TEST_WORKERS) --dist loadfile --durations=25; \
+	rc=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s of reference model + tests (exit $$rc)"; \
+	exit $$rc
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/quality_per_cpu_minute.py
@@ -59,4 +68,4 @@ bench: $(BIN)/.installed
 		--sizes 100000 1000000 --output benchmarks/results/mining_real.json
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache _build
+	rm -rf $(VENV) runs .pytest_cache _build node_modules _mathjax_static
