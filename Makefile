@@ -3,8 +3,9 @@
 #               build the book into _build/html from the chapters' committed
 #               (CI-checked) outputs; `make book-execute` re-executes them
 #   make test   set up .venv, run the whole test suite (unit tests + every
-#               chapter re-executed and checked with nbval; 42 min on a
-#               fresh 2-core clone with two workers, 2026-12-01)
+#               chapter re-executed and checked with nbval, the site in
+#               headless Chromium; 36 min on a fresh 2-core clone with two
+#               workers, 2026-12-02)
 # Everything is installed from requirements-lock.txt (exact pins, CPU torch).
 
 PYTHON ?= python3
