@@ -1,0 +1,100 @@
+"""A chapter's claims, checked where they were measured.
+
+Every chapter asserts what it says: the margin helps, stacking is
+lossless, the student keeps 95% of its teacher.  Some claims hold for any
+settings (an identity, a gradient check); others need the budget of the
+preset they were measured under (2,400 steps, three seeds).  A reader who
+runs a chapter with other papermill parameters should get the numbers and
+a plain report, not a bare ``AssertionError``::
+
+    claims = Claims("02", scale=scale,
+                    measured_under=dict(margin=0.3, max_steps=None),
+                    margin=margin, max_steps=max_steps)
+    claims.check(ours > 20.0, "the laptop model finds over 20% of the "
+                 "translations", measured=f"{ours:.1f}%")
+    claims.check(abs(a - b) < 1e-6, "the loss by hand equals the package's",
+                 needs_preset=False)
+
+Under the preset's settings (at any scale) a claim that fails raises
+:class:`ClaimFailed`, whose message names the claim, what was measured and
+the settings.  Under other settings a failing ``needs_preset`` claim is
+printed as *not reproduced* and the chapter goes on; claims with
+``needs_preset=False`` are always enforced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Claims", "ClaimFailed"]
+
+
+class ClaimFailed(AssertionError):
+    """A chapter's claim did not hold where it must."""
+
+
+class Claims:
+    def __init__(self, chapter: str, *, scale: str = "laptop",
+                 measured_under: dict[str, Any] | None = None,
+                 **settings: Any) -> None:
+        self.chapter = chapter
+        self.scale = scale
+        self.measured_under = dict(measured_under or {})
+        unknown = set(self.measured_under) - set(settings)
+        if unknown:
+            raise ValueError(f"measured_under names {sorted(unknown)}, "
+                             f"which are not among the settings given")
+        self.settings = settings
+        self.checked: list[tuple[str, bool]] = []
+        self.not_reproduced: list[str] = []
+
+    @property
+    def changed(self) -> dict[str, Any]:
+        """The settings that differ from the preset's."""
+        return {k: v for k, v in self.settings.items()
+                if k in self.measured_under and v != self.measured_under[k]}
+
+    @property
+    def preset(self) -> bool:
+        """True when every setting is the preset's."""
+        return not self.changed
+
+    def _describe(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
+        text = f"scale={self.scale!r}" + (f", {shown}" if shown else "")
+        if self.changed:
+            preset = ", ".join(f"{k}={self.measured_under[k]!r}"
+                               for k in self.changed)
+            text += f"; the preset has {preset}"
+        return text
+
+    def check(self, holds: Any, claim: str, *, measured: Any = None,
+              needs_preset: bool = True) -> None:
+        """Check one claim (see the module).  Returns nothing, so that a
+        check ending a cell prints nothing; ``checked`` records it."""
+        ok = bool(holds)
+        self.checked.append((claim, ok))
+        if ok:
+            return
+        got = f" Measured: {measured}." if measured is not None else ""
+        if needs_preset and not self.preset:
+            self.not_reproduced.append(claim)
+            print(f"Not reproduced with your settings (chapter "
+                  f"{self.chapter}): {claim}.{got} The chapter measured "
+                  f"this under the {self.scale} preset; with "
+                  f"{self._describe()} the budget may not suffice. "
+                  f"The chapter goes on.")
+            return
+        where = ("the preset's settings" if self.preset
+                 else "any settings")
+        raise ClaimFailed(f"Chapter {self.chapter}'s claim does not hold: "
+                          f"{claim}.{got} It should hold under {where} "
+                          f"({self._describe()}).")
+
+    def summary(self) -> str:
+        held = sum(ok for _, ok in self.checked)
+        text = f"{held} of {len(self.checked)} claims held"
+        if self.not_reproduced:
+            text += (f"; not reproduced with these settings: "
+                     + "; ".join(self.not_reproduced))
+        return text
