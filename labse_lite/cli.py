@@ -14,6 +14,7 @@ import dataclasses
 import json
 import sys
 import typing
+from pathlib import Path
 
 
 def _field_comments(cls) -> dict[str, str]:
@@ -289,6 +290,26 @@ def _cmd_reference(args) -> int:
     return 0
 
 
+def _cmd_course(args) -> int:
+    from . import course
+
+    if args.action == "instructor":
+        book = Path(args.book)
+        if not book.is_dir():
+            raise FileNotFoundError(f"no book folder {book}")
+        written = course.instructor_copy(book, args.out)
+        if not written:
+            raise FileNotFoundError(f"no chapter with solutions in {book}")
+        for path in written:
+            print(path)
+        print(f"{len(written)} chapters with solutions in {args.out}")
+        return 0
+    missing = [p for p in args.notebooks if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no notebook {', '.join(missing)}")
+    return course.grade(args.notebooks, strict=not args.lenient)
+
+
 def _add_train_parser(sub, name: str, text: str, func) -> None:
     """``train`` and ``distill``: every TrainConfig field as a flag, plus
     the corpus files."""
@@ -373,10 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "sentences, IVF above; approx is IVF")
     p_mine.add_argument("--nlist", type=int, default=None,
                         help="IVF cells (default: the power of two nearest "
-                        "4*sqrt(n))")
+                        "2*sqrt(n))")
     p_mine.add_argument("--nprobe", type=int, default=None,
                         help="IVF cells scanned per query (default: "
-                        "nlist/128, at least 16)")
+                        "nlist/32, at least 32)")
     p_mine.add_argument("--batch-size", type=int, default=256)
     p_mine.add_argument("--quiet", action="store_true")
     p_mine.set_defaults(func=_cmd_mine)
@@ -404,6 +425,29 @@ def build_parser() -> argparse.ArgumentParser:
     p_ref.add_argument("--quiet", action="store_true",
                        help="no progress bars")
     p_ref.set_defaults(func=_cmd_reference)
+
+    p_course = sub.add_parser(
+        "course", help="the book as a course: an instructor copy with the "
+        "solutions, or grade the exercises of students' notebooks",
+        description="instructor OUT: write every chapter with its "
+        "exercise solutions filled in (from book/solutions) to OUT.  "
+        "grade NOTEBOOK...: run only the exercise sections of the "
+        "notebooks and print each one's score (exit 1 unless all are "
+        "right).  The full grader is `LABSE_LITE_GRADE=1 pytest --nbval "
+        "NOTEBOOK`, which re-runs whole chapters.")
+    course_sub = p_course.add_subparsers(dest="action", required=True)
+    p_inst = course_sub.add_parser("instructor", help="write the "
+                                   "instructor copy")
+    p_inst.add_argument("out", help="folder for the filled-in chapters")
+    p_inst.add_argument("--book", default="book", help="the book folder "
+                        "(default: book)")
+    p_grade = course_sub.add_parser("grade", help="grade the exercise "
+                                    "sections of notebooks")
+    p_grade.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    p_grade.add_argument("--lenient", action="store_true",
+                         help="report unattempted exercises without "
+                         "counting them as failures")
+    p_course.set_defaults(func=_cmd_course)
     return parser
 
 

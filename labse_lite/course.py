@@ -196,8 +196,8 @@ def run_exercises(nb: dict, cwd: str | Path, *, strict: bool = True,
 
 def instructor_copy(book: str | Path, out: str | Path) -> list[Path]:
     """Write every chapter of ``book`` with its solutions filled in to
-    ``out`` (the data and figures the chapters read stay where they are:
-    run the copies from a folder beside ``book``)."""
+    ``out``; they find the data through the installed package, so they
+    run from any folder."""
     book, out = Path(book), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
