@@ -209,6 +209,8 @@ def test_every_chapter_renders_as_a_reader_sees_it(site, serve, browser):
             shot = ARTEFACTS / f"{chapter}.png"
             browser.save_screenshot(str(shot))
             assert shot.stat().st_size > 10_000, shot
+    # The course page (markdown, no Colab button) is checked too.
+    problems += page_problems(browser, base, "book/course.html", math=False)
     assert not problems, "\n".join(problems)
 
 
