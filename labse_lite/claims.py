@@ -15,11 +15,12 @@ a plain report, not a bare ``AssertionError``::
     claims.check(abs(a - b) < 1e-6, "the loss by hand equals the package's",
                  needs_preset=False)
 
-Under the preset's settings (at any scale) a claim that fails raises
+Under the preset's settings, at the scale where the claims were measured
+(``measured_scale``, the laptop by default), a claim that fails raises
 :class:`ClaimFailed`, whose message names the claim, what was measured and
-the settings.  Under other settings a failing ``needs_preset`` claim is
-printed as *not reproduced* and the chapter goes on; claims with
-``needs_preset=False`` are always enforced.
+the settings.  Under other settings or at another scale, a failing
+``needs_preset`` claim is printed as *not reproduced* and the chapter goes
+on; claims with ``needs_preset=False`` are always enforced.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ class ClaimFailed(AssertionError):
 class Claims:
     def __init__(self, chapter: str, *, scale: str = "laptop",
                  measured_under: dict[str, Any] | None = None,
-                 **settings: Any) -> None:
+                 measured_scale: str = "laptop", **settings: Any) -> None:
         self.chapter = chapter
         self.scale = scale
+        self.measured_scale = measured_scale
         self.measured_under = dict(measured_under or {})
         unknown = set(self.measured_under) - set(settings)
         if unknown:
@@ -56,17 +58,22 @@ class Claims:
 
     @property
     def preset(self) -> bool:
-        """True when every setting is the preset's."""
-        return not self.changed
+        """True at the scale the claims were measured at, with every
+        setting the preset's."""
+        return self.scale == self.measured_scale and not self.changed
 
     def _describe(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
-        text = f"scale={self.scale!r}" + (f", {shown}" if shown else "")
-        if self.changed:
-            preset = ", ".join(f"{k}={self.measured_under[k]!r}"
-                               for k in self.changed)
-            text += f"; the preset has {preset}"
-        return text
+        """The settings that differ from where the claims were measured,
+        and the preset's values of them."""
+        yours = dict(self.changed)
+        preset = {k: self.measured_under[k] for k in self.changed}
+        if self.scale != self.measured_scale:
+            yours = {"scale": self.scale, **yours}
+            preset = {"scale": self.measured_scale, **preset}
+        show = lambda d: ", ".join(f"{k}={v!r}" for k, v in d.items())
+        if not yours:
+            return f"the preset's settings (scale={self.scale!r})"
+        return f"{show(yours)} (the preset has {show(preset)})"
 
     def check(self, holds: Any, claim: str, *, measured: Any = None,
               needs_preset: bool = True) -> None:
@@ -81,15 +88,15 @@ class Claims:
             self.not_reproduced.append(claim)
             print(f"Not reproduced with your settings (chapter "
                   f"{self.chapter}): {claim}.{got} The chapter measured "
-                  f"this under the {self.scale} preset; with "
-                  f"{self._describe()} the budget may not suffice. "
+                  f"this under its {self.measured_scale} preset and may "
+                  f"need its budget; you run with {self._describe()}. "
                   f"The chapter goes on.")
             return
         where = ("the preset's settings" if self.preset
                  else "any settings")
         raise ClaimFailed(f"Chapter {self.chapter}'s claim does not hold: "
-                          f"{claim}.{got} It should hold under {where} "
-                          f"({self._describe()}).")
+                          f"{claim}.{got} It must hold under {where}; this "
+                          f"run: {self._describe()}.")
 
     def summary(self) -> str:
         held = sum(ok for _, ok in self.checked)

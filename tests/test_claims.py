@@ -1,0 +1,56 @@
+"""Chapter claims: enforced under the preset, reported off it."""
+
+import pytest
+
+from labse_lite.claims import ClaimFailed, Claims
+
+
+def _claims(**settings):
+    return Claims("02", scale=settings.pop("scale", "laptop"),
+                  measured_under=dict(margin=0.3, max_steps=None),
+                  **{"margin": 0.3, "max_steps": None, **settings})
+
+
+def test_a_failing_claim_raises_under_the_preset_naming_it():
+    claims = _claims()
+    claims.check(True, "holds")
+    with pytest.raises(ClaimFailed, match=r"over 20%.*Measured: 12.0%"):
+        claims.check(12.0 > 20.0, "over 20%", measured="12.0%")
+
+
+def test_off_preset_a_budget_claim_is_reported_not_raised(capsys):
+    claims = _claims(max_steps=150, margin=0.1)
+    assert not claims.preset and claims.changed == dict(max_steps=150,
+                                                        margin=0.1)
+    assert claims.check(False, "over 20%", measured="12.0%") is None
+    out = capsys.readouterr().out
+    assert out.startswith("Not reproduced with your settings (chapter 02)")
+    assert "max_steps=150" in out and "the preset has" in out
+    assert "max_steps=None" in out and "margin=0.3" in out
+    assert claims.not_reproduced == ["over 20%"]
+    assert "1 of 2" not in claims.summary()          # one checked, failed
+    assert claims.summary().startswith("0 of 1 claims held")
+
+
+def test_claims_for_any_settings_are_enforced_off_preset():
+    claims = _claims(max_steps=150)
+    with pytest.raises(ClaimFailed, match="under any settings"):
+        claims.check(False, "by hand equals the package",
+                     needs_preset=False)
+
+
+def test_another_scale_is_not_the_preset(capsys):
+    claims = _claims(scale="colab")
+    assert not claims.preset
+    claims.check(False, "far below the paper")
+    assert "scale='colab'" in capsys.readouterr().out
+
+
+def test_measured_under_must_name_given_settings():
+    with pytest.raises(ValueError, match="not among the settings"):
+        Claims("02", measured_under=dict(steps=1), margin=0.3)
+
+
+def test_a_passing_check_prints_nothing(capsys):
+    _claims().check(True, "holds")
+    assert capsys.readouterr().out == ""
