@@ -98,6 +98,17 @@ class Claims:
                           f"{claim}.{got} It must hold under {where}; this "
                           f"run: {self._describe()}.")
 
+    def unchecked(self, claim: str, why: str) -> None:
+        """Say that ``claim`` cannot be checked with these settings (e.g.
+        one seed leaves no spread to compare with).  Under the preset that
+        is a failure: the chapter's claims must all be checkable there."""
+        if self.preset:
+            raise ClaimFailed(f"Chapter {self.chapter}'s claim cannot be "
+                              f"checked under its preset: {claim} ({why}).")
+        self.not_reproduced.append(claim)
+        print(f"Not checked with your settings (chapter {self.chapter}): "
+              f"{claim}, because {why}; you run with {self._describe()}.")
+
     def summary(self) -> str:
         held = sum(ok for _, ok in self.checked)
         text = f"{held} of {len(self.checked)} claims held"

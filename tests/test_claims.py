@@ -54,3 +54,13 @@ def test_measured_under_must_name_given_settings():
 def test_a_passing_check_prints_nothing(capsys):
     _claims().check(True, "holds")
     assert capsys.readouterr().out == ""
+
+
+def test_an_uncheckable_claim_is_reported_off_preset_and_fails_on_it(
+        capsys):
+    _claims(max_steps=10).unchecked("beats m = 0", "one seed has no spread")
+    out = capsys.readouterr().out
+    assert out.startswith("Not checked with your settings (chapter 02)")
+    assert "one seed has no spread" in out and "the preset has" in out
+    with pytest.raises(ClaimFailed, match="cannot be checked"):
+        _claims().unchecked("beats m = 0", "one seed has no spread")
