@@ -45,6 +45,21 @@ def stamp(nb, seconds: float) -> None:
         cell.source = cell.source.rstrip("\n") + "\n\n" + line
 
 
+def merge_outputs(executed, current) -> None:
+    """Copy the executed code cells' outputs into ``current``, the
+    notebook as it is on disk now: its markdown may have been edited while
+    the chapter ran, its code must not have been."""
+    done = [c for c in executed.cells if c.cell_type == "code"]
+    now = [c for c in current.cells if c.cell_type == "code"]
+    if [c.source for c in done] != [c.source for c in now]:
+        raise RuntimeError("a code cell changed while the chapter ran; "
+                           "execute it again")
+    for old, new in zip(done, now):
+        new.outputs = old.outputs
+        new.execution_count = old.execution_count
+        new.metadata = old.metadata
+
+
 def execute(path: Path, timeout: int = 900) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
@@ -52,8 +67,10 @@ def execute(path: Path, timeout: int = 900) -> float:
                    resources={"metadata": {"path": str(path.parent)}}
                    ).execute()
     seconds = time.perf_counter() - start
-    stamp(nb, seconds)
-    nbformat.write(nb, path)
+    current = nbformat.read(path, as_version=4)
+    merge_outputs(nb, current)
+    stamp(current, seconds)
+    nbformat.write(current, path)
     return seconds
 
 
