@@ -102,3 +102,15 @@ def test_instructor_copy_fills_every_answer(tmp_path):
         for number, i in course.answer_cells(nb).items():
             src = "".join(nb["cells"][i]["source"])
             assert "NotImplementedError" not in src, (path.name, number)
+
+
+def test_the_checkers_ship_with_the_package():
+    """``labse_lite.exercises`` is listed in pyproject's packages, so a
+    wheel (not only the editable install) can grade."""
+    tomllib = pytest.importorskip("tomllib")     # Python >= 3.11
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = set(meta["tool"]["setuptools"]["packages"])
+    found = {str(p.parent.relative_to(ROOT)).replace("/", ".")
+             for p in (ROOT / "labse_lite").rglob("__init__.py")}
+    assert found <= packages, found - packages
