@@ -47,7 +47,7 @@ from .model import pad_batch
 
 __all__ = ["PretrainConfig", "pretrain", "stack_layers", "encoder_layers",
            "mask_tokens", "stage_plan", "PretrainingData", "mlm_loss",
-           "split_heldout"]
+           "split_heldout", "tlm_pair"]
 
 # The paper's stage lengths: 400k, 800k and 1.8M steps (§3.2).
 PAPER_STAGE_FRACTIONS = (400 / 3000, 800 / 3000, 1800 / 3000)
@@ -274,6 +274,22 @@ def mask_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor,
 
 
 # ---------------------------------------------------------------------- data
+def tlm_pair(ia: list[int], ib: list[int], cls_id: int, sep_id: int,
+             max_length: int) -> list[int]:
+    """The TLM input of a translation pair, ``[CLS] a [SEP] b [SEP]``, at
+    most ``max_length`` ids: the longer side is truncated first."""
+    room = max_length - 3
+    half = room // 2
+    if len(ia) + len(ib) > room:
+        if len(ia) <= half:
+            ib = ib[:room - len(ia)]
+        elif len(ib) <= half:
+            ia = ia[:room - len(ib)]
+        else:
+            ia, ib = ia[:half], ib[:room - half]
+    return [cls_id, *ia, sep_id, *ib, sep_id]
+
+
 class PretrainingData:
     """Token ids of the monolingual sentences (both sides of the pairs,
     each distinct sentence once, English as one more language) and of the
@@ -312,17 +328,8 @@ class PretrainingData:
         return [self.cls_id, *body, self.sep_id]
 
     def _pair(self, a: int, b: int) -> list[int]:
-        room = self.max_length - 3
-        ia, ib = self.ids[a], self.ids[b]
-        half = room // 2            # truncate the longer side first
-        if len(ia) + len(ib) > room:
-            if len(ia) <= half:
-                ib = ib[:room - len(ia)]
-            elif len(ib) <= half:
-                ia = ia[:room - len(ib)]
-            else:
-                ia, ib = ia[:half], ib[:room - half]
-        return [self.cls_id, *ia, self.sep_id, *ib, self.sep_id]
+        return tlm_pair(self.ids[a], self.ids[b], self.cls_id, self.sep_id,
+                        self.max_length)
 
     def sequences(self, rng: np.random.Generator, n: int) -> list[list[int]]:
         """``n`` sequences: TLM pairs with probability ``tlm_fraction``,

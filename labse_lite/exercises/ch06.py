@@ -3,13 +3,11 @@ compute of progressive stacking)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import torch
 
 from ..grading import expect, expect_close, expect_number, register
-from ..pretrain import (PAPER_STAGE_FRACTIONS, PretrainConfig,
-                        PretrainingData, layer_steps, stage_plan)
+from ..pretrain import (PAPER_STAGE_FRACTIONS, PretrainConfig, layer_steps,
+                        stage_plan, tlm_pair)
 
 MASK_ID = 4          # the id of [MASK] in the checker's toy vocabulary
 
@@ -101,13 +99,6 @@ def masking_rule(fn) -> str:
             f"choosing M.")
 
 
-def _reference_pair(a, b, cls_id, sep_id, max_length) -> list[int]:
-    """The package's TLM sequence (PretrainingData._pair) for ids a, b."""
-    holder = SimpleNamespace(max_length=max_length, cls_id=cls_id,
-                             sep_id=sep_id, ids=[list(a), list(b)])
-    return PretrainingData._pair(holder, 0, 1)
-
-
 @register("6.2")
 def tlm_sequence(fn) -> str:
     """``fn(a, b, cls_id, sep_id, max_length)`` is the TLM input of a pair:
@@ -120,7 +111,7 @@ def tlm_sequence(fn) -> str:
     for la, lb, max_length in cases:
         a = list(range(1000, 1000 + la))
         b = list(range(2000, 2000 + lb))
-        want = _reference_pair(a, b, cls_id, sep_id, max_length)
+        want = tlm_pair(a, b, cls_id, sep_id, max_length)
         got = fn(list(a), list(b), cls_id, sep_id, max_length)
         expect(got is not None, "tlm_input returned None: did it forget "
                "to `return` the list of ids?")
@@ -153,8 +144,8 @@ def tlm_sequence(fn) -> str:
                     f"and R - h of b")
         expect(False, f"tlm_input is wrong for {where}: got {got}, "
                f"expected {want}. Hint: {hint}")
-    return ("Your sequences equal those of labse_lite.pretrain."
-            "PretrainingData on six pairs: the shorter side is never cut "
+    return ("Your sequences equal labse_lite.pretrain.tlm_pair's on "
+            "six pairs: the shorter side is never cut "
             "while the longer one can give way, so every masked word "
             "keeps as much of its translation as fits.")
 
