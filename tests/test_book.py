@@ -18,3 +18,36 @@ def test_every_chapter_has_one_parameters_cell_and_short_lines():
             if cell["cell_type"] == "code":
                 for line in "".join(cell["source"]).splitlines():
                     assert len(line) <= 79, (path.name, line)
+
+
+def test_every_chapter_is_a_lesson():
+    """Objectives first; Summary, Exercises and References last, in that
+    order; a "What to notice" note after every figure (before the next
+    figure)."""
+    import re
+
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        cells = nb["cells"]
+        text = ["".join(c["source"]) for c in cells]
+        md = [t for c, t in zip(cells, text) if c["cell_type"] == "markdown"]
+        assert any("After this chapter you will be able to" in t
+                   for t in md[:3]), path.name
+        heads = [h for t in md for h in re.findall(r"^## (.+)$", t, re.M)]
+        ends = [h for h in heads
+                if h in ("Summary", "Exercises", "References")]
+        assert ends == ["Summary", "Exercises", "References"], \
+            (path.name, ends)
+        assert heads[-1] == "References", (path.name, heads[-3:])
+        waiting = None          # a figure not yet followed by its note
+        for i, (cell, src) in enumerate(zip(cells, text)):
+            if cell["cell_type"] == "markdown" and "What to notice" in src:
+                waiting = None
+            elif cell["cell_type"] == "code" and any(
+                    "image/png" in o.get("data", {})
+                    for o in cell.get("outputs", [])):
+                assert waiting is None, (path.name, "no note after the "
+                                         f"figure of cell {waiting}")
+                waiting = i
+        assert waiting is None, (path.name, "no note after the figure of "
+                                 f"cell {waiting}")
