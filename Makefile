@@ -40,9 +40,10 @@ book-execute: $(BIN)/.installed $(MATHJAX)
 	$(BIN)/python scripts/execute_notebooks.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# The reference model (chapters 05, 07 and 08 share it) is built first, on
-# every core, unless it is cached: built inside the workers, two chapters
-# would train it at once.  Then two test workers (pytest-xdist), one CPU
+# The reference model (chapters 05, 07 and 08 share it) and the reference
+# pre-trained encoder (chapter 10) are built first, on every core, unless
+# they are cached: built inside the workers, two chapters or tests would
+# train them at once, each on one core.  Then two test workers (pytest-xdist), one CPU
 # thread per process: each chapter or test file runs whole in one worker,
 # and the two workers keep to one core each (LABSE_LITE_MAX_THREADS caps
 # what chapters and training runs ask for; OMP_NUM_THREADS sets the
@@ -52,7 +53,7 @@ TEST_WORKERS ?= 2
 # Prints its own wall time (after the set-up), pass or fail.
 test: $(BIN)/.installed
 	@start=$$(date +%s); \
-	$(BIN)/labse-lite reference --quiet && \
+	$(BIN)/labse-lite reference --encoder --quiet && \
 	OMP_NUM_THREADS=1 LABSE_LITE_MAX_THREADS=1 $(BIN)/python -m pytest \
 	    -n $(TEST_WORKERS) --dist loadfile --durations=25; \
 	rc=$$?; \
