@@ -34,8 +34,9 @@ $(MATHJAX): package-lock.json scripts/site_assets.py
 book: $(BIN)/.installed $(MATHJAX)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Re-execute every chapter in place (about 30 minutes on 2 cores), then
-# build: the committed outputs are replaced by this machine's.
+# Re-execute every chapter in place (27 minutes on 2 cores), then
+# build: the committed outputs (and each chapter's stated run time) are
+# replaced by this machine's.
 book-execute: $(BIN)/.installed $(MATHJAX)
 	$(BIN)/python scripts/execute_notebooks.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
