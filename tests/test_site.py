@@ -109,14 +109,25 @@ def browser():
 
 # -- what a page must satisfy -------------------------------------------------
 
+# MathJax may still be loading when the page reports itself loaded (on a
+# busy CI machine it was, for two chapters): wait up to 40 s for it to
+# start, then for its typesetting to finish.
 _TYPESET = """
 const done = arguments[arguments.length - 1];
-const mj = window.MathJax;
-if (!mj || !mj.startup || !mj.startup.promise) { done(null); return; }
-mj.startup.promise.then(() => done({
-    rendered: document.querySelectorAll('mjx-container').length,
-    errors: document.querySelectorAll('mjx-merror').length}),
-  e => done({rendered: 0, errors: -1, why: String(e)}));
+const start = Date.now();
+(function wait() {
+  const mj = window.MathJax;
+  if (mj && mj.startup && mj.startup.promise) {
+    mj.startup.promise.then(() => done({
+        rendered: document.querySelectorAll('mjx-container').length,
+        errors: document.querySelectorAll('mjx-merror').length}),
+      e => done({rendered: 0, errors: -1, why: String(e)}));
+  } else if (Date.now() - start > 40000) {
+    done(null);
+  } else {
+    setTimeout(wait, 100);
+  }
+})();
 """
 
 _IMAGES = """
@@ -161,8 +172,8 @@ def page_problems(driver, base: str, page: str, math: bool = True) -> list:
     driver.get_log("browser")                   # drop earlier messages
     driver.get(base + page)
     problems = []
-    typeset = driver.execute_async_script(_TYPESET)
     if math:
+        typeset = driver.execute_async_script(_TYPESET)
         if not typeset or typeset["rendered"] == 0 or typeset["errors"]:
             problems.append(f"{page}: math not rendered ({typeset})")
     for src in driver.execute_script(_IMAGES):
