@@ -33,7 +33,7 @@ import numpy as np
 
 __all__ = ["TODO", "check", "strict", "WrongAnswer", "NotAttempted",
            "expect", "expect_close", "expect_number", "expect_choice",
-           "register", "CHECKS"]
+           "unit_rows", "register", "CHECKS"]
 
 GRADE_ENV = "LABSE_LITE_GRADE"
 
@@ -187,6 +187,16 @@ def expect_number(got: Any, what: str) -> float:
         raise WrongAnswer(f"{what} should be one finite number, got "
                           f"{got!r:.80}")
     return float(value.reshape(-1)[0])
+
+
+def unit_rows(rows: int, dim: int, seed: int):
+    """``rows`` random unit vectors of dimension ``dim`` (float64, seeded):
+    the checkers' test inputs."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, dim, generator=g, dtype=torch.float64)
+    return x / x.norm(dim=-1, keepdim=True)
 
 
 def expect_choice(got: Any, options: Iterable[Any], what: str) -> None:

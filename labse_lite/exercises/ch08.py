@@ -4,11 +4,11 @@ parameter counts, feature and logit distillation)."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..distill import (LEALLA_DEFAULTS, feature_distillation_loss,
                        logit_distillation_loss, non_embedding_parameters)
+from ..grading import unit_rows as _unit
 from ..grading import (NotAttempted, WrongAnswer, expect, expect_close,
                        expect_number, register)
 from ..model import MODEL_PRESETS, bert_config
@@ -28,12 +28,6 @@ def _call(fn, *args, what: str):
     except Exception as err:  # noqa: BLE001 - reported to the student
         raise WrongAnswer(f"{what} raised {type(err).__name__}: "
                           f"{err}") from None
-
-
-def _unit(rows: int, dim: int, seed: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return F.normalize(torch.randn(rows, dim, generator=g,
-                                   dtype=torch.float64), dim=-1)
 
 
 def _package_count(layers: int, hidden: int, heads: int, ffn: int) -> int:
