@@ -41,7 +41,7 @@ def run_one(name: str, steps: int, hard: int, seed: int, args) -> dict:
     from labse_lite.evaluate import flores_retrieval
     from labse_lite.languages import XTREME_36
     from labse_lite.model import DualEncoder
-    from labse_lite.reference import cached_training, reference_config
+    from labse_lite.book.reference import cached_training, reference_config
     from labse_lite.train import TrainConfig, train
 
     reference = cached_training(reference_config())   # the model folder
@@ -78,7 +78,7 @@ def evaluate_start() -> dict:
     from labse_lite.evaluate import evaluate_all, flores_retrieval
     from labse_lite.languages import XTREME_36
     from labse_lite.model import DualEncoder
-    from labse_lite.reference import cached_training, reference_config
+    from labse_lite.book.reference import cached_training, reference_config
 
     torch.set_num_threads(2)
     model = DualEncoder.from_pretrained(

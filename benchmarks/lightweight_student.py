@@ -2,7 +2,7 @@
 """LEALLA's bar on a laptop: the best student against its teacher.
 
 Trains a student of the reference teacher (the laptop model, cached by
-``labse_lite.reference.reference_teacher``) with LEALLA's loss (AMS +
+``labse_lite.book.reference.reference_teacher``) with LEALLA's loss (AMS +
 feature + logit distillation, the paper's weights) for as many steps as
 the teacher had, on the whole training set (each shape of ``--shapes``),
 and reports: Tatoeba-v1
@@ -130,8 +130,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from labse_lite import presets
-    from labse_lite.reference import reference_teacher
+    from labse_lite.book import presets
+    from labse_lite.book.reference import reference_teacher
 
     torch.set_num_threads(args.threads)
     shapes = presets.settings("lightweight")["shapes"]

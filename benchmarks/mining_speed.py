@@ -147,7 +147,7 @@ def real_embeddings(n: int, seed: int, threads: int,
     import torch
 
     from labse_lite.model import DualEncoder
-    from labse_lite.reference import cached_training, reference_config
+    from labse_lite.book.reference import cached_training, reference_config
 
     run = cached_training(reference_config())
     folder = cache / f"{Path(run).parent.name}_n{n}_s{seed}"

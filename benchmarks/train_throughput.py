@@ -186,12 +186,11 @@ def measure_compile(tokenizer_dir, args) -> dict:
     """Eager vs ``torch.compile`` training steps of the laptop model on
     fixed-shape random batches (real batches vary in length and would
     recompile or need dynamic shapes)."""
-    import torch.nn.functional as F
 
     from labse_lite.losses import additive_margin_softmax_loss
     from labse_lite.model import DualEncoder
     from labse_lite.tokenization import load_tokenizer
-    from labse_lite.train import adamw
+    from labse_lite.runtime import adamw
 
     tok = load_tokenizer(str(tokenizer_dir))
     result = {}

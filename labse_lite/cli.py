@@ -101,6 +101,11 @@ def _cmd_train(args) -> int:
     config = _config_from_args(TrainConfig, args, "train")
     if config is None:
         return 2
+    if config.teacher in ("reference", "english"):
+        from .book.reference import resolve_teacher
+
+        config = dataclasses.replace(config, teacher=resolve_teacher(
+            config.teacher, config.progress))
     corpus, benchmark = _corpus_files(args)
     summary = train(config, corpus, benchmark=benchmark)
     if "eval" in summary:
@@ -265,7 +270,7 @@ def _cmd_mine(args) -> int:
 
 
 def _cmd_reference(args) -> int:
-    from . import reference
+    from .book import reference
 
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, not {args.threads}")
@@ -291,7 +296,7 @@ def _cmd_reference(args) -> int:
 
 
 def _cmd_course(args) -> int:
-    from . import course
+    from .book import course
 
     if args.action == "instructor":
         book = Path(args.book)

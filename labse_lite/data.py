@@ -20,6 +20,7 @@ __all__ = [
     "DataError", "ParallelCorpus", "normalize_for_overlap", "leakage_key",
     "data_dir",
     "load_train_pairs", "load_tatoeba", "load_flores", "read_tsv",
+    "select_corpus",
     "english_paraphrases", "load_english_pairs",
     "load_corpus_file",
 ]
@@ -412,3 +413,13 @@ def load_flores(languages: Sequence[str] | None = None,
         raise DataError("load_flores(source='hub') needs explicit languages")
     return {code: list(datasets.load_dataset(hub_id, code, split=hub_split)
                        [hub_column]) for code in languages}
+
+
+def select_corpus(config, corpus: ParallelCorpus | None) -> ParallelCorpus:
+    """The config's ``languages`` / ``exclude_languages`` of ``corpus``
+    (default: the shipped training pairs)."""
+    if corpus is None:
+        return load_train_pairs(config.languages, config.exclude_languages)
+    if config.languages is not None or config.exclude_languages:
+        return corpus.subset(config.languages, config.exclude_languages)
+    return corpus

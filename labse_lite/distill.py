@@ -21,14 +21,23 @@ all-gathered global batch, exactly like the AMS loss.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .runtime import cache_root, file_sha256
+
 __all__ = ["LEALLA_DEFAULTS", "feature_distillation_loss",
            "logit_distillation_loss", "multilingual_kd_loss",
            "non_embedding_parameters",
-           "encode_speed", "FrozenFeatures", "reduce_dimensions"]
+           "encode_speed", "FrozenFeatures", "teacher_embeddings"]
 
 # The paper's settings for LEALLA-small/base (§4.1).
 LEALLA_DEFAULTS = dict(ams_weight=1.0, feature_weight=1e3, logit_weight=1e-2,
@@ -203,53 +212,49 @@ class _HeadOnFeatures:
         return F.normalize(out, p=2, dim=-1)
 
 
-def reduce_dimensions(teacher, dims, base, corpus=None, benchmark=None,
-                      launch=None, output_root=None,
-                      large_pool_languages=None,
-                      progress: bool = True) -> list[dict]:
-    """LEALLA's dimension reduction (§3): for each d in ``dims``, a dense
-    layer D → d on top of the frozen ``teacher`` (a saved dual encoder),
-    trained with the AMS loss by the one trainer (``freeze_encoder``; the
-    other settings from ``base``), then evaluated on ``benchmark``
-    (Tatoeba and the large pool).  The first row is the teacher itself.
-    Every head is evaluated on the same pooled teacher outputs
-    (:class:`FrozenFeatures`), so the encoder runs once for all d."""
-    import dataclasses
-    import tempfile
-    from pathlib import Path
+# ------------------------------------------------- the teacher's embeddings
+def _model_key(model_dir: Path) -> str:
+    if not model_dir.is_dir():
+        raise FileNotFoundError(
+            f"teacher {str(model_dir)!r} is not a model folder (a hub id "
+            f"needs internet once: it is read through its local snapshot)")
+    saved = model_dir.parent / "cache_key.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())["key"]
+    weights = sorted(model_dir.glob("*.safetensors"))
+    if not weights:
+        raise FileNotFoundError(f"no weights (*.safetensors) in {model_dir}")
+    return hashlib.sha256("".join(file_sha256(w) for w in weights).encode()
+                          ).hexdigest()[:16]
 
-    from tqdm import tqdm
 
-    from .data import load_tatoeba
-    from .evaluate import evaluate_all
-    from .experiments import eval_columns
-    from .launch import run_training
-    from .model import DualEncoder
+def teacher_embeddings(teacher: str | os.PathLike, sentences: Sequence[str],
+                       batch_size: int = 512, progress: bool = True,
+                       root: str | os.PathLike | None = None
+                       ) -> torch.Tensor:
+    """(N, D) float32 embeddings of ``sentences`` by the saved dual encoder
+    ``teacher``, computed once (each distinct sentence once, in batches,
+    with a progress bar) and cached under a key of the teacher's weights
+    and the sentences."""
+    from .model import DualEncoder, _st_snapshot
 
+    teacher = Path(_st_snapshot(str(teacher)))
+    text_key = hashlib.sha256("\n".join(sentences).encode()).hexdigest()[:16]
+    folder = Path(root) if root is not None else cache_root()
+    path = folder / "teacher_embeddings" / \
+        f"{_model_key(teacher)}-{text_key}.pt"
+    if path.is_file():
+        return torch.load(path)
+    index: dict[str, int] = {}
+    rows = [index.setdefault(s, len(index)) for s in sentences]
     model = DualEncoder.from_pretrained(str(teacher)).eval()
-    if model.projection is not None:
-        raise ValueError("dimension reduction trains a new projection: the "
-                         "teacher must not have one already")
-    benchmark = benchmark if benchmark is not None else load_tatoeba()
-    features = FrozenFeatures(model)
-    root = Path(output_root or tempfile.mkdtemp(prefix="labse_lite_dims_"))
-
-    def row(dim, head, seconds):
-        ev = evaluate_all(features.with_head(head), benchmark,
-                          large_pool_languages=large_pool_languages,
-                          show_progress_bar=progress)
-        return {"dim": dim, **eval_columns(ev), "train_seconds": seconds}
-
-    rows = [row(model.embedding_dim, None, 0.0)]
-    for dim in tqdm(list(dims), desc="dimensions", disable=not progress):
-        config = dataclasses.replace(
-            base, init_model=str(teacher), tokenizer=str(teacher),
-            pooling=model.pooling, max_length=model.max_length,
-            projection_dim=int(dim), freeze_encoder=True, teacher=None,
-            final_eval=False, output_dir=str(root / f"dim_{dim}"),
-            resume=False, progress=False)
-        summary = run_training(config, corpus, benchmark, launch)
-        head = DualEncoder.from_pretrained(
-            str(Path(config.output_dir) / "model")).projection
-        rows.append(row(int(dim), head.eval(), summary["train_seconds"]))
-    return rows
+    with warnings.catch_warnings():   # truncated as in training, silently
+        warnings.filterwarnings("ignore", message=".*were truncated")
+        distinct = model.encode(list(index), batch_size=batch_size,
+                                show_progress_bar=progress)    # (U, D)
+    emb = distinct[torch.tensor(rows)].float().contiguous()   # (N, D)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    torch.save(emb, tmp)
+    os.replace(tmp, path)
+    return emb

@@ -24,7 +24,7 @@ pool, which simply holds each distinct English sentence once.
 from __future__ import annotations
 
 import warnings
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ from .data import ParallelCorpus, normalize_for_overlap
 from .languages import GROUPS
 
 __all__ = ["retrieval_accuracy", "evaluate_tatoeba", "large_pool_accuracy",
-           "group_averages", "evaluate_all", "flores_retrieval"]
+           "group_averages", "evaluate_all", "flores_retrieval", "headline"]
 
 
 def _argmax_chunked(queries: torch.Tensor, candidates: torch.Tensor,
@@ -263,3 +263,16 @@ def flores_retrieval(model, languages: Sequence[str] | None = None,
             / len(result),
             "avg_en2xx": sum(r["en2xx"] for r in result.values())
             / len(result)}
+
+
+def headline(ev: Mapping[str, Any]) -> dict[str, float]:
+    """The headline numbers of an :func:`~labse_lite.evaluate.evaluate_all`
+    result as flat columns: Tatoeba xx→en over XTREME-36 and over every
+    evaluated language, en→xx, and the large pool (XTREME-36 and all)."""
+    nan = float("nan")
+    return {"tatoeba_xtreme36": ev["tatoeba_avg_xx2en"].get("xtreme36", nan),
+            "tatoeba_xx2en": ev["tatoeba_avg_xx2en"]["all"],
+            "tatoeba_en2xx": ev["tatoeba_avg_en2xx"]["all"],
+            "large_pool_xtreme36": ev["large_pool_avg"].get("xtreme36", nan),
+            "large_pool_xx2en": ev["large_pool_avg"]["all"],
+            "large_pool_size": ev["large_pool"]["pool_size"]}

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
-import os
 import re
 import shlex
 import shutil
@@ -36,27 +35,7 @@ from .data import ParallelCorpus
 
 __all__ = ["LaunchError", "Launch", "run_training", "run_pretraining",
            "config_to_argv", "write_corpus", "torchrun_command",
-           "per_rank_config", "cpu_threads"]
-
-
-def cpu_threads(requested: int | None) -> int | None:
-    """The CPU threads a process should use: ``requested`` (None: torch's
-    default), capped by ``$LABSE_LITE_MAX_THREADS`` when that is set.
-
-    ``make test`` runs two test workers side by side on a 2-core machine
-    with one thread each: every process that sets its threads (a training
-    run, a chapter) then stays on its own core instead of two processes
-    spinning four threads on two cores, which measured 3x slower than
-    running them one after the other.  One thread is also no slower than
-    two for the ``tiny`` models of most chapters (4.5 s vs 5.4 s for 150
-    steps; the 2 x 128 laptop model: 24 s vs 19 s)."""
-    cap = os.environ.get("LABSE_LITE_MAX_THREADS")
-    if not cap:
-        return requested
-    if not cap.isdigit() or int(cap) < 1:
-        raise ValueError(f"LABSE_LITE_MAX_THREADS must be a positive "
-                         f"integer, got {cap!r}")
-    return min(requested, int(cap)) if requested else int(cap)
+           "per_rank_config"]
 
 
 class LaunchError(RuntimeError):

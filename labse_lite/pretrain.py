@@ -42,8 +42,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ParallelCorpus, normalize_for_overlap
+from .data import ParallelCorpus, normalize_for_overlap, select_corpus
 from .model import pad_batch
+from .runtime import make_optimizer, make_scheduler, start_run
 
 __all__ = ["PretrainConfig", "pretrain", "stack_layers", "encoder_layers",
            "mask_tokens", "stage_plan", "PretrainingData", "mlm_loss",
@@ -463,7 +464,6 @@ def pretrain(config: PretrainConfig,
 
     from . import distributed as dist_utils
     from .tokenization import load_tokenizer, train_wordpiece
-    from .train import adamw, lr_lambda, select_corpus, start_run
 
     ctx, device, out = start_run(config)
     is_main = ctx.rank == 0
@@ -546,14 +546,9 @@ def pretrain(config: PretrainConfig,
         model.to(device).train()
         _freeze_unused(model)
         objective = dist_utils.wrap_model(_MaskedLMObjective(model), ctx)
-        decay, no_decay = [], []
-        for name, param in model.named_parameters():
-            (no_decay if param.dim() < 2 or "LayerNorm" in name
-             or "embeddings" in name else decay).append(param)
-        optimizer = adamw(decay, no_decay, config.lr, config.weight_decay)
+        optimizer = make_optimizer(model, config)
         warmup = min(config.warmup_steps, max(steps // 10, 1))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: lr_lambda(s, warmup, steps))
+        scheduler = make_scheduler(optimizer, warmup, steps)
         t_stage = time.perf_counter()
         losses = []
         for s in range(steps):

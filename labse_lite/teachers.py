@@ -32,7 +32,7 @@ class TeacherIntegrityError(RuntimeError):
 def verify_sha256(path: str | os.PathLike, expected: str) -> None:
     """Raise :class:`TeacherIntegrityError` unless ``path`` hashes to
     ``expected``."""
-    from .reference import file_sha256
+    from .runtime import file_sha256
 
     actual = file_sha256(path)
     if actual != expected:

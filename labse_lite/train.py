@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,13 +22,14 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .data import ParallelCorpus, load_tatoeba, load_train_pairs
+from .data import ParallelCorpus, load_tatoeba, select_corpus
 from .data import normalize_for_overlap
 from .languages import XTREME_36
 from .gradcache import cached_gradient_step
 from .model import DualEncoder
+from .runtime import make_optimizer, make_scheduler, start_run
 
-__all__ = ["TrainConfig", "PairBatcher", "train", "lr_lambda", "adamw"]
+__all__ = ["TrainConfig", "PairBatcher", "train", "build_model"]
 
 
 @dataclass
@@ -65,7 +65,7 @@ class TrainConfig:
     hard_negatives: int = 0                # mined hard negatives per pair (App. B)
     hard_negative_start: int = 0           # step at which the model mines them
     # --- distillation from a frozen teacher (LEALLA, labse_lite.distill)
-    teacher: str | None = None             # teacher folder, "reference" or "english"; None: off
+    teacher: str | None = None             # teacher folder or hub id; None: off
     feature_weight: float = 1e3            # β: feature loss (eq. 3) with a teacher
     logit_weight: float = 1e-2             # γ: logit loss (eq. 4) with a teacher
     distill_temperature: float = 100.0     # T of the logit loss
@@ -182,13 +182,6 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def lr_lambda(step: int, warmup_steps: int, max_steps: int) -> float:
-    """Linear warm-up to 1 over ``warmup_steps``, then linear decay to 0."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    return max(0.0, (max_steps - step) / max(1, max_steps - warmup_steps))
-
-
 class PairBatcher:
     """Deterministic, language-balanced, length-bucketed batches.
 
@@ -284,42 +277,6 @@ class PairBatcher:
         return self._chunk(chunk)[within]
 
 
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def start_run(config):
-    """What every training entry point (``train``, ``pretrain``) does first:
-    validate the config, set CPU threads, join the process group when
-    launched by ``torchrun``, pick the device, create ``output_dir``.
-    Returns ``(DistContext, device, output_dir)``."""
-    from . import distributed as dist_utils
-    from .launch import cpu_threads
-
-    config.validate()
-    threads = cpu_threads(config.threads)
-    if threads:
-        torch.set_num_threads(threads)
-    ctx = dist_utils.setup(config.device, config.dist_timeout_seconds,
-                           config.dist_wait_timeout_seconds)
-    device = ctx.device if ctx.world_size > 1 else _pick_device(config.device)
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return ctx, device, out
-
-
-def select_corpus(config, corpus: ParallelCorpus | None) -> ParallelCorpus:
-    """The config's ``languages`` / ``exclude_languages`` of ``corpus``
-    (default: the shipped training pairs)."""
-    if corpus is None:
-        return load_train_pairs(config.languages, config.exclude_languages)
-    if config.languages is not None or config.exclude_languages:
-        return corpus.subset(config.languages, config.exclude_languages)
-    return corpus
-
-
 def _prepare_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
                        out: Path):
     from .tokenization import load_tokenizer, train_wordpiece
@@ -372,7 +329,7 @@ def _attach_distillation(config: TrainConfig, model: DualEncoder,
     from torch import nn
 
     from . import distributed as dist_utils
-    from .reference import teacher_embeddings
+    from .distill import teacher_embeddings
 
     if config.teacher is None:
         return None, None
@@ -380,7 +337,7 @@ def _attach_distillation(config: TrainConfig, model: DualEncoder,
     t_xx = None
     for rank_turn in (True, False):     # rank 0 first, then the others
         if (ctx.rank == 0) == rank_turn:
-            teacher = resolve_teacher(config.teacher, config.progress)
+            teacher = config.teacher
             if need_xx:
                 t_xx = teacher_embeddings(teacher, corpus.xx,
                                           progress=config.progress)
@@ -417,42 +374,6 @@ def freeze_parameters(config: TrainConfig, model: DualEncoder) -> None:
                 f"{len(layers) if layers is not None else 'no'} layers")
         for layer in layers[:config.freeze_layers]:
             layer.requires_grad_(False)
-
-
-def adamw(decay: list, no_decay: list, lr: float,
-          weight_decay: float) -> torch.optim.AdamW:
-    """AdamW over two groups (decayed weights; biases, LayerNorms and
-    embeddings undecayed) with PyTorch's fused kernel where the parameters
-    allow it (CPU or CUDA floating-point tensors), else the multi-tensor
-    one.  PyTorch's default on CPU updates one tensor at a time: 40.7 ms
-    per step for the laptop model's 4.8M parameters against 6.0 ms fused,
-    beside 476 ms of forward and backward for 128 pairs on one thread
-    (``benchmarks/optimizer_step.py``).  Fused updates agree with the
-    per-tensor ones to float rounding (~1e-6), not bit for bit."""
-    params = decay + no_decay
-    fused = bool(params) and all(p.device.type in ("cpu", "cuda")
-                                 and p.is_floating_point() for p in params)
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}], lr=lr,
-        fused=True if fused else None, foreach=None if fused else True)
-
-
-def resolve_teacher(name: str, progress: bool = True) -> str:
-    """A teacher setting as a model folder: ``"reference"`` is the cached
-    reference model (:func:`labse_lite.reference.reference_teacher`),
-    ``"english"`` the verified all-MiniLM-L6-v2
-    (:func:`labse_lite.teachers.english_teacher_path`); anything else is a
-    folder or hub id."""
-    if name == "reference":
-        from .reference import reference_teacher
-
-        return str(reference_teacher(progress=progress))
-    if name == "english":
-        from .teachers import english_teacher_path
-
-        return english_teacher_path()
-    return name
 
 
 # The last corpus tokenised in this process, by (vocabulary, max_length,
@@ -579,17 +500,9 @@ class _Run:
         self.en_keys = None                 # distinct-English-text ids (N,)
         self.hard = None                    # (N, hard_negatives) rows, mined
         self.is_main = ctx.rank == 0
-        decay, no_decay = [], []
-        for name, param in model.named_parameters():
-            if not param.requires_grad:
-                continue
-            (no_decay if param.dim() < 2 or "LayerNorm" in name
-             or "embeddings" in name else decay).append(param)
-        self.optimizer = adamw(decay, no_decay, config.lr,
-                               config.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_lambda(s, config.warmup_steps,
-                                                config.max_steps))
+        self.optimizer = make_optimizer(model, config)
+        self.scheduler = make_scheduler(self.optimizer, config.warmup_steps,
+                                        config.max_steps)
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16,
                           "fp16": torch.float16}[config.precision]
         self.scaler = torch.amp.GradScaler(

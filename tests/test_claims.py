@@ -2,7 +2,7 @@
 
 import pytest
 
-from labse_lite.claims import ClaimFailed, Claims
+from labse_lite.book.claims import ClaimFailed, Claims
 
 
 def _claims(**settings):

@@ -16,11 +16,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-from labse_lite import reference
+from labse_lite.book import reference
 from labse_lite.distill import (feature_distillation_loss,
                                 logit_distillation_loss,
                                 multilingual_kd_loss)
-from labse_lite.distributed import DistContext, all_gather_with_grad
+from labse_lite.distributed import all_gather_with_grad
 from labse_lite.train import TrainConfig
 
 
@@ -234,7 +234,7 @@ def test_chapter07_main_run_is_the_reference_model():
     main run has exactly the reference config (else it trains its own,
     silently costing CI minutes): the config built as the chapter builds
     it must have the reference model's key."""
-    from labse_lite import presets
+    from labse_lite.book import presets
     from labse_lite.languages import ZERO_SHOT_LABELLED
 
     s = presets.settings("zero_shot", "laptop")
@@ -359,7 +359,7 @@ def test_encode_speed_is_a_rate(tiny_model, small_corpus):
 
 def test_reduce_dimensions_rows_and_frozen_teacher(
         tmp_path, teacher_dir, small_corpus):
-    from labse_lite.distill import reduce_dimensions
+    from labse_lite.dimensions import reduce_dimensions
     from labse_lite.evaluate import evaluate_all
     from labse_lite.model import DualEncoder
 

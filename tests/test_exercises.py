@@ -3,12 +3,11 @@ shipped (blank) answer cells and on a plausible wrong answer; outside a
 grader, a blank is reported, not raised, so the book's own CI passes."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from labse_lite import course, grading
+from labse_lite.book import course, grading
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -105,7 +104,7 @@ def test_instructor_copy_fills_every_answer(tmp_path):
 
 
 def test_the_checkers_ship_with_the_package():
-    """``labse_lite.exercises`` is listed in pyproject's packages, so a
+    """``labse_lite.book.exercises`` is listed in pyproject's packages, so a
     wheel (not only the editable install) can grade."""
     tomllib = pytest.importorskip("tomllib")     # Python >= 3.11
 

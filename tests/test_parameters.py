@@ -1,7 +1,7 @@
 """Every chapter run once with small, non-preset papermill parameters, as a
 reader might change them: it must run to the end.  Claims that need the
 preset's budget are then reported as not reproduced (see
-``labse_lite.claims``), never a bare ``AssertionError``; claims that hold
+``labse_lite.book.claims``), never a bare ``AssertionError``; claims that hold
 for any settings are still enforced.
 
 Chapter 00 has no parameter but the scale and is run by nbval as it is.

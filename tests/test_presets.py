@@ -2,8 +2,8 @@
 
 import pytest
 
-from labse_lite import presets
-from labse_lite.experiments import run_grid
+from labse_lite.book import presets
+from labse_lite.book.experiments import run_grid
 from labse_lite.train import TrainConfig
 
 
@@ -45,7 +45,7 @@ def test_run_grid_rejects_unknown_keys():
 
 
 def test_thread_cap_from_the_environment(monkeypatch):
-    from labse_lite.launch import cpu_threads
+    from labse_lite.runtime import cpu_threads
 
     monkeypatch.delenv("LABSE_LITE_MAX_THREADS", raising=False)
     assert cpu_threads(2) == 2 and cpu_threads(None) is None

@@ -329,7 +329,7 @@ def test_hub_style_checkpoint_and_its_random_twin(small_corpus,
     weights, in one grid (as the pre-training chapter runs them)."""
     from transformers import BertForPreTraining
 
-    from labse_lite.experiments import run_grid
+    from labse_lite.book.experiments import run_grid
     from labse_lite.model import DualEncoder, bert_config
     from labse_lite.train import TrainConfig
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from labse_lite.data import ParallelCorpus, load_tatoeba
-from labse_lite.train import PairBatcher, TrainConfig, lr_lambda, train
+from labse_lite.runtime import lr_lambda
+from labse_lite.train import PairBatcher, TrainConfig, train
 
 
 def tiny_config(tmp_path, **overrides):
@@ -307,7 +308,7 @@ def test_adamw_is_fused_and_agrees_with_the_per_tensor_update():
     decay on the first group only."""
     import copy
 
-    from labse_lite.train import adamw
+    from labse_lite.runtime import adamw
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Linear(8, 4))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..grading import WrongAnswer, _as_array, expect, expect_close, register
-from ..losses import additive_margin_softmax_loss
+from ...losses import additive_margin_softmax_loss
 
 _F64 = torch.float64
 

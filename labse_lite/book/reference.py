@@ -25,19 +25,18 @@ import hashlib
 import json
 import os
 import shutil
-import warnings
 from pathlib import Path
-from typing import Sequence
 
-import torch
 
-from .data import data_dir
-from .languages import ZERO_SHOT_LABELLED
+from ..data import data_dir
+from ..distill import teacher_embeddings
+from ..runtime import cache_root, file_sha256
+from ..languages import ZERO_SHOT_LABELLED
 
 __all__ = ["cache_root", "file_sha256", "data_checksum", "cache_key",
            "reference_config", "reference_teacher", "cached_training",
-           "reference_encoder", "teacher_embeddings", "REFERENCE_TEACHER",
-           "REFERENCE_ENCODER"]
+           "reference_encoder", "teacher_embeddings", "resolve_teacher",
+           "REFERENCE_TEACHER", "REFERENCE_ENCODER"]
 
 # Settings that change how a run is carried out, not the model it makes.
 _NOT_IN_KEY = ("output_dir", "progress", "resume", "threads", "device",
@@ -50,21 +49,6 @@ _KEY_WHEN_SET = {"kd_weight": 0.0, "hidden_layer": -1, "hard_negatives": 0,
                  "hard_negative_start": 0,
                  "freeze_embeddings": False, "freeze_layers": 0}
 _DATA_FILES = ("train.tsv.gz", "tatoeba_v1.tsv.gz")
-
-
-def cache_root() -> Path:
-    """``$LABSE_LITE_CACHE``, else ``runs/cache`` beside ``data/``."""
-    env = os.environ.get("LABSE_LITE_CACHE")
-    return Path(env) if env else data_dir().parent / "runs" / "cache"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def data_checksum() -> str:
@@ -98,7 +82,7 @@ REFERENCE_TEACHER = dict(exclude_languages=list(ZERO_SHOT_LABELLED),
 def reference_config():
     """The :class:`~labse_lite.train.TrainConfig` of the reference model
     (``TrainConfig(**REFERENCE_TEACHER)``)."""
-    from .train import TrainConfig
+    from ..train import TrainConfig
 
     return TrainConfig(**copy.deepcopy(REFERENCE_TEACHER))
 
@@ -122,7 +106,7 @@ def cached_training(config, progress: bool = True,
     the data (:func:`cache_key`); the cached model folder.  A config equal
     to :func:`reference_config` in every such setting (threads, output
     folder and checkpointing do not count) gets the reference model."""
-    from .train import train
+    from ..train import train
 
     return _cached(config, train, progress, root)
 
@@ -144,7 +128,7 @@ def reference_encoder(config=None, progress: bool = True,
     the sentences of every language, never a translation pair in one
     sequence -- an encoder that has seen no parallel data (chapter 10's
     starting point, like mBERT's)."""
-    from .pretrain import PretrainConfig, pretrain
+    from ..pretrain import PretrainConfig, pretrain
 
     return _cached(config if config is not None
                    else PretrainConfig(**REFERENCE_ENCODER), pretrain,
@@ -182,48 +166,17 @@ def _cached(config, build, progress: bool,
     return final / "model"
 
 
-def _model_key(model_dir: Path) -> str:
-    if not model_dir.is_dir():
-        raise FileNotFoundError(
-            f"teacher {str(model_dir)!r} is not a model folder (a hub id "
-            f"needs internet once: it is read through its local snapshot)")
-    saved = model_dir.parent / "cache_key.json"
-    if saved.is_file():
-        return json.loads(saved.read_text())["key"]
-    weights = sorted(model_dir.glob("*.safetensors"))
-    if not weights:
-        raise FileNotFoundError(f"no weights (*.safetensors) in {model_dir}")
-    return hashlib.sha256("".join(file_sha256(w) for w in weights).encode()
-                          ).hexdigest()[:16]
+def resolve_teacher(name: str, progress: bool = True) -> str:
+    """A teacher setting as a model folder: ``"reference"`` is the cached
+    reference model (:func:`reference_teacher`), ``"english"`` the
+    verified all-MiniLM-L6-v2
+    (:func:`labse_lite.teachers.english_teacher_path`); anything else (a
+    folder or hub id) is returned as it is.  The trainer itself takes only
+    folders and hub ids."""
+    if name == "reference":
+        return str(reference_teacher(progress=progress))
+    if name == "english":
+        from ..teachers import english_teacher_path
 
-
-def teacher_embeddings(teacher: str | os.PathLike, sentences: Sequence[str],
-                       batch_size: int = 512, progress: bool = True,
-                       root: str | os.PathLike | None = None
-                       ) -> torch.Tensor:
-    """(N, D) float32 embeddings of ``sentences`` by the saved dual encoder
-    ``teacher``, computed once (each distinct sentence once, in batches,
-    with a progress bar) and cached under a key of the teacher's weights
-    and the sentences."""
-    from .model import DualEncoder, _st_snapshot
-
-    teacher = Path(_st_snapshot(str(teacher)))
-    text_key = hashlib.sha256("\n".join(sentences).encode()).hexdigest()[:16]
-    folder = Path(root) if root is not None else cache_root()
-    path = folder / "teacher_embeddings" / \
-        f"{_model_key(teacher)}-{text_key}.pt"
-    if path.is_file():
-        return torch.load(path)
-    index: dict[str, int] = {}
-    rows = [index.setdefault(s, len(index)) for s in sentences]
-    model = DualEncoder.from_pretrained(str(teacher)).eval()
-    with warnings.catch_warnings():   # truncated as in training, silently
-        warnings.filterwarnings("ignore", message=".*were truncated")
-        distinct = model.encode(list(index), batch_size=batch_size,
-                                show_progress_bar=progress)    # (U, D)
-    emb = distinct[torch.tensor(rows)].float().contiguous()   # (N, D)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    torch.save(emb, tmp)
-    os.replace(tmp, path)
-    return emb
+        return english_teacher_path()
+    return name

@@ -15,24 +15,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .data import ParallelCorpus
-from .launch import Launch, run_training
-from .train import TrainConfig
+from ..data import ParallelCorpus
+from ..evaluate import headline
+from ..launch import Launch, run_training
+from ..train import TrainConfig
 
-__all__ = ["run_grid", "eval_columns"]
-
-
-def eval_columns(ev: Mapping[str, Any]) -> dict[str, float]:
-    """The headline numbers of an :func:`~labse_lite.evaluate.evaluate_all`
-    result as flat columns: Tatoeba xx→en over XTREME-36 and over every
-    evaluated language, en→xx, and the large pool (XTREME-36 and all)."""
-    nan = float("nan")
-    return {"tatoeba_xtreme36": ev["tatoeba_avg_xx2en"].get("xtreme36", nan),
-            "tatoeba_xx2en": ev["tatoeba_avg_xx2en"]["all"],
-            "tatoeba_en2xx": ev["tatoeba_avg_en2xx"]["all"],
-            "large_pool_xtreme36": ev["large_pool_avg"].get("xtreme36", nan),
-            "large_pool_xx2en": ev["large_pool_avg"]["all"],
-            "large_pool_size": ev["large_pool"]["pool_size"]}
+__all__ = ["run_grid"]
 
 
 def run_grid(base: TrainConfig, grid: Mapping[str, Iterable[Any]],
@@ -64,7 +52,7 @@ def run_grid(base: TrainConfig, grid: Mapping[str, Iterable[Any]],
                                      **setting)
         summary = run_training(config, corpus, benchmark, launch)
         ev = summary["eval"]
-        rows.append({**setting, **eval_columns(ev),
+        rows.append({**setting, **headline(ev),
                      "steps": summary["steps"],
                      "final_loss": summary["final_loss"],
                      "train_seconds": summary["train_seconds"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..grading import (WrongAnswer, expect, expect_close, expect_number,
                        register)
-from ..tokenization import language_sampling_probs
+from ...tokenization import language_sampling_probs
 
 
 @register("1.1")

@@ -8,10 +8,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..evaluate import retrieval_accuracy
+from ...evaluate import retrieval_accuracy
 from ..grading import (WrongAnswer, expect, expect_choice, expect_close,
                        expect_number, register)
-from ..mining import SCORINGS, knn, margin_scores, mine
+from ...mining import SCORINGS, knn, margin_scores, mine
 
 __all__ = ["toy_corpus"]
 

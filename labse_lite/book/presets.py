@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .languages import XTREME_36
+from ..languages import XTREME_36
 
 __all__ = ["SCALES", "CHAPTERS", "settings", "launch"]
 
@@ -283,7 +283,7 @@ def settings(chapter: str, scale: str = "laptop",
         raise ValueError(f"unknown setting(s) for chapter {chapter!r}: "
                          f"{unknown}; known: {sorted(out)}")
     out.update({k: v for k, v in overrides.items() if v is not None})
-    from .launch import cpu_threads
+    from ..runtime import cpu_threads
 
     out["threads"] = cpu_threads(out["threads"])  # $LABSE_LITE_MAX_THREADS
     out["scale"] = scale
@@ -293,7 +293,7 @@ def settings(chapter: str, scale: str = "laptop",
 def launch(settings: dict[str, Any]):
     """The :class:`labse_lite.launch.Launch` that ``settings`` ask for
     (one process in this notebook, or a ``torchrun`` job)."""
-    from .launch import Launch
+    from ..launch import Launch
 
     return Launch(nproc_per_node=int(settings["nproc_per_node"]),
                   nnodes=int(settings["nnodes"]),

@@ -7,11 +7,11 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 
-from ..distill import multilingual_kd_loss
+from ...distill import multilingual_kd_loss
 from ..grading import unit_rows as _unit
 from ..grading import (expect, expect_choice, expect_close, expect_number,
                        register)
-from ..losses import additive_margin_softmax_loss
+from ...losses import additive_margin_softmax_loss
 
 
 def _rotation(dim: int, seed: int) -> torch.Tensor:

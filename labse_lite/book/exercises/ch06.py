@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..grading import expect, expect_close, expect_number, register
-from ..pretrain import (PAPER_STAGE_FRACTIONS, PretrainConfig, layer_steps,
+from ...pretrain import (PAPER_STAGE_FRACTIONS, PretrainConfig, layer_steps,
                         stage_plan, tlm_pair)
 
 MASK_ID = 4          # the id of [MASK] in the checker's toy vocabulary

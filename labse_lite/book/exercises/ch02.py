@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ..grading import unit_rows as _unit
 from ..grading import (expect, expect_choice, expect_close, expect_number,
                         register)
-from ..losses import ams_one_direction
+from ...losses import ams_one_direction
 
 
 @register("2.1")

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 from ..grading import (WrongAnswer, expect, expect_choice, expect_close,
                        expect_number, register)
-from ..losses import additive_margin_softmax_loss
 
 
 def _positive_gradient(phi: torch.Tensor, margin: float,

@@ -113,6 +113,6 @@ class Claims:
         held = sum(ok for _, ok in self.checked)
         text = f"{held} of {len(self.checked)} claims held"
         if self.not_reproduced:
-            text += (f"; not reproduced with these settings: "
+            text += ("; not reproduced with these settings: "
                      + "; ".join(self.not_reproduced))
         return text

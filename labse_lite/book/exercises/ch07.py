@@ -60,7 +60,7 @@ def pooled_unk_rate(fn, tokenizer=None, texts=None) -> str:
         expect_close(value, want, what, rtol=0, atol=1e-9, hint=hint)
     if tokenizer is None or texts is None:
         return "Your rate is pooled over sentences, as the chapter's is."
-    from ..tokenization import unk_rate
+    from ...tokenization import unk_rate
 
     rates = {}
     for lang, lines in texts.items():

@@ -6,12 +6,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..distill import (LEALLA_DEFAULTS, feature_distillation_loss,
+from ...distill import (LEALLA_DEFAULTS, feature_distillation_loss,
                        logit_distillation_loss, non_embedding_parameters)
 from ..grading import unit_rows as _unit
 from ..grading import (NotAttempted, WrongAnswer, expect, expect_close,
                        expect_number, register)
-from ..model import MODEL_PRESETS, bert_config
+from ...model import MODEL_PRESETS, bert_config
 
 # LaBSE's custom WordPiece vocabulary (Feng et al., 2022, §4), which the
 # LEALLA students share.
