@@ -64,3 +64,42 @@ def test_an_uncheckable_claim_is_reported_off_preset_and_fails_on_it(
     assert "one seed has no spread" in out and "the preset has" in out
     with pytest.raises(ClaimFailed, match="cannot be checked"):
         _claims().unchecked("beats m = 0", "one seed has no spread")
+
+
+def test_compare_paired_and_unpaired_arithmetic():
+    from labse_lite.book.claims import compare
+
+    a, b = [10.0, 11.0, 12.0], [9.0, 10.5, 11.0]
+    paired = compare(a, b, paired=True)
+    d = [1.0, 0.5, 1.0]
+    sd = (sum((x - 2.5 / 3) ** 2 for x in d) / 2) ** 0.5
+    assert paired.diff == pytest.approx(2.5 / 3)
+    assert paired.se == pytest.approx(sd / 3 ** 0.5)
+    assert paired.resolved and paired.direction == 1      # z = 5
+    welch = compare(a, b)
+    assert welch.se == pytest.approx((1.0 / 3 + 1.0833333 / 3) ** 0.5,
+                                     rel=1e-4)
+    assert not welch.resolved and welch.direction == 0    # z = 0.58
+    assert "not resolved at this budget" in str(welch)
+    with pytest.raises(ValueError, match="paired"):
+        compare([1, 2, 3], [1, 2], paired=True)
+
+
+def test_compare_needs_three_seeds():
+    from labse_lite.book.claims import compare
+
+    two = compare([10.0, 10.1], [1.0, 1.1], paired=True)
+    assert abs(two.z) > 2 and not two.resolved
+
+
+def test_claims_compare_reports_unresolved_and_fails_when_reversed(capsys):
+    claims = _claims()
+    res = claims.compare([1.0, 1.2, 0.8], [1.1, 0.9, 1.0], "a beats b")
+    assert not res.resolved and claims.unresolved == ["a beats b"]
+    assert "Not resolved at this budget" in capsys.readouterr().out
+    assert "not resolved at this budget: a beats b" in claims.summary()
+    claims.compare([3.0, 3.1, 3.2], [1.0, 1.1, 1.2], "a beats b",
+                   paired=True)
+    with pytest.raises(ClaimFailed, match="a beats b"):
+        claims.compare([1.0, 1.1, 1.2], [3.0, 3.1, 3.2], "a beats b",
+                       paired=True)

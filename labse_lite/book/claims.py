@@ -25,13 +25,92 @@ on; claims with ``needs_preset=False`` are always enforced.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
 
-__all__ = ["Claims", "ClaimFailed"]
+__all__ = ["Claims", "ClaimFailed", "Comparison", "compare"]
 
 
 class ClaimFailed(AssertionError):
     """A chapter's claim did not hold where it must."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two arms' means over seeds, their difference and its standard
+    error; ``resolved`` when the difference exceeds ``sigmas`` standard
+    errors and each arm has at least ``min_seeds`` seeds."""
+
+    mean_a: float
+    mean_b: float
+    diff: float              # mean_a - mean_b
+    se: float                # standard error of the difference
+    n_a: int
+    n_b: int
+    paired: bool
+    sigmas: float = 2.0
+    min_seeds: int = 3
+
+    @property
+    def z(self) -> float:
+        if self.se > 0:
+            return self.diff / self.se
+        return math.inf if self.diff else 0.0
+
+    @property
+    def resolved(self) -> bool:
+        return (min(self.n_a, self.n_b) >= self.min_seeds
+                and abs(self.z) > self.sigmas)
+
+    @property
+    def direction(self) -> int:
+        """+1: a > b, -1: a < b, 0: not resolved at this budget."""
+        return (1 if self.diff > 0 else -1) if self.resolved else 0
+
+    def __str__(self) -> str:
+        kind = "paired" if self.paired else "unpaired"
+        verdict = ("resolved" if self.resolved
+                   else "not resolved at this budget")
+        return (f"{self.mean_a:.2f} vs {self.mean_b:.2f}: difference "
+                f"{self.diff:+.2f} ± {self.se:.2f} (SE, {kind}, seeds "
+                f"{self.n_a}/{self.n_b}), {verdict}")
+
+
+def _sample_var(xs: Sequence[float]) -> float:
+    n = len(xs)
+    if n < 2:
+        return math.nan
+    m = sum(xs) / n
+    return sum((x - m) ** 2 for x in xs) / (n - 1)
+
+
+def compare(a: Sequence[float], b: Sequence[float], *,
+            paired: bool = False, sigmas: float = 2.0,
+            min_seeds: int = 3) -> Comparison:
+    """The evidence rule of the book: mean(a) - mean(b) and its standard
+    error, from per-seed results.
+
+    Paired (the arms share seeds, ``a[i]`` and ``b[i]`` ran with seed i):
+    SE = sd(a - b) / sqrt(n), so what the seed does to both arms cancels.
+    Unpaired: SE = sqrt(var(a)/n_a + var(b)/n_b) (Welch).  The comparison
+    is *resolved* only with at least ``min_seeds`` seeds per arm and
+    |difference| > ``sigmas`` × SE; otherwise a chapter reports it as not
+    resolved at its budget rather than as a finding."""
+    a, b = [float(x) for x in a], [float(x) for x in b]
+    if not a or not b:
+        raise ValueError("compare needs at least one result per arm")
+    if paired and len(a) != len(b):
+        raise ValueError(f"paired arms need as many results each, not "
+                         f"{len(a)} and {len(b)}")
+    mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
+    if paired:
+        d = [x - y for x, y in zip(a, b)]
+        se = math.sqrt(_sample_var(d) / len(d))
+    else:
+        se = math.sqrt(_sample_var(a) / len(a) + _sample_var(b) / len(b))
+    return Comparison(mean_a, mean_b, mean_a - mean_b, se, len(a), len(b),
+                      paired, sigmas, min_seeds)
 
 
 class Claims:
@@ -49,6 +128,7 @@ class Claims:
         self.settings = settings
         self.checked: list[tuple[str, bool]] = []
         self.not_reproduced: list[str] = []
+        self.unresolved: list[str] = []
 
     @property
     def changed(self) -> dict[str, Any]:
@@ -98,6 +178,27 @@ class Claims:
                           f"{claim}.{got} It must hold under {where}; this "
                           f"run: {self._describe()}.")
 
+    def compare(self, a: Sequence[float], b: Sequence[float], claim: str,
+                *, expect: int = 1, paired: bool = False,
+                needs_preset: bool = True) -> Comparison:
+        """Enforce "arm a is larger (``expect=1``) or smaller (-1) than arm
+        b" under the book's rule (:func:`compare`: at least 3 seeds each,
+        difference beyond 2 standard errors).  A comparison the seeds do
+        not resolve is printed as *not resolved at this budget* with its
+        numbers -- never as a finding -- and is not a failure; a resolved
+        difference in the other direction fails like :meth:`check`.
+        Returns the :class:`Comparison` for the chapter's prose."""
+        result = compare(a, b, paired=paired)
+        if not result.resolved:
+            self.checked.append((claim, True))
+            self.unresolved.append(claim)
+            print(f"Not resolved at this budget (chapter {self.chapter}): "
+                  f"{claim}: {result}.")
+            return result
+        self.check(result.direction == expect, claim, measured=str(result),
+                   needs_preset=needs_preset)
+        return result
+
     def unchecked(self, claim: str, why: str) -> None:
         """Say that ``claim`` cannot be checked with these settings (e.g.
         one seed leaves no spread to compare with).  Under the preset that
@@ -115,4 +216,7 @@ class Claims:
         if self.not_reproduced:
             text += ("; not reproduced with these settings: "
                      + "; ".join(self.not_reproduced))
+        if self.unresolved:
+            text += ("; not resolved at this budget: "
+                     + "; ".join(self.unresolved))
         return text
