@@ -120,8 +120,7 @@ def non_embedding_parameters(model) -> int:
     LEALLA compares encoder shapes by this count, since the vocabulary table
     (501k rows there) dominates the total."""
     return sum(p.numel() for name, p in model.named_parameters()
-               if not any(t in name for t in _EMBEDDING_TABLES)
-               and not name.startswith("feature_map"))
+               if not any(t in name for t in _EMBEDDING_TABLES))
 
 
 def encode_speed(model, sentences, batch_size: int = 256,

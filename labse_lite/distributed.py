@@ -39,6 +39,7 @@ import torch.distributed as dist
 from .losses import additive_margin_softmax_loss
 
 __all__ = ["DistContext", "setup", "cleanup", "barrier", "any_rank",
+           "average_gradients",
            "mean_over_ranks",
            "wrap_model",
            "global_batch_loss", "all_gather_with_grad",
@@ -117,6 +118,18 @@ def any_rank(flag: bool, ctx: DistContext) -> bool:
     value = torch.tensor([int(flag)], device=ctx.device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())
+
+
+def average_gradients(params, ctx: DistContext) -> None:
+    """Average the gradients of ``params`` over the ranks, as DDP does for
+    the model's: for parameters that live outside the wrapped model (a
+    loss term's own, such as LEALLA's feature map W)."""
+    if ctx.world_size == 1:
+        return
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad.div_(ctx.world_size)
 
 
 def wrap_model(model, ctx: DistContext):

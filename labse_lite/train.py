@@ -27,6 +27,7 @@ from .data import normalize_for_overlap
 from .languages import XTREME_36
 from .gradcache import cached_gradient_step
 from .model import DualEncoder
+from .objectives import Batch, Objective, build_objective
 from .runtime import make_optimizer, make_scheduler, start_run
 
 __all__ = ["TrainConfig", "PairBatcher", "train", "build_model"]
@@ -317,17 +318,12 @@ def build_model(config: TrainConfig, tokenizer) -> DualEncoder:
         intermediate_size=config.ffn_size)
 
 
-def _attach_distillation(config: TrainConfig, model: DualEncoder,
-                         corpus: ParallelCorpus, ctx):
-    """With a teacher: its embeddings of the pairs (computed once, cached)
-    and the feature map W (d → D) that the feature loss trains with the
-    student.  The
-    non-English side is embedded only for the LEALLA terms: multilingual
-    KD's targets are the teacher's English embeddings alone.
+def _teacher_targets(config: TrainConfig, corpus: ParallelCorpus, ctx):
+    """With a teacher: its embeddings of the pairs (computed once, cached).
+    The non-English side is embedded only for the LEALLA terms:
+    multilingual KD's targets are the teacher's English embeddings alone.
     Rank 0 builds what is missing; the others then read the cache.
     Returns ``(teacher_xx, teacher_en)``, (N, D) each or None."""
-    from torch import nn
-
     from . import distributed as dist_utils
     from .distill import teacher_embeddings
 
@@ -337,21 +333,13 @@ def _attach_distillation(config: TrainConfig, model: DualEncoder,
     t_xx = None
     for rank_turn in (True, False):     # rank 0 first, then the others
         if (ctx.rank == 0) == rank_turn:
-            teacher = config.teacher
             if need_xx:
-                t_xx = teacher_embeddings(teacher, corpus.xx,
+                t_xx = teacher_embeddings(config.teacher, corpus.xx,
                                           progress=config.progress)
-            t_en = teacher_embeddings(teacher, corpus.en,
+            t_en = teacher_embeddings(config.teacher, corpus.en,
                                       progress=config.progress)
         if rank_turn:
             dist_utils.barrier(ctx)
-    if config.kd_weight > 0 and model.embedding_dim != t_en.shape[1]:
-        raise ValueError(
-            f"multilingual KD regresses the student onto the teacher's "
-            f"{t_en.shape[1]}-d embeddings, but the student has "
-            f"{model.embedding_dim}: set projection_dim={t_en.shape[1]}")
-    if config.feature_weight > 0:
-        model.feature_map = nn.Linear(model.embedding_dim, t_en.shape[1])
     return t_xx, t_en
 
 
@@ -450,8 +438,11 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     tokenizer = _shared_tokenizer(config, corpus, out, ctx)
     model = build_model(config, tokenizer)
     freeze_parameters(config, model)
-    teacher = _attach_distillation(config, model, corpus, ctx)
-    model = model.to(device)
+    teacher = _teacher_targets(config, corpus, ctx)
+    # built here, before anything else draws from torch's generator: the
+    # feature term's W is initialised from it
+    objective = build_objective(config, ctx, model.embedding_dim, teacher)
+    model, objective = model.to(device), objective.to(device)
     t_vocab = time.perf_counter() - t_start
 
     t_tok = time.perf_counter()
@@ -461,9 +452,8 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
                           config.batch_size * ctx.world_size,
                           config.language_alpha, config.seed,
                           xx_keys=xx_keys, en_keys=en_keys)
-    run = _Run(config, ctx, device, out, model, batcher, xx_ids, en_ids,
-               teacher)
-    run.en_keys = np.asarray(en_keys)
+    run = _Run(config, ctx, device, out, model, objective, batcher,
+               xx_ids, en_ids, np.asarray(en_keys))
     benchmark = benchmark if benchmark is not None else load_tatoeba()
     eval_corpus = benchmark.subset(
         [l for l in config.eval_languages if l in set(benchmark.langs)])
@@ -489,18 +479,18 @@ class _Run:
     schedule, loss scaler, data and where it all lives."""
 
     def __init__(self, config: TrainConfig, ctx, device, out: Path,
-                 model: DualEncoder, batcher: PairBatcher, xx_ids, en_ids,
-                 teacher=(None, None)):
+                 model: DualEncoder, objective: Objective,
+                 batcher: PairBatcher, xx_ids, en_ids, en_keys: np.ndarray):
         from . import distributed as dist_utils
 
         self.config, self.ctx, self.device, self.out = config, ctx, device, out
-        self.model, self.batcher = model, batcher
+        self.model, self.objective, self.batcher = model, objective, batcher
         self.xx_ids, self.en_ids = xx_ids, en_ids
-        self.teacher_xx, self.teacher_en = teacher    # (N, D) each, or None
-        self.en_keys = None                 # distinct-English-text ids (N,)
+        self.en_keys = en_keys              # distinct-English-text ids (N,)
         self.hard = None                    # (N, hard_negatives) rows, mined
+        self.hard_negative_seconds = None   # time the mining took
         self.is_main = ctx.rank == 0
-        self.optimizer = make_optimizer(model, config)
+        self.optimizer = make_optimizer([model, objective], config)
         self.scheduler = make_scheduler(self.optimizer, config.warmup_steps,
                                         config.max_steps)
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16,
@@ -510,7 +500,7 @@ class _Run:
         self.ckpt_path = out / "checkpoint.pt"
         self.step = 0
         if config.resume and self.ckpt_path.is_file():
-            self.step = _load_checkpoint(self.ckpt_path, model,
+            self.step = _load_checkpoint(self.ckpt_path, model, objective,
                                          self.optimizer, self.scheduler,
                                          self.scaler)
         self.wrapped = dist_utils.wrap_model(model, ctx)
@@ -523,8 +513,9 @@ class _Run:
             return self.wrapped(input_ids, mask).float()
 
     def save_checkpoint(self) -> None:
-        _save_checkpoint(self.ckpt_path, self.model, self.optimizer,
-                         self.scheduler, self.scaler, self.step, self.config)
+        _save_checkpoint(self.ckpt_path, self.model, self.objective,
+                         self.optimizer, self.scheduler, self.scaler,
+                         self.step, self.config)
 
 
 def _shared_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
@@ -580,9 +571,11 @@ def _train_step(run: _Run) -> dict:
         loss = cached_gradient_step(
             run.encode, batches, loss_fn, check_loss=check,
             no_sync=getattr(run.wrapped, "no_sync", None))
+    # the loss terms' own parameters (W) sit outside DDP: average them here
+    dist_utils.average_gradients(run.objective.parameters(), ctx)
     run.scaler.unscale_(run.optimizer)
-    grad_norm = (torch.nn.utils.clip_grad_norm_(run.model.parameters(),
-                                                config.grad_clip)
+    trained = [*run.model.parameters(), *run.objective.parameters()]
+    grad_norm = (torch.nn.utils.clip_grad_norm_(trained, config.grad_clip)
                  if config.grad_clip > 0 else torch.tensor(0.0))
     run.scaler.step(run.optimizer)
     run.scaler.update()
@@ -595,8 +588,7 @@ def _train_step(run: _Run) -> dict:
             "grad_norm": float(grad_norm),
             "seq_len": int(batches[-1][0].shape[1]),
             **({"hard_negatives": len(negatives)} if negatives else {}),
-            **{f"loss_{name}": float(value.detach()) for name, value
-               in getattr(run, "loss_parts", {}).items()}}
+            **run.objective.log_parts()}
 
 
 def _mine_hard_negatives(run: _Run) -> None:
@@ -621,50 +613,12 @@ def _mine_hard_negatives(run: _Run) -> None:
 
 def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
     """The loss of this rank's batch as a function of its embeddings
-    ``(x, y)``: α·AMS, plus with a teacher β·feature + γ·logit
-    distillation (LEALLA) and δ·KD (multilingual knowledge distillation),
-    all in :mod:`labse_lite.distill`.  ``local`` are this rank's
-    pair indices, ``rows`` the global batch's (for the logit loss's
-    candidates, which every rank can look up in the teacher's table)."""
-    from . import distributed as dist_utils
-    from .distill import (feature_distillation_loss, logit_distillation_loss,
-                          multilingual_kd_loss)
-
-    config, ctx = run.config, run.ctx
-    ams = functools.partial(
-        dist_utils.global_batch_loss, ctx=ctx, margin=config.margin,
-        scale=config.scale, bidirectional=config.bidirectional)
-    if run.teacher_en is None and config.ams_weight == 1.0:
-        return lambda x, y, negatives=None: ams(
-            x, y, extra_candidates=negatives)
-    if run.teacher_en is not None:
-        t_y = run.teacher_en[local].to(run.device)              # (B, D)
-    if run.teacher_xx is not None:
-        t_x = run.teacher_xx[local].to(run.device)              # (B, D)
-        t_y_all = run.teacher_en[rows].to(run.device)           # (W·B, D)
-
+    ``(x, y)`` (and mined negatives): the run's weighted terms
+    (:mod:`labse_lite.objectives`).  ``local`` are this rank's pair
+    indices, ``rows`` the global batch's (for the logit loss's candidates,
+    which every rank can look up in the teacher's table)."""
     def loss(x, y, negatives=None):
-        parts = run.loss_parts = {}       # unweighted terms, for the log
-        total = 0.0
-        if config.ams_weight:
-            parts["ams"] = ams(x, y, extra_candidates=negatives)
-            total = config.ams_weight * parts["ams"]
-        if run.teacher_en is None:
-            return total
-        if config.feature_weight:
-            parts["feature"] = feature_distillation_loss(
-                torch.cat([x, y]), torch.cat([t_x, t_y]),
-                run.model.feature_map)
-            total = total + config.feature_weight * parts["feature"]
-        if config.logit_weight:
-            y_all = dist_utils.all_gather_with_grad(y)          # (W·B, d)
-            parts["logit"] = logit_distillation_loss(
-                x, y_all, t_x, t_y_all, config.distill_temperature)
-            total = total + config.logit_weight * parts["logit"]
-        if config.kd_weight:
-            parts["kd"] = multilingual_kd_loss(y, x, t_y)
-            total = total + config.kd_weight * parts["kd"]
-        return total
+        return run.objective(Batch(x, y, local, rows, negatives))
     return loss
 
 
@@ -793,12 +747,13 @@ def _check_loss(loss: torch.Tensor, step: int, config: TrainConfig) -> None:
             f"checkpoint is in {config.output_dir}")
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, scaler,
-                     step: int, config: TrainConfig) -> None:
+def _save_checkpoint(path: Path, model, objective, optimizer, scheduler,
+                     scaler, step: int, config: TrainConfig) -> None:
     """Everything a resumed run needs to continue as the same run: weights,
     optimiser and schedule, the mixed-precision loss scaler, and the CPU
     and (when present) every CUDA device's random state (dropout)."""
     state = {"model": model.state_dict(),
+             "objective": objective.state_dict(),   # e.g. the feature map W
              "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(),
              "scaler": scaler.state_dict(),
@@ -811,11 +766,12 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, scaler,
     os.replace(tmp, path)   # atomic: an interruption never leaves half a file
 
 
-def _load_checkpoint(path: Path, model, optimizer, scheduler,
+def _load_checkpoint(path: Path, model, objective, optimizer, scheduler,
                      scaler) -> int:
     """Restore what :func:`_save_checkpoint` wrote; returns the step."""
     state = torch.load(path, map_location="cpu", weights_only=False)
     model.load_state_dict(state["model"])
+    objective.load_state_dict(state.get("objective", {}))
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     if state.get("scaler"):      # empty when the scaler was disabled

@@ -155,6 +155,7 @@ def test_empty_pairs_are_rejected(tmp_path, bench):
         train(tiny_config(tmp_path), corpus, benchmark=bench)
 
 
+@pytest.mark.slow
 def test_cli_train_then_eval(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "labse_lite", "train",
@@ -209,21 +210,26 @@ def test_checkpoint_keeps_the_loss_scaler_and_cuda_rng(tmp_path, monkeypatch):
         return model, opt, sched, torch.amp.GradScaler("cpu", enabled=True)
 
     model, opt, sched, scaler = parts()
+    no_terms = torch.nn.ModuleList()        # a run without loss parameters
     scaler.load_state_dict({"scale": 1024.0, "growth_factor": 2.0,
                             "backoff_factor": 0.5, "growth_interval": 100,
                             "_growth_tracker": 37})
     path = tmp_path / "checkpoint.pt"
-    T._save_checkpoint(path, model, opt, sched, scaler, 5, TrainConfig())
+    T._save_checkpoint(path, model, no_terms, opt, sched, scaler, 5,
+                       TrainConfig())
     model2, opt2, sched2, scaler2 = parts()
-    assert T._load_checkpoint(path, model2, opt2, sched2, scaler2) == 5
+    assert T._load_checkpoint(path, model2, no_terms, opt2, sched2,
+                              scaler2) == 5
     assert scaler2.state_dict() == scaler.state_dict()
     assert scaler2.get_scale() == 1024.0
     assert len(restored) == 1 and torch.equal(restored[0][0], cuda_state[0])
     # A checkpoint of an fp32 run (scaler disabled) still loads.
     _, opt3, sched3, _ = parts()
     off = torch.amp.GradScaler("cpu", enabled=False)
-    T._save_checkpoint(path, model, opt3, sched3, off, 6, TrainConfig())
-    assert T._load_checkpoint(path, model2, opt2, sched2, off) == 6
+    T._save_checkpoint(path, model, no_terms, opt3, sched3, off, 6,
+                       TrainConfig())
+    assert T._load_checkpoint(path, model2, no_terms, opt2, sched2,
+                              off) == 6
 
 
 def test_final_pool_languages_limit_the_large_pool_queries(
