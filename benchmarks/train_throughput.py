@@ -65,9 +65,7 @@ def sample_pairs(n: int, seed: int = 0):
         if i not in used:
             used.add(i)
             picked.append(i)
-    return ParallelCorpus([full.langs[i] for i in picked],
-                          [full.xx[i] for i in picked],
-                          [full.en[i] for i in picked])
+    return full.take(picked)
 
 
 def run_ours(corpus, tokenizer_dir, args, workdir, precision="fp32",

@@ -60,11 +60,30 @@ def leakage_key(text: str) -> str:
 
 
 def data_dir() -> Path:
-    """The shipped ``data/`` folder (override with ``LABSE_LITE_DATA``)."""
+    """The folder of the shipped data files (read-only: nothing is ever
+    written there), the first of:
+
+    1. ``$LABSE_LITE_DATA``, when set;
+    2. the repository's ``data/`` beside the package, when it holds
+       ``train.tsv.gz`` (a clone, or an editable install of one);
+    3. the copy inside the installed package, ``labse_lite/_data``: the
+       wheel ships ``data/``'s files as the package ``labse_lite._data``
+       (``pip install labse-lite`` from PyPI or a built wheel).
+
+    Caches never go here but to :func:`labse_lite.runtime.cache_root`.
+    """
     env = os.environ.get("LABSE_LITE_DATA")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "data"
+    repo = Path(__file__).resolve().parent.parent / "data"
+    if (repo / "train.tsv.gz").is_file():
+        return repo
+    from importlib.resources import files
+
+    # files() of the regular package ``labse_lite`` is a real Path for a
+    # package on disk (``labse_lite._data``, having no __init__.py, may be
+    # a namespace package, whose files() is not).
+    return Path(str(files("labse_lite") / "_data"))
 
 
 def read_tsv(path: str | os.PathLike,
@@ -150,6 +169,13 @@ class ParallelCorpus:
             out[lang] = out.get(lang, 0) + 1
         return dict(sorted(out.items()))
 
+    def take(self, rows: Iterable[int]) -> "ParallelCorpus":
+        """The pairs at positions ``rows``, in that order."""
+        rows = [int(i) for i in rows]
+        return ParallelCorpus([self.langs[i] for i in rows],
+                              [self.xx[i] for i in rows],
+                              [self.en[i] for i in rows])
+
     def subset(self, languages: Iterable[str] | None = None,
                exclude: Iterable[str] = ()) -> "ParallelCorpus":
         """Keep rows whose label is in ``languages`` and not in ``exclude``."""
@@ -157,9 +183,7 @@ class ParallelCorpus:
         drop = set(exclude)
         idx = [i for i, lang in enumerate(self.langs)
                if (keep is None or lang in keep) and lang not in drop]
-        return ParallelCorpus([self.langs[i] for i in idx],
-                              [self.xx[i] for i in idx],
-                              [self.en[i] for i in idx])
+        return self.take(idx)
 
     def sample(self, n: int, seed: int = 0) -> "ParallelCorpus":
         """``n`` pairs drawn uniformly without replacement (every language
@@ -173,9 +197,7 @@ class ParallelCorpus:
 
         idx = np.sort(np.random.default_rng(seed).choice(
             len(self), size=n, replace=False))
-        return ParallelCorpus([self.langs[i] for i in idx],
-                              [self.xx[i] for i in idx],
-                              [self.en[i] for i in idx])
+        return self.take(idx)
 
     def sample_per_language(self, n: int, seed: int = 0
                             ) -> "ParallelCorpus":

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -32,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .runtime import cache_root, file_sha256
+from .runtime import cache_root, file_sha256, quiet_truncation
 
 __all__ = ["LEALLA_DEFAULTS", "feature_distillation_loss",
            "logit_distillation_loss", "multilingual_kd_loss",
@@ -129,13 +128,11 @@ def encode_speed(model, sentences, batch_size: int = 256,
     of ``repeats`` timed passes after one untimed warm-up pass."""
     import statistics
     import time
-    import warnings
 
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     sentences = list(sentences)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*were truncated")
+    with quiet_truncation():
         model.encode(sentences[:batch_size], batch_size=batch_size,
                      show_progress_bar=False)
         rates = []
@@ -172,13 +169,11 @@ class FrozenFeatures:
     def raw(self, sentences, batch_size: int = 256,
             show_progress_bar: bool | None = None) -> torch.Tensor:
         """(N, D) pooled, unprojected, unnormalised encoder outputs."""
-        import warnings
 
         missing = list(dict.fromkeys(s for s in sentences
                                      if s not in self._rows))
         if missing:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*were truncated")
+            with quiet_truncation():
                 self._blocks.append(self.model.encode(
                     missing, batch_size=batch_size,
                     show_progress_bar=show_progress_bar))
@@ -247,8 +242,7 @@ def teacher_embeddings(teacher: str | os.PathLike, sentences: Sequence[str],
     index: dict[str, int] = {}
     rows = [index.setdefault(s, len(index)) for s in sentences]
     model = DualEncoder.from_pretrained(str(teacher)).eval()
-    with warnings.catch_warnings():   # truncated as in training, silently
-        warnings.filterwarnings("ignore", message=".*were truncated")
+    with quiet_truncation():   # truncated as in training, silently
         distinct = model.encode(list(index), batch_size=batch_size,
                                 show_progress_bar=progress)    # (U, D)
     emb = distinct[torch.tensor(rows)].float().contiguous()   # (N, D)

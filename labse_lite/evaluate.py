@@ -23,7 +23,6 @@ pool, which simply holds each distinct English sentence once.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -31,6 +30,7 @@ import torch
 
 from .data import ParallelCorpus, normalize_for_overlap
 from .languages import GROUPS
+from .runtime import quiet_truncation
 
 __all__ = ["retrieval_accuracy", "evaluate_tatoeba", "large_pool_accuracy",
            "group_averages", "evaluate_all", "flores_retrieval", "headline"]
@@ -112,8 +112,7 @@ def _embed_benchmark(model, corpus: ParallelCorpus, batch_size: int,
                          f"the candidate pool") from None
     # Benchmarks are evaluated as the model sees them: sentences longer
     # than max_length are truncated (as in training), without a warning.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*were truncated")
+    with quiet_truncation():
         xx_emb = model.encode(corpus.xx, batch_size=batch_size,
                               show_progress_bar=show_progress_bar)
         en_emb = model.encode(texts, batch_size=batch_size,
@@ -247,8 +246,7 @@ def flores_retrieval(model, languages: Sequence[str] | None = None,
         raise ValueError(f"unknown FLORES language(s) {unknown}")
 
     def embed(texts):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*truncated")
+        with quiet_truncation():
             return model.encode(list(texts), batch_size=batch_size,
                                 show_progress_bar=False)
 

@@ -11,15 +11,18 @@ book's caches.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import torch
 
 __all__ = ["cpu_threads", "pick_device", "start_run", "lr_lambda",
            "parameter_groups", "adamw", "make_optimizer", "make_scheduler",
-           "file_sha256", "cache_root", "machine_fingerprint"]
+           "file_sha256", "cache_root", "machine_fingerprint",
+           "quiet_truncation", "quiet_hub_progress"]
 
 
 def cpu_threads(requested: int | None) -> int | None:
@@ -164,3 +167,29 @@ def machine_fingerprint() -> dict:
             "torch": torch.__version__.split("+")[0],
             "machine": platform.machine(),
             "cpu_flags": [f for f in wanted if f in flags]}
+
+
+@contextlib.contextmanager
+def quiet_truncation():
+    """Silence :meth:`~labse_lite.model.DualEncoder.tokenize`'s warning
+    that sentences were truncated, where truncating is intended (embedding
+    at the training length)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*were truncated")
+        yield
+
+
+@contextlib.contextmanager
+def quiet_hub_progress():
+    """No Hugging Face progress bars inside (saving or loading one small
+    file), restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    if shown:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
