@@ -28,7 +28,8 @@ from .languages import XTREME_36
 from .gradcache import cached_gradient_step
 from .model import DualEncoder
 from .objectives import Batch, Objective, build_objective
-from .runtime import make_optimizer, make_scheduler, start_run
+from .runtime import (machine_fingerprint, make_optimizer, make_scheduler,
+                      start_run)
 
 __all__ = ["TrainConfig", "PairBatcher", "train", "build_model"]
 
@@ -468,7 +469,9 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
                "pairs_per_second": loop["pairs_seen"]
                / max(loop["seconds"], 1e-9),
                "world_size": ctx.world_size,
-               "final_loss": loop["final_loss"]}
+               "final_loss": loop["final_loss"],
+               # what the numbers can depend on besides the seed
+               "machine": machine_fingerprint()}
     _finish(run, summary, benchmark, trained=corpus.languages())
     dist_utils.cleanup(ctx)
     return summary

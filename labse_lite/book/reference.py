@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..data import data_dir
 from ..distill import teacher_embeddings
-from ..runtime import cache_root, file_sha256
+from ..runtime import cache_root, file_sha256, machine_fingerprint
 from ..languages import ZERO_SHOT_LABELLED
 
 __all__ = ["cache_root", "file_sha256", "data_checksum", "cache_key",
@@ -158,7 +158,8 @@ def _cached(config, build, progress: bool,
         shutil.rmtree(stage, ignore_errors=True)
     (work / "cache_key.json").write_text(json.dumps(
         {"key": key, "data_checksum": data, "kind": type(config).__name__,
-         "config": dataclasses.asdict(config)}, indent=1))
+         "config": dataclasses.asdict(config),
+         "machine": machine_fingerprint()}, indent=1))
     if final.exists():            # built meanwhile by another process
         shutil.rmtree(work, ignore_errors=True)
     else:
