@@ -43,7 +43,7 @@ __all__ = ["APPROXIMATE_THRESHOLD", "SCORINGS", "MODES", "INDEXES",
            "IndexChoice", "MarginScores", "MinedPairs", "choose_index",
            "build_index", "knn", "margin_scores",
            "select_pairs", "mine", "best_f1_threshold",
-           "precision_recall_f1", "write_tsv", "read_tsv"]
+           "precision_recall_f1", "write_tsv", "read_mined_pairs"]
 
 # Above this many candidates, index="auto" searches approximately (IVF).
 APPROXIMATE_THRESHOLD = 200_000
@@ -593,8 +593,11 @@ def write_tsv(path: str | Path, pairs: Iterable,
     return len(lines)
 
 
-def read_tsv(path: str | Path) -> list[tuple[float, str, str]]:
-    """Read back the ``(score, src, tgt)`` lines of :func:`write_tsv`."""
+def read_mined_pairs(path: str | Path) -> list[tuple[float, str, str]]:
+    """Read back the ``(score, src, tgt)`` lines of :func:`write_tsv` (the
+    output of ``labse-lite mine``).  Not to be confused with
+    :func:`labse_lite.data.read_tsv`, the reader of the shipped data's
+    column files."""
     rows = []
     with open(path, encoding="utf-8", newline="\n") as f:
         for number, line in enumerate(f, 1):

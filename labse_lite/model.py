@@ -10,7 +10,6 @@ length-sorted, batched :meth:`DualEncoder.encode`.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from . import st_format
 
 __all__ = ["DualEncoder", "MODEL_PRESETS", "bert_config", "load_encoder",
            "pad_batch"]
@@ -43,8 +44,8 @@ MODEL_PRESETS = {
                          num_attention_heads=8, intermediate_size=1024),
 }
 
-_CONFIG_FILE = "dual_encoder.json"
-_HEAD_FILE = "dual_encoder_head.safetensors"
+# Read by labse_lite.distill (a teacher given by hub id).
+_st_snapshot = st_format.hub_snapshot
 
 
 def bert_config(vocab_size: int, preset: str | None = "laptop",
@@ -151,60 +152,46 @@ class DualEncoder(nn.Module):
         ``transformers`` encoder by hub name or path (``AutoModel``).
 
         Arguments left as None keep the saved settings (or, for a plain
-        encoder, ``pooling="cls"`` and ``max_length=64``).
+        encoder, ``pooling="cls"`` and ``max_length=64``).  A path that is
+        no model raises a one-line :class:`FileNotFoundError` naming it and
+        what is missing (:func:`labse_lite.st_format.read_model`).
         """
         from transformers import AutoTokenizer
 
-        from . import st_format
-
-        path = Path(_st_snapshot(str(name_or_path)))
-        saved, st = {}, None
-        if (path / _CONFIG_FILE).is_file():
-            saved = json.loads((path / _CONFIG_FILE).read_text())
-        elif st_format.is_st_folder(path):
-            st = st_format.read_st_layout(path)
-            saved = {k: st[k] for k in ("pooling", "projection_dim",
-                                        "max_length", "normalize")
-                     if st[k] is not None}
-            name_or_path = path = st["encoder_path"]
-        elif path.exists() and not (path / "config.json").is_file():
-            raise FileNotFoundError(
-                f"{path} exists but holds no model (no config.json, "
-                f"{_CONFIG_FILE} or modules.json)")
+        found = st_format.read_model(name_or_path)
         settings = dict(pooling="cls", projection_dim=None, max_length=64,
                         normalize=True, hidden_layer=-1)
-        settings.update(saved)
+        settings.update(found["settings"])
         for key, value in (("pooling", pooling),
                            ("projection_dim", projection_dim),
                            ("max_length", max_length),
                            ("hidden_layer", hidden_layer)):
             if value is not None:
                 settings[key] = value
-        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
         if settings["pooling"] != "pooler":
             # The pooler would be unused (and, in a checkpoint without one,
             # randomly initialised); an unused parameter also breaks DDP.
             hf_kwargs.setdefault("add_pooling_layer", False)
-        encoder = load_encoder(str(name_or_path), hf_kwargs)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(found["source"])
+            encoder = load_encoder(found["source"], hf_kwargs)
+        except OSError as err:
+            if not found["hub"]:
+                raise
+            raise st_format.hub_error(found, err) from err
         model = cls(encoder, tokenizer, **settings)
-        if st is not None:
-            _load_st_heads(model, st, settings)
-            return model
-        head = path / _HEAD_FILE
-        if model.projection is not None and head.is_file():
-            from safetensors.torch import load_file
-
-            state = load_file(str(head))
-            model.projection.load_state_dict(
-                {k.removeprefix("projection."): v for k, v in state.items()})
+        st_format.load_heads(model, found)
         return model
 
-    def save_pretrained(self, directory: str | os.PathLike) -> None:
+    def save_pretrained(self, directory: str | os.PathLike,
+                        card: dict | None = None) -> None:
         """Hugging Face format: encoder (safetensors) + tokenizer + our
         settings (``dual_encoder.json``) + the projection head, if any;
-        and the sentence-transformers layout beside it (``modules.json``...,
-        :mod:`labse_lite.st_format`), so sentence-transformers loads the
-        same model."""
+        the sentence-transformers layout beside it (``modules.json``...),
+        so sentence-transformers loads the same model; and a model card
+        (``README.md``), with how it was trained and its Tatoeba numbers
+        when ``card`` gives them (a :func:`labse_lite.train.train`
+        summary: see :func:`labse_lite.st_format.model_card`)."""
         from transformers.utils import logging as hf_logging
 
         directory = Path(directory)
@@ -217,29 +204,7 @@ class DualEncoder(nn.Module):
             if bars:
                 hf_logging.enable_progress_bar()
         self.tokenizer.save_pretrained(directory)
-        settings = dict(pooling=self.pooling, max_length=self.max_length,
-                        normalize=self.normalize,
-                        projection_dim=(self.projection.out_features
-                                        if self.projection else None))
-        if self.hidden_layer != -1:
-            settings["hidden_layer"] = self.hidden_layer
-        (directory / _CONFIG_FILE).write_text(json.dumps(settings, indent=1))
-        if self.projection is not None:
-            from safetensors.torch import save_file
-
-            save_file({f"projection.{k}": v.contiguous() for k, v in
-                       self.projection.state_dict().items()},
-                      str(directory / _HEAD_FILE))
-        if self.hidden_layer != -1:
-            warnings.warn(
-                f"sentence-transformers pools the last layer only: "
-                f"{directory} gets no modules.json for this model "
-                f"(hidden_layer={self.hidden_layer}); load it with "
-                f"labse-lite", stacklevel=2)
-            return
-        from .st_format import write_st_layout
-
-        write_st_layout(self, directory)   # SentenceTransformer(directory)
+        st_format.write_model(self, directory, card)
 
     # ---------------------------------------------------------------- forward
     @property
@@ -413,38 +378,6 @@ def pad_batch(ids: Sequence[Sequence[int]], pad_id: int
     input_ids[mask.bool()] = torch.tensor(
         [t for seq in ids for t in seq], dtype=torch.long)
     return input_ids, mask
-
-
-def _load_st_heads(model: "DualEncoder", st: dict, settings: dict) -> None:
-    """Weights of a sentence-transformers pipeline's Dense layers: BERT's
-    pooler (tanh Dense after CLS) and the projection."""
-    if st["pooler_state"] is not None:
-        if settings["pooling"] != "pooler":
-            raise ValueError("this sentence-transformers model pools by "
-                             "CLS + tanh Dense (pooling='pooler'); another "
-                             "pooling would drop that layer")
-        model.encoder.pooler.dense.load_state_dict(st["pooler_state"])
-    if st["projection_state"] is not None:
-        if model.projection is None or \
-                model.projection.out_features != st["projection_dim"]:
-            raise ValueError("the model's projection does not match the "
-                             "sentence-transformers Dense layer")
-        model.projection.load_state_dict(st["projection_state"])
-
-
-def _st_snapshot(name: str) -> str:
-    """A hub id of a sentence-transformers model (it has ``modules.json``)
-    as a local snapshot folder; anything else unchanged.  Offline, or for a
-    plain ``transformers`` model, returns ``name``."""
-    if Path(name).exists() or name.count("/") != 1:
-        return name
-    try:
-        from huggingface_hub import hf_hub_download, snapshot_download
-
-        hf_hub_download(name, "modules.json")
-        return snapshot_download(name)
-    except Exception:      # offline, no such file, no huggingface_hub
-        return name
 
 
 def load_encoder(name_or_path: str, hf_kwargs: dict | None = None):

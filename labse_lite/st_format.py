@@ -16,16 +16,35 @@ DualEncoder: ``cls`` pooling followed by a square tanh Dense is
 ``pooling="pooler"`` (the weights go into the encoder's pooler); a Dense
 without activation is the ``projection``.  Other pipelines raise a clear
 error instead of being evaluated wrongly.
+
+The module also holds the rest of a saved DualEncoder's files, so that
+:class:`~labse_lite.model.DualEncoder` only builds and runs the network:
+:func:`read_model` tells the three folders ``from_pretrained`` accepts
+apart (labse-lite's own, sentence-transformers', a plain ``transformers``
+encoder or hub id) and says in one line what is missing when a path is
+none of them; :func:`write_model` writes labse-lite's settings, the
+projection head, the sentence-transformers layout and the model card
+(:func:`write_model_card`, ``README.md``).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import warnings
 from pathlib import Path
 
 import torch
 
-__all__ = ["write_st_layout", "read_st_layout", "is_st_folder"]
+__all__ = ["write_st_layout", "read_st_layout", "is_st_folder",
+           "read_model", "load_heads", "write_model", "write_model_card",
+           "hub_snapshot", "CONFIG_FILE", "HEAD_FILE"]
+
+# labse-lite's own files beside the encoder's: the settings and the
+# projection head.
+CONFIG_FILE = "dual_encoder.json"
+HEAD_FILE = "dual_encoder_head.safetensors"
 
 _T = "sentence_transformers.models."
 _IDENTITY = "torch.nn.modules.linear.Identity"
@@ -179,3 +198,328 @@ def read_st_layout(directory: Path) -> dict:
         else:
             raise ValueError(f"{directory}: unsupported module {kind}")
     return out
+
+
+# ------------------------------------------------- a DualEncoder's folder
+# A hub id: ``name`` or ``owner/name``; any other string is a local path.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                    "vocab.json", "sentencepiece.bpe.model", "spiece.model")
+_WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin", "*.index.json",
+                 "tf_model.h5", "flax_model.msgpack")
+
+
+def hub_snapshot(name: str) -> str:
+    """A hub id of a sentence-transformers model (it has ``modules.json``)
+    as a local snapshot folder; anything else unchanged.  Offline, or for a
+    plain ``transformers`` model, returns ``name``."""
+    if Path(name).exists() or not _HUB_ID.match(name) or \
+            name.count("/") != 1:
+        return name
+    try:
+        from huggingface_hub import hf_hub_download, snapshot_download
+
+        hf_hub_download(name, "modules.json")
+        return snapshot_download(name)
+    except Exception:      # offline, no such file, no huggingface_hub
+        return name
+
+
+def _not_a_model(path: Path, missing: str) -> FileNotFoundError:
+    hint = ""
+    if (path / "model" / "config.json").is_file():
+        hint = f"; did you mean {path / 'model'}?"
+    return FileNotFoundError(f"{path} holds no model: {missing}{hint}")
+
+
+def _check_encoder_folder(path: Path) -> None:
+    """One-line FileNotFoundError unless ``path`` holds a ``transformers``
+    encoder: config.json, a tokenizer and weights."""
+    missing = []
+    if not (path / "config.json").is_file():
+        missing.append("config.json")
+    if not any((path / name).is_file() for name in _TOKENIZER_FILES):
+        missing.append("tokenizer (tokenizer.json, vocab.txt...)")
+    if not any(next(path.glob(pattern), None) for pattern in _WEIGHT_FILES):
+        missing.append("weights (model.safetensors, pytorch_model.bin)")
+    if missing:
+        raise _not_a_model(path, "no " + ", no ".join(missing))
+
+
+def read_model(name_or_path: str | os.PathLike) -> dict:
+    """Where the parts of the model ``name_or_path`` are, for
+    :meth:`~labse_lite.model.DualEncoder.from_pretrained`:
+    ``{"source": the encoder's and tokenizer's folder or hub id,
+    "settings": saved DualEncoder settings, "st": read_st_layout(...) or
+    None, "head": labse-lite's projection head file or None, "hub": True
+    for a hub id}``.
+
+    Three kinds of folder: labse-lite's (``dual_encoder.json``),
+    sentence-transformers' (``modules.json``) and a plain ``transformers``
+    encoder (``config.json``); a name that is no local path but could be a
+    hub id is left to ``transformers``.  Anything else raises a one-line
+    :class:`FileNotFoundError` naming the path and what is missing.
+    """
+    name = str(name_or_path)
+    snapshot = hub_snapshot(name)
+    path = Path(snapshot)
+    found = {"source": snapshot, "settings": {}, "st": None, "head": None,
+             "hub": False}
+    if not path.exists():
+        if _HUB_ID.match(name):
+            return dict(found, hub=True)
+        raise FileNotFoundError(f"no model at {name}: no such folder")
+    if not path.is_dir():
+        raise FileNotFoundError(f"{name} is a file, not a model folder")
+    if (path / CONFIG_FILE).is_file():
+        _check_encoder_folder(path)
+        head = path / HEAD_FILE
+        return dict(found, settings=json.loads(
+            (path / CONFIG_FILE).read_text()),
+            head=head if head.is_file() else None)
+    if is_st_folder(path):
+        st = read_st_layout(path)
+        _check_encoder_folder(st["encoder_path"])
+        settings = {k: st[k] for k in ("pooling", "projection_dim",
+                                       "max_length", "normalize")
+                    if st[k] is not None}
+        return dict(found, source=str(st["encoder_path"]),
+                    settings=settings, st=st)
+    if not (path / "config.json").is_file():
+        raise _not_a_model(path, f"no config.json, modules.json or "
+                                 f"{CONFIG_FILE}")
+    _check_encoder_folder(path)
+    return found
+
+
+def hub_error(found: dict, err: OSError) -> FileNotFoundError:
+    """For a hub id that ``transformers`` could not load: a one-line
+    :class:`FileNotFoundError`."""
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return FileNotFoundError(
+        f"no model at {found['source']}: not a local folder, and the "
+        f"Hugging Face hub did not provide it ({reason[:200]})")
+
+
+def load_heads(model, found: dict) -> None:
+    """The weights outside the encoder, into ``model``: a
+    sentence-transformers pipeline's Dense layers (BERT's pooler, a tanh
+    Dense after CLS; the projection), or labse-lite's projection head."""
+    st = found["st"]
+    if st is None:
+        if model.projection is not None and found["head"] is not None:
+            from safetensors.torch import load_file
+
+            state = load_file(str(found["head"]))
+            model.projection.load_state_dict(
+                {k.removeprefix("projection."): v for k, v in state.items()})
+        return
+    if st["pooler_state"] is not None:
+        if model.pooling != "pooler":
+            raise ValueError("this sentence-transformers model pools by "
+                             "CLS + tanh Dense (pooling='pooler'); another "
+                             "pooling would drop that layer")
+        model.encoder.pooler.dense.load_state_dict(st["pooler_state"])
+    if st["projection_state"] is not None:
+        if model.projection is None or \
+                model.projection.out_features != st["projection_dim"]:
+            raise ValueError("the model's projection does not match the "
+                             "sentence-transformers Dense layer")
+        model.projection.load_state_dict(st["projection_state"])
+
+
+def write_model(model, directory: Path, card: dict | None = None) -> None:
+    """Beside the encoder and tokenizer files: labse-lite's settings
+    (``dual_encoder.json``), the projection head, the sentence-transformers
+    layout (not for a model pooling a lower layer, which
+    sentence-transformers cannot) and the model card (``README.md``)."""
+    directory = Path(directory)
+    settings = dict(pooling=model.pooling, max_length=model.max_length,
+                    normalize=model.normalize,
+                    projection_dim=(model.projection.out_features
+                                    if model.projection else None))
+    if model.hidden_layer != -1:
+        settings["hidden_layer"] = model.hidden_layer
+    (directory / CONFIG_FILE).write_text(json.dumps(settings, indent=1))
+    if model.projection is not None:
+        from safetensors.torch import save_file
+
+        save_file({f"projection.{k}": v.contiguous() for k, v in
+                   model.projection.state_dict().items()},
+                  str(directory / HEAD_FILE))
+    if model.hidden_layer != -1:
+        warnings.warn(
+            f"sentence-transformers pools the last layer only: "
+            f"{directory} gets no modules.json for this model "
+            f"(hidden_layer={model.hidden_layer}); load it with "
+            f"labse-lite", stacklevel=3)
+    else:
+        write_st_layout(model, directory)  # SentenceTransformer(directory)
+    write_model_card(model, directory, card)
+
+
+# ------------------------------------------------------------ model card
+_POOLING_TEXT = {"cls": "the [CLS] token's state",
+                 "pooler": "[CLS] → dense + tanh (BERT's pooler, as the "
+                           "released LaBSE)",
+                 "mean": "the mean of the tokens' states",
+                 "max": "the maximum over the tokens' states"}
+
+
+def write_model_card(model, directory: str | os.PathLike,
+                     card: dict | None = None) -> Path:
+    """Write ``directory/README.md``, the model card of ``model`` (see
+    :func:`model_card`); returns its path.  Call it again after an
+    evaluation to add the numbers."""
+    path = Path(directory) / "README.md"
+    path.write_text(model_card(model, card), encoding="utf-8")
+    return path
+
+
+def model_card(model, card: dict | None = None) -> str:
+    """A Markdown model card with YAML front matter, as sentence-
+    transformers and the Hugging Face hub write them: what the model is
+    (shape, pooling, max_length, vocabulary, parameters), how to load it,
+    and, when ``card`` gives them, how it was trained and its Tatoeba
+    numbers.
+
+    ``card`` takes the shape of :func:`labse_lite.train.train`'s summary:
+    ``config`` (the TrainConfig as a dict), ``steps``, ``train_seconds``,
+    ``pairs_per_second``, ``final_loss``, ``eval`` (an
+    :func:`~labse_lite.evaluate.evaluate_all` result) or ``tatoeba`` (an
+    :func:`~labse_lite.evaluate.evaluate_tatoeba` result), and an optional
+    ``description`` paragraph.  Other keys are ignored.
+    """
+    from . import __version__
+
+    card = card or {}
+    st_ok = model.hidden_layer == -1
+    tags = ["labse-lite", "sentence-similarity", "feature-extraction",
+            "bitext-mining"] + (["sentence-transformers"] if st_ok else [])
+    lines = ["---", "library_name: "
+             + ("sentence-transformers" if st_ok else "labse-lite"),
+             "pipeline_tag: sentence-similarity", "tags:"]
+    lines += [f"- {tag}" for tag in tags] + ["---", "",
+                                             "# labse-lite dual encoder", ""]
+    lines += [f"A LaBSE-style (Feng et al., 2022) language-agnostic sentence "
+              f"encoder saved by labse-lite {__version__}: one shared "
+              f"transformer embeds a sentence of any of its languages, and "
+              f"translations land close together (bitext retrieval and "
+              f"mining, cross-lingual similarity).", ""]
+    if card.get("description"):
+        lines += [str(card["description"]), ""]
+    lines += ["## Model", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in _card_model_rows(model)]
+    lines += ["", "## Usage", "", "```python",
+              "from labse_lite.model import DualEncoder", "",
+              'model = DualEncoder.from_pretrained("path/to/this/folder")',
+              'emb = model.encode(["Der Hund schläft.", '
+              '"The dog is sleeping."])',
+              "print(emb @ emb.T)   # cosine similarities", "```", ""]
+    if st_ok:
+        lines += ["It also loads in sentence-transformers, with the same "
+                  "vectors:", "", "```python",
+                  "from sentence_transformers import SentenceTransformer",
+                  "", 'model = SentenceTransformer("path/to/this/folder")',
+                  "```", ""]
+    lines += _card_training(card) + _card_tatoeba(card)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _card_model_rows(model) -> list[tuple[str, str]]:
+    config = model.encoder.config
+    shape = ", ".join(text.format(getattr(config, key)) for key, text in (
+        ("num_hidden_layers", "{} layers"), ("hidden_size", "hidden size {}"),
+        ("num_attention_heads", "{} attention heads"),
+        ("intermediate_size", "FFN size {}")) if hasattr(config, key))
+    layer = ("the last layer" if model.hidden_layer == -1
+             else f"hidden layer {model.hidden_layer}")
+    hidden = config.hidden_size
+    projection = (f"linear {hidden} → {model.projection.out_features}"
+                  if model.projection is not None else "none")
+    output = f"{model.embedding_dim}-d" + (
+        ", L2-normalised (dot product = cosine)" if model.normalize else "")
+    n_params = sum(p.numel() for p in model.parameters())
+    return [("encoder", f"{getattr(config, 'model_type', '?')}: {shape}"),
+            ("pooling", f"`{model.pooling}`: "
+                        f"{_POOLING_TEXT[model.pooling]} of {layer}"),
+            ("projection", projection), ("output", output),
+            ("max_length", f"{model.max_length} tokens, [CLS]/[SEP] "
+                           f"included (longer sentences are truncated)"),
+            ("vocabulary", f"{len(model.tokenizer):,} tokens"),
+            ("parameters", f"{n_params:,}")]
+
+
+_TRAINING_KEYS = (("languages", "languages"), ("model_preset", "preset"),
+                  ("batch_size", "batch size (pairs per rank)"),
+                  ("max_steps", "max steps"), ("lr", "peak learning rate"),
+                  ("margin", "AMS margin"), ("scale", "AMS scale"),
+                  ("bidirectional", "bidirectional loss"),
+                  ("hard_negatives", "hard negatives per pair"),
+                  ("teacher", "teacher"), ("precision", "precision"),
+                  ("seed", "seed"))
+
+
+def _card_training(card: dict) -> list[str]:
+    config = card.get("config") or {}
+    rows = []
+    for key, label in _TRAINING_KEYS:
+        if key in config and (config[key] is not None or
+                              key == "languages"):
+            value = config[key]
+            if key == "languages":
+                value = ("all shipped" if value is None
+                         else f"{len(value)}: {' '.join(value)}")
+            rows.append((label, value))
+    if card.get("steps") is not None:
+        rows.append(("steps trained", card["steps"]))
+    if card.get("train_seconds") is not None:
+        rows.append(("training time", f"{card['train_seconds'] / 60:.1f} "
+                                      f"min"))
+    if card.get("pairs_per_second") is not None:
+        rows.append(("pairs per second",
+                     f"{card['pairs_per_second']:.0f}"))
+    if card.get("final_loss") is not None:
+        rows.append(("final loss", f"{card['final_loss']:.4f}"))
+    if not rows and not config:
+        return []
+    lines = ["## Training", "",
+             "Translation ranking with the additive margin softmax loss "
+             "(LaBSE §3) over in-batch negatives.", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows] + [""]
+    if config:
+        lines += ["The full configuration (`labse_lite.train.TrainConfig`):",
+                  "", "```json", "{", ",\n".join(
+                      f" {json.dumps(k)}: {json.dumps(v, default=str)}"
+                      for k, v in config.items()), "}", "```", ""]
+    return lines
+
+
+def _card_tatoeba(card: dict) -> list[str]:
+    ev = card.get("eval") or {}
+    per = card.get("tatoeba") or ev.get("tatoeba")
+    if not per:
+        return []
+    n_pairs = sum(r.get("n", 0) for r in per.values())
+    lines = ["## Tatoeba", "",
+             "Accuracy (%) of retrieving each sentence's translation among "
+             "all of its language's Tatoeba-v1 sentences "
+             f"({len(per)} languages, {n_pairs:,} pairs), averaged over the "
+             "paper's groups of languages:", "",
+             "| languages | xx→en | en→xx |", "|---|---|---|"]
+    xx2en = ev.get("tatoeba_avg_xx2en") or {}
+    en2xx = ev.get("tatoeba_avg_en2xx") or {}
+    if "all" not in xx2en:
+        xx2en = {"all": sum(r["xx2en"] for r in per.values()) / len(per)}
+        en2xx = {"all": sum(r["en2xx"] for r in per.values()) / len(per)}
+    lines += [f"| {g} | {v:.2f} | {en2xx.get(g, float('nan')):.2f} |"
+              for g, v in xx2en.items()] + [""]
+    if ev.get("large_pool_avg"):
+        size = (ev.get("large_pool") or {}).get("pool_size", "all")
+        lines += [f"Large pool (xx→en among {size} English candidates): "
+                  + ", ".join(f"{g} {v:.2f}" for g, v in
+                              ev["large_pool_avg"].items()) + ".", ""]
+    lines += ["| language | pairs | xx→en | en→xx |", "|---|---|---|---|"]
+    lines += [f"| {lang} | {r.get('n', '')} | {r['xx2en']:.2f} | "
+              f"{r['en2xx']:.2f} |" for lang, r in sorted(per.items())]
+    return lines + [""]

@@ -84,3 +84,49 @@ def test_mine_cli_text_input_and_errors(tmp_path, tiny_model):
                "--model", str(tmp_path / "model"))
     assert run.returncode == 2 and "latin1.txt:2: not valid UTF-8" \
         in run.stderr
+
+
+def test_mine_cli_names_a_missing_model_in_one_line(tmp_path, capsys,
+                                                    monkeypatch):
+    """A --model that is no model ends in one line naming the path and what
+    is missing, exit code 2, not a Hugging Face traceback."""
+    from labse_lite import st_format
+    from labse_lite.cli import main
+
+    (tmp_path / "a.txt").write_text("Hallo Welt.\n")
+    files = [str(tmp_path / "a.txt")] * 2 + ["--output",
+                                             str(tmp_path / "o.tsv")]
+
+    def error(model: str) -> str:
+        assert main(["mine", *files, "--model", model]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "Traceback" not in err
+        assert err.startswith("labse-lite mine: error: ")
+        return err
+
+    missing = tmp_path / "nonexistent"
+    assert error(str(missing)).endswith(f"no model at {missing}: "
+                                        f"no such folder")
+    run = tmp_path / "run"          # a training run's folder, not its model
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "config.json").write_text("{}")
+    (run / "summary.json").write_text("{}")
+    err = error(str(run))
+    assert f"{run} holds no model: no config.json, modules.json" in err
+    assert f"did you mean {run / 'model'}?" in err
+    err = error(str(run / "model"))     # config.json only
+    assert "no tokenizer" in err and "no weights" in err
+    assert "is a file" in error(str(tmp_path / "a.txt"))
+
+    # A name that could be a hub id goes to the hub; offline, one line too.
+    def offline(*args, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to "
+                      "load the files.\nCheck your internet connection.")
+
+    monkeypatch.setattr(st_format, "hub_snapshot", lambda name: name)
+    monkeypatch.setattr("transformers.AutoTokenizer.from_pretrained",
+                        offline)
+    monkeypatch.chdir(tmp_path)
+    err = error("nobody/no-such-model")
+    assert "no model at nobody/no-such-model: not a local folder, and the " \
+           "Hugging Face hub did not provide it (We couldn't connect" in err

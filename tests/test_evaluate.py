@@ -5,8 +5,11 @@ import torch
 import torch.nn.functional as F
 
 from labse_lite.data import ParallelCorpus
-from labse_lite.evaluate import (evaluate_all, group_averages,
-                                 retrieval_accuracy)
+from labse_lite.evaluate import (
+    evaluate_all,
+    group_averages,
+    retrieval_accuracy,
+)
 
 
 def test_retrieval_accuracy_hand_built():
@@ -142,3 +145,19 @@ def test_chunked_argmax_equals_one_matrix_and_reuses_its_buffer():
     assert torch.equal(_argmax_chunked(q, c, chunk=256), full)
     assert torch.equal(_argmax_chunked(q, c, chunk=5000), full)
     assert _argmax_chunked(q[:0], c).shape == (0,)
+
+
+def test_eval_cli_refuses_a_folder_that_is_no_model(tmp_path, capsys):
+    """`labse-lite eval --model DIR` on a folder without a model: one line
+    naming it and what is missing, exit code 2 (before reading any data)."""
+    from labse_lite.cli import main
+
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    assert main(["eval", "--model", str(tmp_path), "--languages",
+                 "deu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"labse-lite eval: error: {tmp_path} holds no model: no "
+                   f"config.json, modules.json or dual_encoder.json")
+    assert main(["eval", "--model", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"no model at {tmp_path / 'nope'}: no such folder")

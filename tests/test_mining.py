@@ -6,10 +6,19 @@ import torch
 
 faiss = pytest.importorskip("faiss")
 
-from labse_lite.mining import (ListMajorIVF, MarginScores, best_f1_threshold,  # noqa: E402
-                               build_index, knn, margin_scores, mine,
-                               precision_recall_f1, read_tsv, select_pairs,
-                               write_tsv)
+from labse_lite.mining import (  # noqa: E402
+    ListMajorIVF,
+    MarginScores,
+    best_f1_threshold,
+    build_index,
+    knn,
+    margin_scores,
+    mine,
+    precision_recall_f1,
+    read_mined_pairs,
+    select_pairs,
+    write_tsv,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -264,7 +273,7 @@ def test_write_tsv_round_trip(tmp_path):
     pairs = mine(SRC, TGT, k=2, mode="backward")
     path = tmp_path / "mined.tsv"
     assert write_tsv(path, pairs, src, tgt) == len(pairs)
-    rows = read_tsv(path)
+    rows = read_mined_pairs(path)
     assert [(s, t) for _, s, t in rows] == [(src[i], tgt[j])
                                             for i, j, _ in pairs]
     np.testing.assert_allclose([score for score, _, _ in rows],
@@ -272,7 +281,7 @@ def test_write_tsv_round_trip(tmp_path):
     text = path.read_text(encoding="utf-8")
     assert text.count("\n") == len(pairs) and "\t" in text
     assert write_tsv(path, [(0, 1, 1.25)], src, tgt) == 1
-    assert read_tsv(path) == [(1.25, src[0], tgt[1])]
+    assert read_mined_pairs(path) == [(1.25, src[0], tgt[1])]
     with pytest.raises(ValueError, match="out of range"):
         write_tsv(path, [(5, 0, 1.0)], src, tgt)
     with pytest.raises(ValueError, match="tab or newline"):

@@ -197,3 +197,59 @@ def test_pad_batch_pads_right_and_masks_exactly_the_tokens():
     input_ids, mask = pad_batch([(3, 3), (3,)], pad_id=3)
     assert input_ids.tolist() == [[3, 3], [3, 3]]
     assert mask.tolist() == [[1, 1], [1, 0]]
+
+
+def test_saved_model_has_a_model_card(small_tokenizer, tmp_path):
+    """save_pretrained writes README.md: YAML front matter as
+    sentence-transformers cards have, the model's shape, and, when given a
+    training summary, how it was trained and its Tatoeba numbers."""
+    import json
+
+    from labse_lite.st_format import model_card, write_model_card
+
+    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling="mean",
+                                    projection_dim=16, max_length=20)
+    model.save_pretrained(tmp_path / "m")
+    text = (tmp_path / "m" / "README.md").read_text()
+    front, body = text.split("---\n")[1:3]
+    assert "library_name: sentence-transformers" in front
+    assert "- labse-lite" in front and "- sentence-transformers" in front
+    n_params = sum(p.numel() for p in model.parameters())
+    for line in ("| encoder | bert: 2 layers, hidden size 64, 2 attention "
+                 "heads, FFN size 128 |", "| projection | linear 64 → 16 |",
+                 "| output | 16-d, L2-normalised",
+                 f"| vocabulary | {len(small_tokenizer):,} tokens |",
+                 f"| parameters | {n_params:,} |", "| max_length | 20 tokens",
+                 "| pooling | `mean`"):
+        assert line in body, line
+    assert "## Training" not in body and "## Tatoeba" not in body
+
+    summary = {"config": {"languages": ["deu", "fra"], "max_steps": 5,
+                          "lr": 0.002, "teacher": None},
+               "steps": 5, "train_seconds": 90.0, "pairs_per_second": 41.7,
+               "eval": {"tatoeba": {
+                   "deu": {"xx2en": 50.0, "en2xx": 48.0, "n": 1000},
+                   "fra": {"xx2en": 40.0, "en2xx": 41.5, "n": 1000}},
+                   "tatoeba_avg_xx2en": {"all": 45.0, "trained": 45.0},
+                   "tatoeba_avg_en2xx": {"all": 44.75, "trained": 44.75}}}
+    write_model_card(model, tmp_path / "m", summary)
+    text = (tmp_path / "m" / "README.md").read_text()
+    assert "| languages | 2: deu fra |" in text
+    assert "| training time | 1.5 min |" in text and "teacher" not in \
+        text.split("```json")[0]
+    block = text.split("```json\n")[1].split("```")[0]
+    assert json.loads(block) == summary["config"]
+    assert "(2 languages, 2,000 pairs)" in text
+    assert "| deu | 1000 | 50.00 | 48.00 |" in text
+    assert "| all | 45.00 | 44.75 |" in text
+    assert "| trained | 45.00 | 44.75 |" in text
+    # evaluate_tatoeba's result alone: the average over its languages.
+    alone = model_card(model, {"tatoeba": summary["eval"]["tatoeba"]})
+    assert "| all | 45.00 | 44.75 |" in alone
+    # The model still loads, the card changed nothing else.
+    assert DualEncoder.from_pretrained(tmp_path / "m").embedding_dim == 16
+    # A lower layer's pooling: not a sentence-transformers model.
+    lower = DualEncoder.from_config(small_tokenizer, "tiny", hidden_layer=-2)
+    front = model_card(lower).split("---\n")[1]
+    assert "library_name: labse-lite" in front
+    assert "sentence-transformers" not in front

@@ -2,7 +2,8 @@
 sentence-transformers with the same vectors, and a sentence-transformers
 folder in the released LaBSE layout (BERT → CLS → Dense tanh → Normalize)
 loads in labse-lite with the same vectors.  Skipped only when
-sentence-transformers (the ``bench`` extra) is not installed."""
+sentence-transformers (in the ``test`` and ``bench`` extras) is not
+installed."""
 
 import pytest
 import torch
