@@ -3,12 +3,19 @@
 import json
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def test_the_book_has_its_eleven_chapters():
+    """The checks below loop over the chapters found: they must be the
+    book's 11 (00 to 10), or a moved book/ would pass them vacuously."""
+    assert [p.name[:3] for p in CHAPTERS] == \
+        [f"{i:02d}_" for i in range(11)], [p.name for p in CHAPTERS]
 
 
 def test_every_chapter_has_one_parameters_cell_and_short_lines():
-    for path in sorted((ROOT / "book").glob("*.ipynb")):
+    for path in CHAPTERS:
         nb = json.loads(path.read_text())
         tagged = [c for c in nb["cells"]
                   if "parameters" in c.get("metadata", {}).get("tags", [])]
@@ -26,7 +33,7 @@ def test_every_chapter_is_a_lesson():
     figure)."""
     import re
 
-    for path in sorted((ROOT / "book").glob("*.ipynb")):
+    for path in CHAPTERS:
         nb = json.loads(path.read_text())
         cells = nb["cells"]
         text = ["".join(c["source"]) for c in cells]

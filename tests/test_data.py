@@ -22,6 +22,7 @@ def find_leaks(train: D.ParallelCorpus, bench: D.ParallelCorpus):
             if D.leakage_key(x) in bench_xx or D.leakage_key(e) in bench_en]
 
 
+@pytest.mark.slow
 def test_no_tatoeba_v1_sentence_in_training_data():
     train, bench = D.load_train_pairs(), D.load_tatoeba()
     assert len(train) > 300_000
@@ -32,7 +33,8 @@ def test_leak_check_detects_an_added_benchmark_pair():
     train, bench = D.load_train_pairs(["deu"]), D.load_tatoeba(["deu"])
     polluted = D.ParallelCorpus(train.langs + ["deu"],
                                 train.xx + [bench.xx[17]],
-                                train.en + ["An English sentence no test has."])
+                                train.en
+                                + ["An English sentence no test has."])
     assert find_leaks(polluted, bench) == [len(train)]
     polluted = D.ParallelCorpus(train.langs + ["fra"],
                                 train.xx + ["Une phrase inédite."],

@@ -23,10 +23,13 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-from labse_lite.distributed import (DistContext, all_gather_with_grad,
-                                    all_gather_without_grad,
-                                    check_equal_batch_sizes,
-                                    global_batch_loss)
+from labse_lite.distributed import (
+    DistContext,
+    all_gather_with_grad,
+    all_gather_without_grad,
+    check_equal_batch_sizes,
+    global_batch_loss,
+)
 from labse_lite.gradcache import cached_gradient_step
 from labse_lite.losses import additive_margin_softmax_loss
 
@@ -76,6 +79,7 @@ def _worker(rank, store_path, out_dir):
     dist.destroy_process_group()
 
 
+@pytest.mark.distributed
 def test_all_gather_matches_single_process_in_float64(tmp_path):
     mp.spawn(_worker, args=(str(tmp_path / "store"), str(tmp_path)),
              nprocs=WORLD, join=True)
@@ -145,6 +149,7 @@ def hard_negative_inputs():
                        dtype=torch.float64)
 
 
+@pytest.mark.distributed
 def test_hard_negatives_keep_labels_and_offsets_across_ranks(tmp_path):
     """Each rank's mined negatives are gathered and appended after the
     global batch's targets: the positives keep their rows rank × B + i,
@@ -230,6 +235,7 @@ TRAIN_ARGS = ["--languages", "deu", "fra", "--model-preset", "tiny",
               "fra", "--no-progress", "--threads", "1"]
 
 
+@pytest.mark.distributed
 def test_torchrun_two_processes_end_to_end(tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run",
@@ -251,6 +257,7 @@ def test_torchrun_two_processes_end_to_end(tmp_path):
     assert "deu" in json.loads(run.stdout)["tatoeba"]
 
 
+@pytest.mark.distributed
 def test_a_killed_rank_ends_the_other_with_an_error(tmp_path):
     port = _free_port()
     procs = []
@@ -303,7 +310,8 @@ def test_collectives_use_the_process_groups_device_under_nccl(monkeypatch):
                 devices.append(u.device)
         raise _Recorded
 
-    monkeypatch.setattr(D.dist, "all_gather", lambda out, t, **k: record(out, t))
+    monkeypatch.setattr(D.dist, "all_gather",
+                        lambda out, t, **k: record(out, t))
     monkeypatch.setattr(D.dist, "all_reduce", lambda t, **k: record(t))
     monkeypatch.setattr(D, "_world", lambda: 2)
     cuda = torch.device("cuda", 0)
@@ -333,6 +341,7 @@ def _any_rank_worker(rank, store_path, out_dir):
     dist.destroy_process_group()
 
 
+@pytest.mark.distributed
 def test_a_stop_decision_is_taken_by_all_ranks_together(tmp_path):
     """The time limit used to be checked on each rank's own clock, so one
     rank could stop while another went on into the next collective (a
@@ -343,6 +352,7 @@ def test_a_stop_decision_is_taken_by_all_ranks_together(tmp_path):
         assert torch.load(tmp_path / f"rank{rank}.pt") == [True, False, True]
 
 
+@pytest.mark.distributed
 def test_slow_rank0_evaluation_outlives_the_collective_timeout(tmp_path):
     """Rank 0's evaluations (each made 9 s slow by a test hook: one
     periodic, one final) are longer than the 5 s collective timeout; the

@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from labse_lite.data import load_tatoeba
 from labse_lite.distributed import DistContext, global_batch_loss
 from labse_lite.hard_negatives import embed_token_ids, mine_hard_negatives
 from labse_lite.losses import additive_margin_softmax_loss
 from labse_lite.train import TrainConfig, train
-from labse_lite.data import load_tatoeba
 
 
 def test_mined_negatives_are_the_nearest_other_english_sentences(

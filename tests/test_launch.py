@@ -14,8 +14,14 @@ import pytest
 
 from labse_lite.cli import build_parser
 from labse_lite.data import load_corpus_file, load_tatoeba
-from labse_lite.launch import (Launch, LaunchError, config_to_argv,
-                               run_training, torchrun_command, write_corpus)
+from labse_lite.launch import (
+    Launch,
+    LaunchError,
+    config_to_argv,
+    run_training,
+    torchrun_command,
+    write_corpus,
+)
 from labse_lite.pretrain import PretrainConfig
 from labse_lite.train import TrainConfig
 
@@ -77,6 +83,7 @@ def launch_setup(tmp_path_factory, small_corpus, small_tokenizer):
     return root, corpus, bench, base
 
 
+@pytest.mark.distributed
 def test_two_processes_match_one_process(launch_setup):
     """Same global batch of 16: 1 process x 16 pairs vs 2 gloo processes
     x 8 pairs with all-gathered negatives.  Tolerance: final loss within
@@ -113,6 +120,7 @@ def _rank_processes(output_dir):
     return found
 
 
+@pytest.mark.distributed
 def test_a_killed_rank_raises_in_the_caller_with_its_log(launch_setup):
     root, corpus, bench, base = launch_setup
     out = root / "killed"

@@ -37,11 +37,11 @@ ARTEFACTS = ROOT / "_build" / "site-test"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.site, pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
     reason="no Chromium: the site test needs Debian's chromium and "
            "chromium-driver (apt-get install chromium chromium-driver; "
-           ".ci/run installs them)")
+           ".ci/run installs them)")]
 
 
 # -- the site -----------------------------------------------------------------
