@@ -18,15 +18,20 @@ from pathlib import Path
 
 
 def _field_comments(cls) -> dict[str, str]:
-    """The one-line comment after each dataclass field, used as --help."""
+    """The one-line comment after each dataclass field, used as --help;
+    fields a base class declares (``config.RunConfig``) have its comment
+    unless the subclass redeclares them."""
     import inspect
     import re
 
     comments = {}
-    for line in inspect.getsource(cls).splitlines():
-        match = re.match(r"\s+(\w+): [^#]*#\s*(.*)", line)
-        if match:
-            comments[match.group(1)] = match.group(2)
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        for line in inspect.getsource(klass).splitlines():
+            match = re.match(r"\s+(\w+): [^#]*#\s*(.*)", line)
+            if match:
+                comments[match.group(1)] = match.group(2)
     return comments
 
 
@@ -163,8 +168,10 @@ def _cmd_eval(args) -> int:
     from .evaluate import evaluate_all
     from .model import DualEncoder
 
-    corpus = load_tatoeba(args.languages, source=args.source)
+    # The model first: a wrong --model fails in one line, before the data
+    # is read (FileNotFoundError -> main's "error: ...", exit code 2).
     model = DualEncoder.from_pretrained(args.model)
+    corpus = load_tatoeba(args.languages, source=args.source)
     if args.max_length:
         model.max_length = args.max_length
     results = evaluate_all(model, corpus, batch_size=args.batch_size,
@@ -332,17 +339,9 @@ def _add_train_parser(sub, name: str, text: str, func) -> None:
     parser.set_defaults(func=func)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="labse-lite",
-        description="Train and evaluate LaBSE-style dual encoders.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    _add_train_parser(sub, "train", "train a dual encoder", _cmd_train)
-    _add_train_parser(sub, "distill", "train a (small) student from a "
-                      "frozen teacher with LEALLA's feature and logit "
-                      "losses beside the AMS loss", _cmd_distill)
-
+def _add_pretrain_parser(sub) -> None:
+    """``pretrain``: every PretrainConfig field as a flag, plus the
+    pairs file."""
     from .pretrain import PretrainConfig
 
     p_pre = sub.add_parser(
@@ -356,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "`lang<TAB>xx<TAB>en` TSV (.gz ok)")
     p_pre.set_defaults(func=_cmd_pretrain)
 
+
+def _add_eval_parser(sub) -> None:
+    """``eval``: Tatoeba and large-pool accuracy of a saved model."""
     p_eval = sub.add_parser("eval", help="Tatoeba + large-pool accuracy "
                             "of a saved model, as JSON")
     p_eval.add_argument("--model", required=True,
@@ -373,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="no progress bars")
     p_eval.set_defaults(func=_cmd_eval)
 
+
+def _add_mine_parser(sub) -> None:
+    """``mine``: pairs from two corpora by kNN and margin scoring."""
     p_mine = sub.add_parser(
         "mine", help="mine translation pairs from two corpora",
         description="Pair sentences of SRC with sentences of TGT by kNN "
@@ -407,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_mine.add_argument("--quiet", action="store_true")
     p_mine.set_defaults(func=_cmd_mine)
 
+
+def _add_vocab_parser(sub) -> None:
+    """``vocab``: a WordPiece vocabulary and its [UNK] rates."""
     p_vocab = sub.add_parser("vocab", help="train a WordPiece vocabulary "
                              "and report [UNK] rates")
     p_vocab.add_argument("--output", required=True)
@@ -416,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_vocab.add_argument("--seed", type=int, default=0)
     p_vocab.set_defaults(func=_cmd_vocab)
 
+
+def _add_reference_parser(sub) -> None:
+    """``reference``: the cached reference model (and encoder)."""
     p_ref = sub.add_parser(
         "reference", help="build (once) and print the cached reference "
         "model that chapters 05, 07 and 08 use",
@@ -431,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="no progress bars")
     p_ref.set_defaults(func=_cmd_reference)
 
+
+def _add_course_parser(sub) -> None:
+    """``course instructor|grade``: the book as a course."""
     p_course = sub.add_parser(
         "course", help="the book as a course: an instructor copy with the "
         "solutions, or grade the exercises of students' notebooks",
@@ -453,6 +467,24 @@ def build_parser() -> argparse.ArgumentParser:
                          help="report unattempted exercises without "
                          "counting them as failures")
     p_course.set_defaults(func=_cmd_course)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labse-lite",
+        description="Train and evaluate LaBSE-style dual encoders.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    _add_train_parser(sub, "train", "train a dual encoder", _cmd_train)
+    _add_train_parser(sub, "distill", "train a (small) student from a "
+                      "frozen teacher with LEALLA's feature and logit "
+                      "losses beside the AMS loss", _cmd_distill)
+    _add_pretrain_parser(sub)
+    _add_eval_parser(sub)
+    _add_mine_parser(sub)
+    _add_vocab_parser(sub)
+    _add_reference_parser(sub)
+    _add_course_parser(sub)
     return parser
 
 

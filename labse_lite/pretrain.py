@@ -31,10 +31,9 @@ of a global batch, DDP averages the gradients).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -42,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import RunConfig
 from .data import ParallelCorpus, normalize_for_overlap, select_corpus
 from .model import pad_batch
 from .runtime import make_optimizer, make_scheduler, start_run
@@ -55,30 +55,19 @@ PAPER_STAGE_FRACTIONS = (400 / 3000, 800 / 3000, 1800 / 3000)
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(RunConfig):
     """Settings of one pre-training run (defaults: a laptop-sized run)."""
 
     output_dir: str = "runs/pretrain"      # stages, final model, logs
     # --- data (both sides of the training pairs; Tatoeba/FLORES never)
-    languages: list[str] | None = None     # training labels; None: all
-    exclude_languages: list[str] = field(default_factory=list)  # labels left out
-    language_alpha: float = 0.5            # sample language l ∝ n_l ** alpha
     tlm_fraction: float = 0.5              # share of sequences that are TLM pairs
     max_length: int = 64                   # tokens per sequence (TLM: both sides)
     heldout_pairs: int = 500               # pairs kept out to measure MLM loss
     # --- masking (paper: 20%, at most 80 per sequence)
     mask_prob: float = 0.2                 # share of tokens to predict
     max_predictions: int = 80              # cap per sequence
-    # --- vocabulary
-    tokenizer: str | None = None           # saved/hub tokenizer; None: train one
-    vocab_size: int = 32000                # WordPiece size when training one
-    vocab_alpha: float = 0.3               # vocabulary smoothing exponent (paper)
     # --- model
-    model_preset: str = "laptop"           # model.MODEL_PRESETS shape
     num_layers: int | None = 4             # final depth L (None: the preset's)
-    hidden_size: int | None = None         # override the preset's width
-    num_heads: int | None = None           # ... attention heads
-    ffn_size: int | None = None            # ... feed-forward width
     dropout: float = 0.1                   # hidden and attention dropout
     tie_embeddings: bool = False           # MLM decoder = input embeddings (BERT: yes)
     # --- progressive stacking
@@ -86,20 +75,11 @@ class PretrainConfig:
     stage_steps: list[int] | None = None   # steps per stage; None: split max_steps
     # --- optimisation
     max_steps: int = 1500                  # total steps (split 2:4:9 when stacking)
-    batch_size: int = 128                  # sequences per rank and step
     lr: float = 1e-3                       # peak learning rate (AdamW), per stage
-    weight_decay: float = 0.01             # AdamW decoupled weight decay
     warmup_steps: int = 100                # linear warm-up in each stage
-    grad_clip: float = 1.0                 # max global grad norm (0: off)
-    seed: int = 0                          # data order, init and masking
-    # --- bookkeeping
-    log_every: int = 10                    # steps between lines of log.jsonl
-    resume: bool = True                    # skip stages already saved in output_dir
-    threads: int | None = None             # torch CPU threads (None: default)
-    device: str = "auto"                   # auto | cpu | cuda | cuda:1 ...
-    dist_timeout_seconds: float = 60.0     # max wait for a peer rank (torchrun)
-    dist_wait_timeout_seconds: float = 3600.0  # max wait for rank 0's eval/saving
-    progress: bool = True                  # show a tqdm progress bar
+    # (and RunConfig's shared fields: languages, tokenizer, batch_size ...)
+
+    _kind = "pre-training"
 
     def final_depth(self) -> int:
         from .model import MODEL_PRESETS
@@ -111,8 +91,29 @@ class PretrainConfig:
                              f"choose from {sorted(MODEL_PRESETS)}")
         return MODEL_PRESETS[self.model_preset]["num_hidden_layers"]
 
-    def validate(self) -> None:
-        """Raise ValueError for settings that cannot pre-train correctly."""
+    def problems(self) -> list[str]:
+        """What cannot pre-train correctly (empty: nothing)."""
+        problems = super().problems() + self._plan_problems()
+        if not 0 < self.mask_prob < 1:
+            problems.append(f"mask_prob={self.mask_prob} must be in (0, 1)")
+        if self.max_predictions < 1:
+            problems.append(f"max_predictions={self.max_predictions} must "
+                            f"be >= 1")
+        if not 0 <= self.tlm_fraction <= 1:
+            problems.append(f"tlm_fraction={self.tlm_fraction} must be in "
+                            f"[0, 1]")
+        if self.max_length < 5:
+            problems.append(f"max_length={self.max_length} must be >= 5 "
+                            f"(TLM needs [CLS] a [SEP] b [SEP])")
+        if self.batch_size < 1:
+            problems.append(f"batch_size={self.batch_size} must be >= 1")
+        if self.heldout_pairs < 0:
+            problems.append(f"heldout_pairs={self.heldout_pairs} must be "
+                            f">= 0")
+        return problems
+
+    def _plan_problems(self) -> list[str]:
+        """The model preset, its depth and the stages."""
         from .model import MODEL_PRESETS
 
         problems = []
@@ -140,37 +141,7 @@ class PretrainConfig:
                                 f"{self.stage_steps}")
         elif self.max_steps < 1:
             problems.append(f"max_steps={self.max_steps} must be >= 1")
-        if not 0 < self.mask_prob < 1:
-            problems.append(f"mask_prob={self.mask_prob} must be in (0, 1)")
-        if self.max_predictions < 1:
-            problems.append(f"max_predictions={self.max_predictions} must "
-                            f"be >= 1")
-        if not 0 <= self.tlm_fraction <= 1:
-            problems.append(f"tlm_fraction={self.tlm_fraction} must be in "
-                            f"[0, 1]")
-        if not 0 <= self.language_alpha <= 1:
-            problems.append(f"language_alpha={self.language_alpha} must be "
-                            f"in [0, 1]")
-        if self.max_length < 5:
-            problems.append(f"max_length={self.max_length} must be >= 5 "
-                            f"(TLM needs [CLS] a [SEP] b [SEP])")
-        if self.batch_size < 1:
-            problems.append(f"batch_size={self.batch_size} must be >= 1")
-        if not self.lr > 0:
-            problems.append(f"lr={self.lr} must be > 0")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout={self.dropout} must be in [0, 1)")
-        if self.heldout_pairs < 0:
-            problems.append(f"heldout_pairs={self.heldout_pairs} must be "
-                            f">= 0")
-        if isinstance(self.languages, str):
-            problems.append("languages must be a list of codes")
-        if problems:
-            raise ValueError("invalid pre-training config: "
-                             + "; ".join(problems))
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return problems
 
 
 def stage_plan(config: PretrainConfig) -> list[tuple[int, int]]:
@@ -447,6 +418,68 @@ def _quiet_save(model, tokenizer, directory: Path) -> None:
 
 
 # --------------------------------------------------------------------- train
+@dataclass
+class _Masker:
+    """Pads sequences and masks them (:func:`mask_tokens`) with one
+    tokenizer's special, [MASK] and pad ids."""
+
+    special: list[int]
+    mask_id: int
+    random_ids: torch.Tensor
+    pad_id: int
+    mask_prob: float
+    max_predictions: int
+
+    @classmethod
+    def of(cls, tokenizer, config: PretrainConfig) -> _Masker:
+        if tokenizer.mask_token_id is None:
+            raise ValueError("the tokenizer has no [MASK] token")
+        special, random_ids = _masking_vocab(tokenizer)
+        return cls(special, tokenizer.mask_token_id, random_ids,
+                   tokenizer.pad_token_id or 0, config.mask_prob,
+                   config.max_predictions)
+
+    def __call__(self, seqs: list[list[int]], generator: torch.Generator
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(corrupted ids, attention mask, labels)`` of ``seqs``."""
+        ids, mask = pad_batch(seqs, self.pad_id)
+        cids, labels = mask_tokens(ids, mask, self.special, self.mask_id,
+                                   self.random_ids, self.mask_prob,
+                                   self.max_predictions, generator)
+        return cids, mask, labels
+
+
+@dataclass
+class _Run:
+    """What the stages of one pre-training run share.  ``step`` (the
+    global optimiser step) and ``stages`` (the finished stages' infos)
+    advance as it trains."""
+
+    config: PretrainConfig
+    ctx: object                  # distributed.DistContext
+    device: torch.device
+    out: Path
+    tokenizer: object
+    masker: _Masker
+    data: PretrainingData
+    held_batches: list           # fixed, masked held-out batches
+    step: int
+    stages: list[dict]
+    bar: object                  # tqdm over every step of the plan
+
+    @property
+    def is_main(self) -> bool:
+        return self.ctx.rank == 0
+
+    @property
+    def global_batch(self) -> int:
+        return self.config.batch_size * self.ctx.world_size
+
+    def heldout_loss(self, model) -> float | None:
+        return mlm_loss(model, self.held_batches) if self.held_batches \
+            else None
+
+
 def pretrain(config: PretrainConfig,
              corpus: ParallelCorpus | None = None) -> dict:
     """Pre-train a BERT encoder with MLM + TLM (and progressive stacking).
@@ -459,25 +492,55 @@ def pretrain(config: PretrainConfig,
     depth, steps, seconds and held-out MLM loss, and for each stacking step
     the held-out loss just before and just after the copy.
     """
-    from tqdm import tqdm
-    from transformers import BertForMaskedLM
-
     from . import distributed as dist_utils
-    from .tokenization import load_tokenizer, train_wordpiece
 
     ctx, device, out = start_run(config)
-    is_main = ctx.rank == 0
     t_start = time.perf_counter()
+    heldout, train_corpus = _split_corpus(config, corpus)
+    tokenizer = _shared_tokenizer(config, ctx, out, train_corpus)
+    masker = _Masker.of(tokenizer, config)
+    data = PretrainingData(train_corpus, tokenizer, config.max_length,
+                           config.language_alpha, config.tlm_fraction)
+    held_batches = _heldout_batches(config, heldout, tokenizer, masker)
+    plan = stage_plan(config)
+    torch.manual_seed(config.seed)          # model init, dropout
+    model, first_stage, stages = _resume(out, len(plan), config.resume)
+    step = sum(s for _, s in plan[:first_stage])
+    run = _Run(config, ctx, device, out, tokenizer, masker, data,
+               held_batches, step, stages,
+               _progress_bar(config, plan, step, ctx.rank == 0))
+    for k in range(first_stage, len(plan)):
+        model = _train_stage(run, k, *plan[k], model)
+    run.bar.close()
+    summary = _summary(run, plan, train_corpus, heldout, t_start)
+    if run.is_main:
+        _quiet_save(model, tokenizer, out / "model")
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    dist_utils.barrier(ctx)
+    dist_utils.cleanup(ctx)
+    return summary
 
+
+def _split_corpus(config: PretrainConfig, corpus: ParallelCorpus | None
+                  ) -> tuple[ParallelCorpus, ParallelCorpus]:
+    """``(heldout, train)`` of the selected corpus (:func:`split_heldout`)."""
     corpus = select_corpus(config, corpus)
     if len(corpus) <= config.heldout_pairs:
         raise ValueError(f"the corpus has {len(corpus)} pairs, not more than "
                          f"heldout_pairs={config.heldout_pairs}")
-    heldout, train_corpus = split_heldout(corpus, config.heldout_pairs,
-                                          config.seed)
+    return split_heldout(corpus, config.heldout_pairs, config.seed)
+
+
+def _shared_tokenizer(config: PretrainConfig, ctx, out: Path,
+                      train_corpus: ParallelCorpus):
+    """Rank 0 loads the tokenizer (when resuming, the run's own copy; else
+    ``config.tokenizer``) or trains a WordPiece vocabulary on the training
+    pairs, and saves it to ``out/tokenizer``; the other ranks load that."""
+    from . import distributed as dist_utils
+    from .tokenization import load_tokenizer, train_wordpiece
 
     tok_dir = out / "tokenizer"
-    if is_main:
+    if ctx.rank == 0:
         if config.resume and (tok_dir / "tokenizer.json").is_file():
             tokenizer = load_tokenizer(str(tok_dir))
         elif config.tokenizer:
@@ -489,132 +552,149 @@ def pretrain(config: PretrainConfig,
                                         seed=config.seed)
         tokenizer.save_pretrained(str(tok_dir))
     dist_utils.barrier(ctx)
-    if not is_main:
+    if ctx.rank != 0:
         tokenizer = load_tokenizer(str(tok_dir))
-    if tokenizer.mask_token_id is None:
-        raise ValueError("the tokenizer has no [MASK] token")
-    special, random_ids = _masking_vocab(tokenizer)
-    pad_id = tokenizer.pad_token_id or 0
+    return tokenizer
 
-    data = PretrainingData(train_corpus, tokenizer, config.max_length,
-                           config.language_alpha, config.tlm_fraction)
+
+def _heldout_batches(config: PretrainConfig, heldout: ParallelCorpus,
+                     tokenizer, masker: _Masker) -> list[tuple]:
+    """Fixed, masked ``(ids, mask, labels)`` batches of 128 sequences from
+    the held-out pairs (about two sequences per pair), for
+    :func:`mlm_loss`; none without held-out pairs."""
+    if not config.heldout_pairs:
+        return []
     held_data = PretrainingData(heldout, tokenizer, config.max_length,
                                 config.language_alpha, config.tlm_fraction)
     gen = torch.Generator().manual_seed(config.seed + 99)
-    held_batches = []
-    if config.heldout_pairs:
-        held_rng = np.random.default_rng([config.seed, 11])
-        for _ in range(max(1, 2 * config.heldout_pairs // 256)):
-            ids, mask = pad_batch(held_data.sequences(held_rng, 128), pad_id)
-            cids, labels = mask_tokens(ids, mask, special,
-                                       tokenizer.mask_token_id, random_ids,
-                                       config.mask_prob,
-                                       config.max_predictions, gen)
-            held_batches.append((cids, mask, labels))
+    held_rng = np.random.default_rng([config.seed, 11])
+    return [masker(held_data.sequences(held_rng, 128), gen)
+            for _ in range(max(1, 2 * config.heldout_pairs // 256))]
 
-    def heldout_loss(m) -> float | None:
-        return mlm_loss(m, held_batches) if held_batches else None
 
-    plan = stage_plan(config)
-    torch.manual_seed(config.seed)
-    model, first_stage = None, 0
-    if config.resume:
-        for k in reversed(range(len(plan))):
-            if (out / f"stage_{k}" / "stage.json").is_file():
-                model = BertForMaskedLM.from_pretrained(str(out / f"stage_{k}"))
-                first_stage = k + 1
-                break
-    log_path = out / "log.jsonl"
-    stages, global_step = [], sum(s for _, s in plan[:first_stage])
-    if first_stage:
-        stages = json.loads((out / f"stage_{first_stage - 1}" /
-                             "stage.json").read_text())["stages"]
-    global_batch = config.batch_size * ctx.world_size
-    bar = tqdm(total=sum(s for _, s in plan), initial=global_step,
-               desc="pretrain", unit="step", dynamic_ncols=True,
-               disable=not (config.progress and is_main))
-    for k in range(first_stage, len(plan)):
-        depth, steps = plan[k]
-        info = {"stage": k, "depth": depth, "steps": steps}
-        if model is None:
-            model = _build_mlm_model(config, tokenizer, depth)
-        elif len(encoder_layers(model)) != depth:
-            factor = depth // len(encoder_layers(model))
-            info["heldout_loss_before_copy"] = heldout_loss(model)
-            model = stack_layers(model, factor)
-            info["heldout_loss_after_copy"] = heldout_loss(model)
-        model.to(device).train()
-        _freeze_unused(model)
-        objective = dist_utils.wrap_model(_MaskedLMObjective(model), ctx)
-        optimizer = make_optimizer(model, config)
-        warmup = min(config.warmup_steps, max(steps // 10, 1))
-        scheduler = make_scheduler(optimizer, warmup, steps)
-        t_stage = time.perf_counter()
-        losses = []
-        for s in range(steps):
-            seqs = data.batch(config.seed, global_step,
-                              global_batch)[ctx.rank * config.batch_size:
-                                            (ctx.rank + 1) *
-                                            config.batch_size]
-            ids, mask = pad_batch(seqs, pad_id)
-            step_gen = torch.Generator().manual_seed(
-                config.seed * 1_000_003 + global_step * 101 + ctx.rank)
-            cids, labels = mask_tokens(ids, mask, special,
-                                       tokenizer.mask_token_id, random_ids,
-                                       config.mask_prob,
-                                       config.max_predictions, step_gen)
-            optimizer.zero_grad(set_to_none=True)
-            loss = objective(cids.to(device), mask.to(device),
-                             labels.to(device))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"MLM loss is {loss.item()} at stage {k} step {s}: "
-                    f"training diverged; lower lr (now {config.lr})")
-            loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(),
-                                               config.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            global_step += 1
-            losses.append(loss.item())
-            bar.update(1)
-            if global_step % 10 == 0:
-                bar.set_postfix(depth=depth, loss=f"{losses[-1]:.3f}")
-            if is_main and (global_step % config.log_every == 0
-                            or s == steps - 1):
-                with open(log_path, "a") as handle:
-                    handle.write(json.dumps({
-                        "step": global_step, "stage": k, "depth": depth,
-                        "loss": losses[-1],
-                        "lr": scheduler.get_last_lr()[0]}) + "\n")
-        info["seconds"] = time.perf_counter() - t_stage
-        info["train_loss_last"] = (float(np.mean(losses[-20:]))
-                                   if losses else None)
-        info["heldout_loss"] = heldout_loss(model)
-        stages.append(info)
-        if is_main:
-            _quiet_save(model, tokenizer, out / f"stage_{k}")
-            (out / f"stage_{k}" / "stage.json").write_text(
-                json.dumps({"stages": stages}, indent=1))
-        dist_utils.barrier(ctx)
-    bar.close()
-    summary = {"config": config.to_dict(), "plan": plan,
-               "layer_steps": layer_steps(plan), "stages": stages,
-               "world_size": ctx.world_size,
-               "sequences_per_step": global_batch,
-               "train_pairs": len(train_corpus),
-               "languages": train_corpus.languages(),
-               "heldout_pairs": len(heldout),
-               "seconds": time.perf_counter() - t_start,
-               "heldout_loss": stages[-1]["heldout_loss"] if stages
-               else None}
-    if is_main:
-        _quiet_save(model, tokenizer, out / "model")
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    dist_utils.barrier(ctx)
-    dist_utils.cleanup(ctx)
-    return summary
+def _resume(out: Path, n_stages: int, resume: bool) -> tuple:
+    """``(model, first stage to train, infos of the finished stages)``:
+    with ``resume``, from the deepest ``out/stage_k`` saved; else (or
+    without any) ``(None, 0, [])``."""
+    from transformers import BertForMaskedLM
+
+    if resume:
+        for k in reversed(range(n_stages)):
+            stage_dir = out / f"stage_{k}"
+            if (stage_dir / "stage.json").is_file():
+                model = BertForMaskedLM.from_pretrained(str(stage_dir))
+                infos = json.loads((stage_dir / "stage.json").read_text())
+                return model, k + 1, infos["stages"]
+    return None, 0, []
+
+
+def _progress_bar(config: PretrainConfig, plan, initial: int, is_main: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=sum(s for _, s in plan), initial=initial,
+                desc="pretrain", unit="step", dynamic_ncols=True,
+                disable=not (config.progress and is_main))
+
+
+def _train_stage(run: _Run, k: int, depth: int, steps: int, model):
+    """Stage ``k``: build the model (first stage) or stack it to ``depth``,
+    train it ``steps`` steps (fresh optimiser and schedule), measure the
+    held-out loss and save ``out/stage_k``.  Returns the model."""
+    from . import distributed as dist_utils
+
+    info = {"stage": k, "depth": depth, "steps": steps}
+    model = _stage_model(run, model, depth, info)
+    model.to(run.device).train()
+    _freeze_unused(model)
+    objective = dist_utils.wrap_model(_MaskedLMObjective(model), run.ctx)
+    optimizer = make_optimizer(model, run.config)
+    warmup = min(run.config.warmup_steps, max(steps // 10, 1))
+    scheduler = make_scheduler(optimizer, warmup, steps)
+    t_stage = time.perf_counter()
+    losses = []
+    for s in range(steps):
+        losses.append(_train_step(run, model, objective, optimizer,
+                                  scheduler, f"stage {k} step {s}"))
+        _record_step(run, k, depth, losses[-1], scheduler, s == steps - 1)
+    info["seconds"] = time.perf_counter() - t_stage
+    info["train_loss_last"] = (float(np.mean(losses[-20:]))
+                               if losses else None)
+    info["heldout_loss"] = run.heldout_loss(model)
+    run.stages.append(info)
+    if run.is_main:
+        _quiet_save(model, run.tokenizer, run.out / f"stage_{k}")
+        (run.out / f"stage_{k}" / "stage.json").write_text(
+            json.dumps({"stages": run.stages}, indent=1))
+    dist_utils.barrier(run.ctx)
+    return model
+
+
+def _stage_model(run: _Run, model, depth: int, info: dict):
+    """The stage's model: a new one of ``depth`` layers when there is none
+    yet, else ``model`` stacked to ``depth`` (held-out loss just before and
+    just after the copy go into ``info``) or ``model`` as it is."""
+    if model is None:
+        return _build_mlm_model(run.config, run.tokenizer, depth)
+    if len(encoder_layers(model)) != depth:
+        factor = depth // len(encoder_layers(model))
+        info["heldout_loss_before_copy"] = run.heldout_loss(model)
+        model = stack_layers(model, factor)
+        info["heldout_loss_after_copy"] = run.heldout_loss(model)
+    return model
+
+
+def _train_step(run: _Run, model, objective, optimizer, scheduler,
+                where: str) -> float:
+    """One optimiser step on this rank's slice of global batch ``run.step``
+    (its sequences and masking are pure functions of seed, step and rank);
+    returns the loss."""
+    config, rank, device = run.config, run.ctx.rank, run.device
+    seqs = run.data.batch(config.seed, run.step, run.global_batch)[
+        rank * config.batch_size:(rank + 1) * config.batch_size]
+    step_gen = torch.Generator().manual_seed(
+        config.seed * 1_000_003 + run.step * 101 + rank)
+    cids, mask, labels = run.masker(seqs, step_gen)
+    optimizer.zero_grad(set_to_none=True)
+    loss = objective(cids.to(device), mask.to(device), labels.to(device))
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"MLM loss is {loss.item()} at {where}: "
+            f"training diverged; lower lr (now {config.lr})")
+    loss.backward()
+    if config.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    return loss.item()
+
+
+def _record_step(run: _Run, k: int, depth: int, loss: float, scheduler,
+                 last: bool) -> None:
+    """Count the step on the progress bar and, on rank 0, write a line of
+    ``log.jsonl`` every ``log_every`` steps and at the end of the stage."""
+    run.step += 1
+    run.bar.update(1)
+    if run.step % 10 == 0:
+        run.bar.set_postfix(depth=depth, loss=f"{loss:.3f}")
+    if run.is_main and (run.step % run.config.log_every == 0 or last):
+        with open(run.out / "log.jsonl", "a") as handle:
+            handle.write(json.dumps({
+                "step": run.step, "stage": k, "depth": depth, "loss": loss,
+                "lr": scheduler.get_last_lr()[0]}) + "\n")
+
+
+def _summary(run: _Run, plan, train_corpus: ParallelCorpus,
+             heldout: ParallelCorpus, t_start: float) -> dict:
+    stages = run.stages
+    return {"config": run.config.to_dict(), "plan": plan,
+            "layer_steps": layer_steps(plan), "stages": stages,
+            "world_size": run.ctx.world_size,
+            "sequences_per_step": run.global_batch,
+            "train_pairs": len(train_corpus),
+            "languages": train_corpus.languages(),
+            "heldout_pairs": len(heldout),
+            "seconds": time.perf_counter() - t_start,
+            "heldout_loss": stages[-1]["heldout_loss"] if stages else None}
 
 
 def split_heldout(corpus: ParallelCorpus, n_pairs: int, seed: int

@@ -10,7 +10,6 @@ single process is just world size 1.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -22,12 +21,14 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .config import RunConfig
 from .data import ParallelCorpus, load_tatoeba, select_corpus
 from .data import normalize_for_overlap
 from .languages import XTREME_36
 from .gradcache import cached_gradient_step
 from .model import DualEncoder
 from .objectives import Batch, Objective, build_objective
+from .st_format import write_model_card
 from .runtime import (machine_fingerprint, make_optimizer, make_scheduler,
                       start_run)
 
@@ -35,26 +36,15 @@ __all__ = ["TrainConfig", "PairBatcher", "train", "build_model"]
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(RunConfig):
     """Settings of one training run (defaults: the laptop preset)."""
 
     output_dir: str = "runs/laptop"        # checkpoints, final model, logs
     # --- data
-    languages: list[str] | None = None     # training labels; None: all
-    exclude_languages: list[str] = field(default_factory=list)  # labels left out
-    language_alpha: float = 0.5            # sample language l ∝ n_l ** alpha
     max_length: int = 32                   # tokens per sentence, [CLS]/[SEP] incl.
-    # --- vocabulary
-    tokenizer: str | None = None           # saved/hub tokenizer; None: train one
-    vocab_size: int = 32000                # WordPiece size when training one
-    vocab_alpha: float = 0.3               # vocabulary smoothing exponent (paper)
     # --- model
     init_model: str | None = None          # encoder to start from (hub/path)
-    model_preset: str = "laptop"           # model.MODEL_PRESETS shape
     num_layers: int | None = None          # override the preset's depth
-    hidden_size: int | None = None         # ... width
-    num_heads: int | None = None           # ... attention heads
-    ffn_size: int | None = None            # ... feed-forward width
     pooling: str = "mean"                  # cls | pooler | mean | max
     hidden_layer: int = -1                 # layer whose states are pooled (-2: second-to-last)
     projection_dim: int | None = None      # optional output projection
@@ -76,15 +66,11 @@ class TrainConfig:
     freeze_embeddings: bool = False        # keep the word-embedding table fixed
     freeze_layers: int = 0                 # keep the lowest N transformer layers fixed
     # --- optimisation
-    batch_size: int = 128                  # pairs per rank and step
     max_steps: int = 2400                  # optimiser steps (~5 min on 2 cores)
     lr: float = 2e-3                       # peak learning rate (AdamW)
-    weight_decay: float = 0.01             # AdamW decoupled weight decay
     warmup_steps: int = 200                # linear warm-up, then linear decay
-    grad_clip: float = 1.0                 # max global grad norm (0: off)
     grad_cache_chunk: int | None = None    # GradCache mini-batch (pairs); None: off
     precision: str = "fp32"                # fp32 | bf16 | fp16 (autocast, GPUs)
-    seed: int = 0                          # data order, init and dropout
     # --- bookkeeping
     eval_every: int = 0                    # steps between evaluations (0: end)
     eval_languages: list[str] = field(default_factory=lambda: list(XTREME_36))
@@ -92,39 +78,30 @@ class TrainConfig:
     final_eval: bool = True                # evaluate all of Tatoeba at the end
     final_pool_languages: list[str] | None = None  # large-pool query languages; None: all
     checkpoint_every: int = 500            # steps between checkpoints (0: off)
-    log_every: int = 10                    # steps between lines of log.jsonl
-    resume: bool = True                    # continue from output_dir's checkpoint
     time_limit_minutes: float | None = None  # stop early after this long
-    threads: int | None = None             # torch CPU threads (None: default)
-    device: str = "auto"                   # auto | cpu | cuda | cuda:1 ...
-    dist_timeout_seconds: float = 60.0     # max wait for a peer rank (torchrun)
-    dist_wait_timeout_seconds: float = 3600.0  # max wait for rank 0's eval/saving
-    progress: bool = True                  # show a tqdm progress bar
+    # (and RunConfig's shared fields: languages, tokenizer, batch_size ...)
 
-    def validate(self) -> None:
-        """Raise ValueError for settings that cannot train correctly."""
+    _kind = "training"
+
+    def problems(self) -> list[str]:
+        """What cannot train correctly (empty: nothing)."""
+        return (super().problems() + self._optimisation_problems()
+                + self._model_problems() + self._loss_problems()
+                + self._distillation_problems()
+                + self._hard_negative_problems())
+
+    def _optimisation_problems(self) -> list[str]:
         problems = []
         if self.batch_size < 2:
             problems.append(
                 f"batch_size={self.batch_size}: in-batch negatives need at "
                 f"least 2 pairs per batch")
-        if not self.margin >= 0:
-            problems.append(f"margin={self.margin} must be >= 0")
-        if not self.scale > 0:
-            problems.append(f"scale={self.scale} must be > 0")
-        if not self.lr > 0:
-            problems.append(f"lr={self.lr} must be > 0")
         if self.max_steps < 1:
             problems.append(f"max_steps={self.max_steps} must be >= 1")
         if self.warmup_steps < 0:
             problems.append(f"warmup_steps={self.warmup_steps} must be >= 0")
         if self.max_length < 3:
             problems.append(f"max_length={self.max_length} must be >= 3")
-        if not 0 <= self.language_alpha <= 1:
-            problems.append(f"language_alpha={self.language_alpha} must be "
-                            f"in [0, 1]")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout={self.dropout} must be in [0, 1)")
         if self.grad_cache_chunk is not None and self.grad_cache_chunk < 1:
             problems.append(f"grad_cache_chunk={self.grad_cache_chunk} "
                             f"must be >= 1 (or None)")
@@ -135,25 +112,49 @@ class TrainConfig:
             problems.append("precision='fp16' needs a loss scaler, which "
                             "the cached-gradient path does not have; use "
                             "bf16 with grad_cache_chunk")
+        return problems
+
+    def _model_problems(self) -> list[str]:
+        problems = []
         if self.pooling not in ("cls", "pooler", "mean", "max"):
             problems.append(f"pooling={self.pooling!r} is not one of cls, "
                             f"pooler, mean, max")
-        if isinstance(self.languages, str):
-            problems.append("languages must be a list of codes")
+        if self.freeze_layers < 0:
+            problems.append(f"freeze_layers={self.freeze_layers} must be "
+                            f">= 0")
+        if self.freeze_encoder and not self.projection_dim:
+            problems.append("freeze_encoder trains only the projection: "
+                            "set projection_dim")
+        return problems
+
+    def _loss_problems(self) -> list[str]:
+        problems = []
+        if not self.margin >= 0:
+            problems.append(f"margin={self.margin} must be >= 0")
+        if not self.scale > 0:
+            problems.append(f"scale={self.scale} must be > 0")
         for name in ("ams_weight", "feature_weight", "logit_weight",
                      "kd_weight"):
             if not getattr(self, name) >= 0:
                 problems.append(f"{name}={getattr(self, name)} must be >= 0")
-        if not self.distill_temperature > 0:
-            problems.append(f"distill_temperature="
-                            f"{self.distill_temperature} must be > 0")
         if self.ams_weight == 0 and (self.teacher is None or (
                 self.feature_weight == 0 and self.logit_weight == 0
                 and self.kd_weight == 0)):
             problems.append("every loss term has weight 0: nothing to train")
+        return problems
+
+    def _distillation_problems(self) -> list[str]:
+        problems = []
+        if not self.distill_temperature > 0:
+            problems.append(f"distill_temperature="
+                            f"{self.distill_temperature} must be > 0")
         if self.teacher is not None and self.grad_cache_chunk:
             problems.append("distillation (teacher) does not combine with "
                             "grad_cache_chunk yet")
+        return problems
+
+    def _hard_negative_problems(self) -> list[str]:
+        problems = []
         if self.hard_negatives < 0:
             problems.append(f"hard_negatives={self.hard_negatives} must "
                             f"be >= 0")
@@ -171,17 +172,7 @@ class TrainConfig:
                                     or self.teacher is not None):
             problems.append("hard_negatives does not combine with "
                             "grad_cache_chunk or a teacher yet")
-        if self.freeze_layers < 0:
-            problems.append(f"freeze_layers={self.freeze_layers} must be "
-                            f">= 0")
-        if self.freeze_encoder and not self.projection_dim:
-            problems.append("freeze_encoder trains only the projection: "
-                            "set projection_dim")
-        if problems:
-            raise ValueError("invalid training config: " + "; ".join(problems))
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return problems
 
 
 class PairBatcher:
@@ -730,6 +721,8 @@ def _finish(run: _Run, summary: dict, benchmark: ParallelCorpus,
             pool=benchmark)
         summary["eval_seconds"] = time.perf_counter() - t_eval
     if run.is_main:
+        # the model card says how the model was trained and what it scores
+        write_model_card(run.model, run.out / "model", summary)
         (run.out / "summary.json").write_text(json.dumps(summary, indent=1))
     dist_utils.barrier(run.ctx)
 

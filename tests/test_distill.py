@@ -17,9 +17,11 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from labse_lite.book import reference
-from labse_lite.distill import (feature_distillation_loss,
-                                logit_distillation_loss,
-                                multilingual_kd_loss)
+from labse_lite.distill import (
+    feature_distillation_loss,
+    logit_distillation_loss,
+    multilingual_kd_loss,
+)
 from labse_lite.distributed import all_gather_with_grad
 from labse_lite.train import TrainConfig
 

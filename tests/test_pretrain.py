@@ -10,9 +10,16 @@ import pytest
 import torch
 
 from labse_lite.model import pad_batch
-from labse_lite.pretrain import (PretrainConfig, PretrainingData,
-                                 encoder_layers, mask_tokens, mlm_loss,
-                                 pretrain, stack_layers, stage_plan)
+from labse_lite.pretrain import (
+    PretrainConfig,
+    PretrainingData,
+    encoder_layers,
+    mask_tokens,
+    mlm_loss,
+    pretrain,
+    stack_layers,
+    stage_plan,
+)
 
 
 def _mlm_model(tokenizer, layers, seed=0):
@@ -283,6 +290,7 @@ def test_resume_skips_finished_stages_and_gives_the_same_model(
                - second["stages"][2]["heldout_loss"]) < 1e-4
 
 
+@pytest.mark.slow
 def test_cli_pretrain_and_bad_flags(tmp_path):
     out = tmp_path / "cli"
     args = [sys.executable, "-m", "labse_lite", "pretrain", "--output-dir",
@@ -302,6 +310,7 @@ def test_cli_pretrain_and_bad_flags(tmp_path):
     assert "divisible by 4" in bad.stderr
 
 
+@pytest.mark.distributed
 def test_pretrain_under_torchrun(tmp_path):
     """Through the chapters' launcher: 2 processes share a global batch of
     8 sequences; the pairs travel as a file, the flags as the CLI's."""

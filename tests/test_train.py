@@ -145,7 +145,8 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path, small_corpus, bench,
         return real(*args, **kwargs) * float("nan")
 
     monkeypatch.setattr(dist_utils, "global_batch_loss", poisoned)
-    with pytest.raises(FloatingPointError, match="at step 0: training diverged"):
+    with pytest.raises(FloatingPointError,
+                       match="at step 0: training diverged"):
         train(tiny_config(tmp_path), small_corpus, benchmark=bench)
 
 
