@@ -20,7 +20,7 @@ __all__ = [
     "DataError", "ParallelCorpus", "normalize_for_overlap", "leakage_key",
     "data_dir",
     "load_train_pairs", "load_tatoeba", "load_flores", "read_tsv",
-    "select_corpus",
+    "select_corpus", "smoothed_probabilities",
     "english_paraphrases", "load_english_pairs",
     "load_corpus_file",
 ]
@@ -445,3 +445,13 @@ def select_corpus(config, corpus: ParallelCorpus | None) -> ParallelCorpus:
     if config.languages is not None or config.exclude_languages:
         return corpus.subset(config.languages, config.exclude_languages)
     return corpus
+
+
+def smoothed_probabilities(sizes, alpha: float):
+    """Sampling probabilities p_l ∝ n_l ** alpha for languages of sizes
+    n_l (alpha = 1: proportional to size, 0: uniform): the smoothing of
+    training batches, pre-training sequences and the vocabulary sample."""
+    import numpy as np
+
+    p = np.asarray(sizes, dtype=np.float64) ** alpha
+    return p / p.sum()

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import st_format
+from .runtime import quiet_hub_progress
 
 __all__ = ["DualEncoder", "MODEL_PRESETS", "bert_config", "load_encoder",
            "pad_batch"]
@@ -192,17 +193,10 @@ class DualEncoder(nn.Module):
         (``README.md``), with how it was trained and its Tatoeba numbers
         when ``card`` gives them (a :func:`labse_lite.train.train`
         summary: see :func:`labse_lite.st_format.model_card`)."""
-        from transformers.utils import logging as hf_logging
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()     # no bar for one small file
-        try:
+        with quiet_hub_progress():            # no bar for one small file
             self.encoder.save_pretrained(directory, safe_serialization=True)
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
         self.tokenizer.save_pretrained(directory)
         st_format.write_model(self, directory, card)
 
@@ -390,22 +384,19 @@ def load_encoder(name_or_path: str, hf_kwargs: dict | None = None):
 
     hf_kwargs = dict(hf_kwargs or {})
     level = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
     try:
-        try:
-            return AutoModel.from_pretrained(name_or_path, **hf_kwargs)
-        except TypeError as err:
-            if "add_pooling_layer" not in str(err):
-                raise
-            hf_kwargs = {k: v for k, v in hf_kwargs.items()
-                         if k != "add_pooling_layer"}
-            return AutoModel.from_pretrained(name_or_path, **hf_kwargs)
+        with quiet_hub_progress():
+            try:
+                return AutoModel.from_pretrained(name_or_path, **hf_kwargs)
+            except TypeError as err:
+                if "add_pooling_layer" not in str(err):
+                    raise
+                hf_kwargs = {k: v for k, v in hf_kwargs.items()
+                             if k != "add_pooling_layer"}
+                return AutoModel.from_pretrained(name_or_path, **hf_kwargs)
     finally:
         hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def _validate_sentences(sentences) -> None:

@@ -42,9 +42,11 @@ import torch
 from torch import nn
 
 from .config import RunConfig
-from .data import ParallelCorpus, normalize_for_overlap, select_corpus
+from .data import (ParallelCorpus, normalize_for_overlap, select_corpus,
+                   smoothed_probabilities)
 from .model import pad_batch
-from .runtime import make_optimizer, make_scheduler, start_run
+from .runtime import (make_optimizer, make_scheduler, quiet_hub_progress,
+                      start_run)
 
 __all__ = ["PretrainConfig", "pretrain", "stack_layers", "encoder_layers",
            "mask_tokens", "stage_plan", "PretrainingData", "mlm_loss",
@@ -289,11 +291,11 @@ class PretrainingData:
         self.pair_members = [np.flatnonzero(pair_idx == k)
                              for k in range(len(self.pair_langs))]
         self.mono_langs = list(self.mono)
-        self.mono_probs = _smoothed([len(self.mono[l])
-                                     for l in self.mono_langs],
-                                    language_alpha)
-        self.pair_probs = _smoothed([len(m) for m in self.pair_members],
-                                    language_alpha)
+        self.mono_probs = smoothed_probabilities(
+            [len(self.mono[lang]) for lang in self.mono_langs],
+            language_alpha)
+        self.pair_probs = smoothed_probabilities(
+            [len(m) for m in self.pair_members], language_alpha)
 
     def _single(self, sid: int) -> list[int]:
         body = self.ids[sid][:self.max_length - 2]
@@ -324,11 +326,6 @@ class PretrainingData:
 
     def batch(self, seed: int, step: int, n: int) -> list[list[int]]:
         return self.sequences(np.random.default_rng([seed, step]), n)
-
-
-def _smoothed(sizes, alpha: float) -> np.ndarray:
-    p = np.asarray(sizes, dtype=np.float64) ** alpha
-    return p / p.sum()
 
 
 # ---------------------------------------------------------------------- loss
@@ -404,16 +401,9 @@ def _freeze_unused(model) -> None:
 
 
 def _quiet_save(model, tokenizer, directory: Path) -> None:
-    from transformers.utils import logging as hf_logging
-
     directory.mkdir(parents=True, exist_ok=True)
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
+    with quiet_hub_progress():
         model.save_pretrained(directory, safe_serialization=True)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
     tokenizer.save_pretrained(directory)
 
 
@@ -718,10 +708,4 @@ def split_heldout(corpus: ParallelCorpus, n_pairs: int, seed: int
         raise ValueError(f"no training pairs left after holding out "
                          f"{n_pairs} pairs and every pair sharing a "
                          f"sentence with them")
-    return _take(corpus, held), _take(corpus, keep)
-
-
-def _take(corpus: ParallelCorpus, rows: np.ndarray) -> ParallelCorpus:
-    return ParallelCorpus(langs=[corpus.langs[i] for i in rows],
-                          xx=[corpus.xx[i] for i in rows],
-                          en=[corpus.en[i] for i in rows])
+    return corpus.take(held), corpus.take(keep)

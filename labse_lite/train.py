@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from .config import RunConfig
-from .data import ParallelCorpus, load_tatoeba, select_corpus
+from .data import (ParallelCorpus, load_tatoeba, select_corpus,
+                   smoothed_probabilities)
 from .data import normalize_for_overlap
 from .languages import XTREME_36
 from .gradcache import cached_gradient_step
@@ -203,8 +204,7 @@ class PairBatcher:
         self.members = [np.flatnonzero(lang_idx == k)
                         for k in range(len(self.languages))]
         sizes = np.array([len(m) for m in self.members], dtype=np.float64)
-        probs = sizes ** alpha
-        self.probs = probs / probs.sum()
+        self.probs = smoothed_probabilities(sizes, alpha)
         self.xx_keys = np.asarray(xx_keys if xx_keys is not None
                                   else np.arange(len(xx_ids)))
         self.en_keys = np.asarray(en_keys if en_keys is not None
