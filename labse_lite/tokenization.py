@@ -81,6 +81,37 @@ def script_alphabet(texts, max_code_point: int = 0x3000) -> list[str]:
     return alphabet
 
 
+def _bert_wordpiece(vocab: Mapping[str, int] | None = None):
+    """An (untrained) cased BERT-style WordPiece tokenizer: NFC, BERT's
+    cleaning and CJK spacing without lower-casing or accent stripping,
+    BERT's pre-tokenizer."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]",
+                                     max_input_chars_per_word=100))
+    tok.normalizer = normalizers.Sequence([
+        normalizers.NFC(),
+        normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                   strip_accents=False, lowercase=False)])
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    return tok
+
+
+def _letters(tok, texts: Sequence[str]) -> tuple[set[str], set[str]]:
+    """The characters of the words the trainer counts (the texts normalised
+    and pre-tokenised by ``tok``): all of them, and those that occur after
+    a word's first character (the trainer gives these a ``##`` form)."""
+    # Normalisation and pre-tokenisation act within space-separated
+    # chunks, so each distinct chunk needs to be processed only once.
+    chunks = set()
+    for text in set(texts):
+        chunks.update(text.split(" "))
+    words = {word for word, _ in tok.pre_tokenizer.pre_tokenize_str(
+        tok.normalizer.normalize_str(" ".join(chunks)))}
+    return ({ch for word in words for ch in word},
+            {ch for word in words for ch in word[1:]})
+
+
 def train_wordpiece(texts_by_language: Mapping[str, Sequence[str]],
                     vocab_size: int = 32000, alpha: float = 0.3,
                     corpus_size: int | None = None,
@@ -93,46 +124,48 @@ def train_wordpiece(texts_by_language: Mapping[str, Sequence[str]],
     is BERT's (whitespace and punctuation, every CJK ideograph its own word);
     no lower-casing and no accent stripping (LaBSE's vocabulary is cased).
 
-    Reproducibility: token ids are assigned canonically (special tokens,
-    then sorted), but the ``tokenizers`` trainer breaks ties between merges
-    of equal frequency in hash order, so two runs can differ in a few rare
-    tokens.  Save the tokenizer (``save_pretrained``) to reuse a vocabulary
-    exactly.
+    Reproducibility: the vocabulary is a function of the texts and the
+    arguments only (not of the process, ``PYTHONHASHSEED`` or thread
+    count), and token ids are assigned canonically (special tokens, then
+    sorted).
     """
-    from tokenizers import (Tokenizer, decoders, models, normalizers,
-                            pre_tokenizers, processors, trainers)
+    from tokenizers import decoders, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     if vocab_size < len(SPECIAL_TOKENS) + 100:
         raise ValueError(f"vocab_size={vocab_size} is too small")
     corpus = smoothed_corpus(texts_by_language, alpha, corpus_size, seed)
     alphabet = script_alphabet(corpus)
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]",
-                                     max_input_chars_per_word=100))
-    tok.normalizer = normalizers.Sequence([
-        normalizers.NFC(),
-        normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                   strip_accents=False, lowercase=False)])
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok = _bert_wordpiece()
+    # The trainer starts from every letter of the words (and of the
+    # script alphabet) and the "##x" form of every letter that occurs
+    # inside a word, then merges the most frequent pair again and again.
+    # It breaks ties between pairs of equal count by the pieces' numbers,
+    # and numbers the "##x" forms in the order it meets them in its hash
+    # map of words: a new order in every process, so two runs learned
+    # different rare merges.  Handing it all its starting pieces as fixed
+    # tokens, letters then "##x" forms, each sorted, fixes the numbers and
+    # so the tie-breaks: the vocabulary (of the same size) is the one the
+    # trainer learns when it happens to number the "##x" forms in order.
+    letters, inner = _letters(tok, corpus)
+    start = (sorted(letters | set(alphabet))
+             + [f"##{ch}" for ch in sorted(inner)])
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency,
-        special_tokens=SPECIAL_TOKENS, continuing_subword_prefix="##",
-        initial_alphabet=alphabet,
+        special_tokens=SPECIAL_TOKENS + start, continuing_subword_prefix="##",
         show_progress=False)
     tok.train_from_iterator(corpus, trainer=trainer, length=len(corpus))
-    # The trainer only adds the word-initial form of the initial alphabet;
-    # add each letter's continuation form ("##x") too, so any word of a seen
-    # script can be spelled out letter by letter instead of becoming [UNK].
+    # Add the continuation form ("##x") of every letter of the alphabet,
+    # so any word of a seen script can be spelled out letter by letter
+    # instead of becoming [UNK].
     #
-    # The trainer numbers tokens that tie in frequency in an arbitrary
-    # (hash) order, so two runs give the same tokens under different ids.
-    # WordPiece lookup does not depend on ids: renumber canonically
-    # (special tokens first, then sorted) so that runs are reproducible.
+    # WordPiece lookup does not depend on ids: number them canonically
+    # (special tokens first, then sorted), in a fresh tokenizer (the
+    # trained one made the starting pieces special tokens).
     pieces = set(tok.get_vocab()) | {f"##{ch}" for ch in alphabet}
     ordered = SPECIAL_TOKENS + sorted(pieces - set(SPECIAL_TOKENS))
-    tok.model = models.WordPiece(
-        vocab={piece: i for i, piece in enumerate(ordered)},
-        unk_token="[UNK]", max_input_chars_per_word=100)
+    tok = _bert_wordpiece({piece: i for i, piece in enumerate(ordered)})
+    tok.add_special_tokens(SPECIAL_TOKENS)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",

@@ -2,9 +2,13 @@
 
 import pytest
 
-from labse_lite.tokenization import (language_sampling_probs, load_tokenizer,
-                                     smoothed_corpus, train_wordpiece,
-                                     unk_rate)
+from labse_lite.tokenization import (
+    language_sampling_probs,
+    load_tokenizer,
+    smoothed_corpus,
+    train_wordpiece,
+    unk_rate,
+)
 
 
 def test_sampling_probabilities():
@@ -57,3 +61,40 @@ def test_tokenizer_is_cased_and_round_trips(small_tokenizer, tmp_path):
 def test_vocab_size_validation():
     with pytest.raises(ValueError, match="too small"):
         train_wordpiece({"eng": ["a b c"]}, vocab_size=10)
+
+
+def test_registered_starting_pieces_are_the_trainers_own():
+    """train_wordpiece hands the trainer its starting pieces (letters and
+    "##x" forms) in sorted order, so that ties break the same way in every
+    process (issue 27).  They must be exactly the pieces the trainer starts
+    from, or the vocabulary would change size."""
+    from tokenizers import trainers
+
+    from labse_lite.tokenization import _bert_wordpiece, _letters
+
+    texts = ["Grüße aus Köln, Ma\u0308dchen!", "東京に行く x\u00a0yz",
+             "naïve cafe\u0301 (l'été)", "a\u200bb  c\td", "Ύ ωραία"]
+    tok = _bert_wordpiece()
+    # vocab_size 1: no merges, only the starting pieces
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(
+        vocab_size=1, continuing_subword_prefix="##", show_progress=False))
+    letters, inner = _letters(tok, texts)
+    assert set(tok.get_vocab()) == letters | {f"##{ch}" for ch in inner}
+    assert "ä" in letters and "\u0308" not in letters      # NFC
+    assert "東" in letters and "##京" not in tok.get_vocab()  # CJK: 1 char
+
+
+def test_vocabulary_is_the_same_in_every_call():
+    """The trainer meets the words in the order of a hash map seeded anew
+    for every map; it used to break ties between merges by that order, so
+    two calls on these texts (all merges tie) gave different vocabularies
+    (issue 27).  Now every call, and any order of the texts, gives one."""
+    import random
+
+    texts = [f"ab{c}{d} {d}{c}ba" for c in "cdefgh" for d in "ijklmn"]
+    shuffled = texts[:]
+    random.Random(1).shuffle(shuffled)
+    vocabs = [train_wordpiece({"x": t}, vocab_size=150, min_frequency=1,
+                              alpha=1.0).get_vocab()
+              for t in (texts, texts, shuffled)]
+    assert vocabs[0] == vocabs[1] == vocabs[2]

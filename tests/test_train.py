@@ -98,8 +98,8 @@ def test_invalid_configs_are_rejected():
 
 def test_training_learns_and_resumes_to_the_same_result(
         tmp_path, small_corpus, small_tokenizer, bench):
-    # A fixed vocabulary: WordPiece training itself may break frequency ties
-    # differently from run to run (see tokenization.train_wordpiece).
+    # A fixed vocabulary, so that the test is about the loop alone (the
+    # vocabulary build is tested for determinism in test_determinism.py).
     small_tokenizer.save_pretrained(str(tmp_path / "tok"))
 
     def cfg(out):

@@ -49,6 +49,10 @@ _KEY_WHEN_SET = {"kd_weight": 0.0, "hidden_layer": -1, "hard_negatives": 0,
                  "hard_negative_start": 0,
                  "freeze_embeddings": False, "freeze_layers": 0}
 _DATA_FILES = ("train.tsv.gz", "tatoeba_v1.tsv.gz")
+# Raised when a change in the code makes the same config build a different
+# model, so that no cache built before it is served: 2 = the vocabulary is
+# built deterministically (tokenization.train_wordpiece, 2026-12-06).
+_BUILDER = 2
 
 
 def data_checksum() -> str:
@@ -66,7 +70,8 @@ def cache_key(config, data: str | None = None) -> str:
               if k not in _NOT_IN_KEY
               and not (k in _KEY_WHEN_SET and v == _KEY_WHEN_SET[k])}
     text = json.dumps({"config": fields, "kind": type(config).__name__,
-                       "data": data or data_checksum()}, sort_keys=True)
+                       "data": data or data_checksum(),
+                       "builder": _BUILDER}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
