@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from labse_lite.distributed import (
     DistContext,
     all_gather_with_grad,
-    all_gather_without_grad,
     check_equal_batch_sizes,
     global_batch_loss,
 )
@@ -50,72 +49,52 @@ def make_inputs():
     return x, y
 
 
-def _worker(rank, store_path, out_dir):
+def _mismatch_worker(rank, store_path, out_dir):
     dist.init_process_group("gloo", init_method=f"file://{store_path}",
                             rank=rank, world_size=WORLD)
-    from torch.nn.parallel import DistributedDataParallel
-
     ctx = DistContext(rank=rank, world_size=WORLD)
-    x_all, y_all = make_inputs()
-    rows = slice(rank * LOCAL_B, (rank + 1) * LOCAL_B)
-    results = {}
-    for margin in (0.0, 0.3):
-        for name, gather in (("with_grad", all_gather_with_grad),
-                             ("without_grad", all_gather_without_grad)):
-            model = DistributedDataParallel(make_model())
-            x = F.normalize(model(x_all[rows]), dim=-1)
-            y = F.normalize(model(y_all[rows]), dim=-1)
-            loss = global_batch_loss(x, y, ctx, gather=gather,
-                                     margin=margin, scale=10.0)
-            loss.backward()
-            results[(margin, name)] = (
-                loss.item(), [p.grad.clone() for p in model.parameters()])
     try:
         check_equal_batch_sizes(LOCAL_B + rank, ctx)
-        results["mismatch"] = None
+        message = None
     except RuntimeError as err:
-        results["mismatch"] = str(err)
-    torch.save(results, Path(out_dir) / f"rank{rank}.pt")
+        message = str(err)
+    (Path(out_dir) / f"rank{rank}.txt").write_text(message or "")
     dist.destroy_process_group()
 
 
 @pytest.mark.distributed
-def test_all_gather_matches_single_process_in_float64(tmp_path):
-    mp.spawn(_worker, args=(str(tmp_path / "store"), str(tmp_path)),
-             nprocs=WORLD, join=True)
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False)
-             for r in range(WORLD)]
-    for res in ranks:
-        assert "local batch sizes differ across ranks: [4, 5]" \
-            in res["mismatch"]
-    x_all, y_all = make_inputs()
+def test_all_gather_matches_single_process_in_float64():
+    """The book's demonstration (labse_lite.book.demos) on 2 gloo
+    processes: per-rank losses are the single process's per-row losses of
+    the rank's rows, DDP-averaged gradients equal the single-process
+    gradient to 1e-10, and gathering without gradient gives the same loss
+    but wrong gradients (so the test can fail)."""
+    from labse_lite.book.demos import simulate_global_batch
+
     for margin in (0.0, 0.3):
-        model = make_model()
-        x = F.normalize(model(x_all), dim=-1)
-        y = F.normalize(model(y_all), dim=-1)
-        loss = additive_margin_softmax_loss(x, y, margin=margin, scale=10.0)
-        loss.backward()
-        grads = [p.grad for p in model.parameters()]
-        # Per-row losses of the global matrix, for each rank's rows.
-        eye = torch.eye(len(x), dtype=torch.float64)
-        fwd = F.cross_entropy(10 * (x @ y.T - margin * eye),
-                              torch.arange(len(x)), reduction="none")
-        bwd = F.cross_entropy(10 * (y @ x.T - margin * eye),
-                              torch.arange(len(x)), reduction="none")
-        per_row = (fwd + bwd).detach()
-        for r, res in enumerate(ranks):
-            rank_loss, rank_grads = res[(margin, "with_grad")]
-            want = per_row[r * LOCAL_B:(r + 1) * LOCAL_B].mean().item()
-            assert abs(rank_loss - want) <= 1e-10
-            for got, ref in zip(rank_grads, grads):
-                assert (got - ref).abs().max().item() <= 1e-10
-            # Without gradient through the gather: same loss, wrong grads.
-            wrong_loss, wrong_grads = res[(margin, "without_grad")]
-            assert abs(wrong_loss - rank_loss) <= 1e-10
-            assert max((g - ref).abs().max().item()
-                       for g, ref in zip(wrong_grads, grads)) > 1e-4
-        assert abs(sum(res[(margin, "with_grad")][0] for res in ranks)
-                   / WORLD - loss.item()) <= 1e-10
+        r = simulate_global_batch(world_size=WORLD, local_batch=LOCAL_B,
+                                  margin=margin, seed=0)
+        per_row = r["single_process_row_losses"]
+        for rank, rank_loss in enumerate(r["rank_losses"]):
+            mine = per_row[rank * LOCAL_B:(rank + 1) * LOCAL_B]
+            assert abs(rank_loss - sum(mine) / LOCAL_B) <= 1e-10
+        assert r["max_grad_diff_with_grad"] <= 1e-10
+        for wrong, right in zip(r["rank_losses_without_grad"],
+                                r["rank_losses"]):
+            assert abs(wrong - right) <= 1e-10
+        assert r["max_grad_diff_without_grad"] > 1e-4
+        assert abs(sum(r["rank_losses"]) / WORLD
+                   - r["single_process_loss"]) <= 1e-10
+
+
+@pytest.mark.distributed
+def test_unequal_local_batches_are_refused(tmp_path):
+    mp.spawn(_mismatch_worker, args=(str(tmp_path / "store"),
+                                     str(tmp_path)),
+             nprocs=WORLD, join=True)
+    for rank in range(WORLD):
+        assert "local batch sizes differ across ranks: [4, 5]" in \
+            (tmp_path / f"rank{rank}.txt").read_text()
 
 
 HARD = 2        # hard negatives per pair in the test below

@@ -13,8 +13,12 @@ import os
 import torch
 import torch.distributed as dist
 
-from ..distributed import (DistContext, all_gather_with_grad,
-                           all_gather_without_grad, global_batch_loss)
+from ..distributed import (
+    DistContext,
+    all_gather_with_grad,
+    all_gather_without_grad,
+    global_batch_loss,
+)
 from ..losses import additive_margin_softmax_loss
 
 __all__ = ["simulate_global_batch"]
@@ -62,9 +66,11 @@ def simulate_global_batch(world_size: int = 2, local_batch: int = 4,
     small MLP as the "encoder") and compare with one process on the
     concatenated global batch.
 
-    Returns per-rank losses, the single-process loss, and the largest
-    absolute gradient difference of DDP's averaged gradient from the
-    single-process gradient, for gathering with and without gradient.
+    Returns per-rank losses, the single-process loss and its per-row
+    terms (row i: its x→y plus its y→x cross-entropy, so a rank's loss is
+    the mean of its rows'), and the largest absolute gradient difference
+    of DDP's averaged gradient from the single-process gradient, for
+    gathering with and without gradient.
     """
     import tempfile
 
@@ -84,12 +90,20 @@ def simulate_global_batch(world_size: int = 2, local_batch: int = 4,
     loss = additive_margin_softmax_loss(x, y, margin=margin)
     loss.backward()
     ref = [p.grad for p in model.parameters()]
+    with torch.no_grad():
+        eye = torch.eye(len(x), dtype=x.dtype)
+        target = torch.arange(len(x))
+        rows = (F.cross_entropy(10.0 * (x @ y.T - margin * eye), target,
+                                reduction="none")
+                + F.cross_entropy(10.0 * (y @ x.T - margin * eye), target,
+                                  reduction="none"))
 
     def max_diff(grads):
         return max((g - r).abs().max().item() for g, r in zip(grads, ref))
 
     return {
         "single_process_loss": loss.item(),
+        "single_process_row_losses": rows.tolist(),
         "rank_losses": [r["with_grad"][0] for r in ranks],
         "rank_losses_without_grad": [r["without_grad"][0] for r in ranks],
         "max_grad_diff_with_grad": max(max_diff(r["with_grad"][1])
