@@ -9,7 +9,9 @@ ties between rare merges differently: different vocabularies, hence
 different weights.)
 """
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +120,48 @@ def test_pretrain_twice_gives_the_same_vocabulary_and_weights(pairs,
     assert "tokenizer/tokenizer.json" in names
     assert {"stage_0/model.safetensors",
             "model/model.safetensors"} <= set(names)
+
+
+# --------------------------------------------------------------- a chapter
+_TIMING = re.compile(
+    r"\d+(\.\d+)?\s*(s|ms|min|seconds?|minutes?|steps?/s|it/s|s/it|"
+    r"pairs/s|sentences/s)\b|\d{2}:\d{2}(:\d{2})?|\[\d+:\d+<[^\]]*\]")
+
+
+def _outputs(path: Path) -> list[str]:
+    """Every code cell's text and data outputs, with anything that is a
+    time (durations, rates, progress bars) masked."""
+    nb = json.loads(path.read_text())
+    shown = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        for out in cell.get("outputs", []):
+            text = "".join(out.get("text", "")) + "".join(
+                "".join(v) for k, v in out.get("data", {}).items()
+                if k.startswith("text/"))
+            shown.append(_TIMING.sub("<time>", text))
+    return shown
+
+
+@pytest.mark.notebook
+def test_a_training_chapter_executed_twice_gives_identical_outputs(
+        tmp_path):
+    """Chapter 02 (it trains a vocabulary and a model and evaluates it),
+    executed twice at small parameters in fresh kernels on one thread:
+    the same outputs, timings masked."""
+    pm = pytest.importorskip("papermill")
+    book = ROOT / "book"
+    runs = []
+    for k in range(2):
+        out = tmp_path / f"run{k}.ipynb"
+        pm.execute_notebook(str(book / "02_dual_encoder.ipynb"), str(out),
+                            parameters=dict(max_steps=60, seed=5),
+                            cwd=str(book), kernel_name="python3",
+                            progress_bar=False)
+        runs.append(_outputs(out))
+    assert len(runs[0]) > 10 and any("Tatoeba" in o or "deu" in o
+                                     for o in runs[0])
+    for i, (a, b) in enumerate(zip(*runs)):
+        assert a == b, f"output {i} differs:\n{a[:400]}\n---\n{b[:400]}"
+    assert len(runs[0]) == len(runs[1])
