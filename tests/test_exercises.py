@@ -113,3 +113,93 @@ def test_the_checkers_ship_with_the_package():
     found = {str(p.parent.relative_to(ROOT)).replace("/", ".")
              for p in (ROOT / "labse_lite").rglob("__init__.py")}
     assert found <= packages, found - packages
+
+
+# --- choice and set answers: a hint first, the answer only later --------
+
+def _solution_namespace(chapter: str, number: str) -> dict:
+    """The names the solution cell of exercise ``number`` defines."""
+    import math
+
+    path = BOOK / "solutions" / f"{chapter}.py"
+    namespace = {"math": math}
+    exec(course.load_solutions(path)[number]["solution"], namespace)
+    return namespace
+
+
+def _choice_cases():
+    """(exercise, answers with one wrong choice, strings that give the
+    right answer away)."""
+    from labse_lite.book.exercises import ch05
+    from labse_lite.tokenization import language_sampling_probs
+
+    counts = {"A": 10000, "B": 6000, "C": 2000, "D": 100, "E": 10}
+    flat = language_sampling_probs(counts, 1.0)
+    smooth = language_sampling_probs(counts, 0.3)
+    gainers = sorted(k for k in counts if smooth[k] > flat[k])
+    min_scale = _solution_namespace("02_dual_encoder", "2.3")["min_scale"]
+    src, tgt = ch05.toy_corpus()
+    n_k = ch05._n_k(src, tgt, ch05.TOY_K)
+    hub = int(n_k.argmax())
+    fixed_by = {s for s in ch05.SCORINGS
+                if ch05._pairs_x0_with_translation(src, tgt, s, ch05.TOY_K)}
+    other_hub = (hub + 1) % len(n_k)
+    return {
+        "1.2": (({"D", "E"}, counts, 0.3), [str(gainers), "Measured"]),
+        "2.3": ((min_scale, "c"), ["'b'", "log(2)/2", "measured from"]),
+        "3.3": (("0.3", "0.3"), ["'same'", "mean gap after"]),
+        "5.3 hub": ((n_k, other_hub, fixed_by), [f"y_{hub}"]),
+        "5.3 fixed_by": ((n_k, hub, {"ratio"}), [str(sorted(fixed_by))]),
+    }
+
+
+CHOICE_CASES = ["1.2", "2.3", "3.3", "5.3 hub", "5.3 fixed_by"]
+
+
+def _wrong_message(case: str) -> str:
+    answers, _ = _choice_cases()[case]
+    with pytest.raises(grading.WrongAnswer) as err:
+        grading.check(case.split()[0], *answers)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("case", CHOICE_CASES)
+def test_choice_checkers_never_show_the_answer_under_a_grader(
+        monkeypatch, case):
+    monkeypatch.setenv(grading.GRADE_ENV, "1")
+    grading.reset_tries()
+    _, give_away = _choice_cases()[case]
+    for _ in range(3):                       # however often it is tried
+        message = _wrong_message(case)
+        assert "Hint:" in message, message
+        assert "The answer" not in message, message
+        for text in give_away:
+            assert text not in message, (text, message)
+
+
+@pytest.mark.parametrize("case", CHOICE_CASES)
+def test_choice_checkers_give_a_hint_first_and_the_answer_second(
+        monkeypatch, case):
+    monkeypatch.setenv(grading.GRADE_ENV, "0")
+    grading.reset_tries()
+    _, give_away = _choice_cases()[case]
+    first = _wrong_message(case)
+    assert "Hint:" in first and "second wrong try" in first, first
+    for text in give_away:
+        assert text not in first, (text, first)
+    second = _wrong_message(case)
+    assert "The answer:" in second, second
+    for text in give_away:
+        assert text in second, (text, second)
+    grading.reset_tries()                    # counted per process
+    assert "The answer" not in _wrong_message(case)
+
+
+def test_tries_are_counted_per_exercise_and_answer(monkeypatch):
+    monkeypatch.setenv(grading.GRADE_ENV, "0")
+    grading.reset_tries()
+    _wrong_message("5.3 hub")
+    first_fixed_by = _wrong_message("5.3 fixed_by")
+    assert "The answer" not in first_fixed_by, first_fixed_by
+    assert "The answer:" in _wrong_message("5.3 hub")
+    grading.reset_tries()

@@ -8,7 +8,7 @@ copy of the book with ``labse-lite course instructor instructor/``.
 # %% 4.1
 def all_gather_backward(grads):
     """grads: R tensors (R*B, D), grads[r] = dL_r/dV.  Returns R tensors
-    (B, D): the gradient that rank s receives for the rows it gave."""
+    (B, D): the gradient that rank t receives for the rows it gave."""
     ranks = len(grads)
     rows = grads[0].shape[0] // ranks                 # B
     total = torch.stack(grads).sum(dim=0)             # reduce: (R*B, D)
@@ -19,7 +19,7 @@ def all_gather_backward(grads):
 # %% 4.1 wrong: each rank keeps only its own loss's gradient (no sum)
 def all_gather_backward(grads):
     """grads: R tensors (R*B, D), grads[r] = dL_r/dV.  Returns R tensors
-    (B, D): the gradient that rank s receives for the rows it gave."""
+    (B, D): the gradient that rank t receives for the rows it gave."""
     ranks = len(grads)
     rows = grads[0].shape[0] // ranks
     return [grads[s][s * rows:(s + 1) * rows] for s in range(ranks)]
@@ -57,8 +57,8 @@ def ddp_gradient(W, xs, ys):
 
 # %% 4.3
 def cached_gradient(W, chunks, embed, loss_fn):
-    """W: leaf (D_IN, D) with requires_grad; chunks: K tensors (2m, D_IN),
-    m sources then their m translations.  Returns dL/dW."""
+    """W: leaf (D_IN, D) with requires_grad; chunks: K tensors (2c, D_IN),
+    c sources then their c translations.  Returns dL/dW."""
     states, xs, ys = [], [], []
     with torch.no_grad():                             # pass 1: no graph
         for chunk in chunks:
@@ -83,8 +83,8 @@ def cached_gradient(W, chunks, embed, loss_fn):
 
 # %% 4.3 wrong: pass 2 draws fresh dropout masks (no random-state replay)
 def cached_gradient(W, chunks, embed, loss_fn):
-    """W: leaf (D_IN, D) with requires_grad; chunks: K tensors (2m, D_IN),
-    m sources then their m translations.  Returns dL/dW."""
+    """W: leaf (D_IN, D) with requires_grad; chunks: K tensors (2c, D_IN),
+    c sources then their c translations.  Returns dL/dW."""
     xs, ys = [], []
     with torch.no_grad():
         for chunk in chunks:

@@ -56,25 +56,21 @@ def tlm_input(a, b, cls_id, sep_id, max_length):
 
 
 # %% 6.3
-def stacking_saving(plan):
-    """plan: [(depth, steps), ...], the last depth the final one."""
-    final_depth = plan[-1][0]
-    spent = sum(depth * steps for depth, steps in plan)
-    full = final_depth * sum(steps for _, steps in plan)
-    return 1 - spent / full
+def second_order(mats):
+    """mats: [A_1, ..., A_k], (d, d) each, A_1 the first layer applied.
+    Returns Q with F∘F = I + 2εS + ε²Q + O(ε³)."""
+    total = sum(mats)                                   # S = Σ_l A_l
+    pairs = sum(mats[l] @ mats[m]                       # P = Σ_{l>m} A_l A_m
+                for l in range(len(mats)) for m in range(l))
+    # the pairs inside each copy (2P), then one factor from each copy:
+    # the upper copy's A_l after the lower copy's A_m, for every l and m
+    return 2 * pairs + total @ total
 
 
-paper_saving = stacking_saving([(3, 400_000), (6, 800_000),
-                                (12, 1_800_000)])
-
-
-# %% 6.3 wrong: the fraction spent, not the fraction saved
-def stacking_saving(plan):
-    """plan: [(depth, steps), ...], the last depth the final one."""
-    final_depth = plan[-1][0]
-    spent = sum(depth * steps for depth, steps in plan)
-    return spent / (final_depth * sum(steps for _, steps in plan))
-
-
-paper_saving = stacking_saving([(3, 400_000), (6, 800_000),
-                                (12, 1_800_000)])
+# %% 6.3 wrong: the pairs that span the two copies are forgotten
+def second_order(mats):
+    """mats: [A_1, ..., A_k], (d, d) each, A_1 the first layer applied.
+    Returns Q with F∘F = I + 2εS + ε²Q + O(ε³)."""
+    pairs = sum(mats[l] @ mats[m]
+                for l in range(len(mats)) for m in range(l))
+    return 2 * pairs

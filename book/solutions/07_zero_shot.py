@@ -6,34 +6,78 @@ copy of the book with ``labse-lite course instructor instructor/``.
 """
 
 # %% 7.1
-def unk_rate_of(id_lists, unk_id):
-    """id_lists: one list of word-piece ids per sentence."""
-    total = sum(len(ids) for ids in id_lists)
-    if total == 0:
-        return 0.0
-    unknown = sum(list(ids).count(unk_id) for ids in id_lists)
-    return unknown / total
+def wordpiece(word, vocab):
+    """The word pieces of one pre-tokenized word: greedy longest match
+    first, '##' before every piece but the first; the whole word is
+    ['[UNK]'] as soon as one position cannot be matched."""
+    pieces, start = [], 0
+    while start < len(word):
+        end = len(word)
+        while end > start:                      # longest candidate first
+            piece = word[start:end] if start == 0 \
+                else "##" + word[start:end]
+            if piece in vocab:
+                break
+            end -= 1
+        if end == start:                        # nothing matches here
+            return ["[UNK]"]
+        pieces.append(piece)
+        start = end
+    return pieces
 
 
-# %% 7.1 wrong: the mean of the per-sentence rates, not the pooled rate
-def unk_rate_of(id_lists, unk_id):
-    """id_lists: one list of word-piece ids per sentence."""
-    rates = [list(ids).count(unk_id) / len(ids) for ids in id_lists]
-    return float(np.mean(rates)) if rates else 0.0
+# %% 7.1 wrong: an unmatched character becomes [UNK], the rest is kept
+def wordpiece(word, vocab):
+    """The word pieces of one pre-tokenized word: greedy longest match
+    first, '##' before every piece but the first; the whole word is
+    ['[UNK]'] as soon as one position cannot be matched."""
+    pieces, start = [], 0
+    while start < len(word):
+        end = len(word)
+        while end > start:
+            piece = word[start:end] if start == 0 \
+                else "##" + word[start:end]
+            if piece in vocab:
+                break
+            end -= 1
+        if end == start:
+            pieces.append("[UNK]")
+            start += 1
+            continue
+        pieces.append(piece)
+        start = end
+    return pieces
 
 
 # %% 7.2
-def jaccard(tokens_a, tokens_b):
-    """Jaccard index of the distinct tokens of two sequences."""
-    a, b = set(tokens_a), set(tokens_b)
-    return len(a & b) / len(a | b)
+from scipy.stats import rankdata
 
 
-# %% 7.2 wrong: divides by the first set (containment), not the union
-def jaccard(tokens_a, tokens_b):
-    """Jaccard index of the distinct tokens of two sequences."""
-    a, b = set(tokens_a), set(tokens_b)
-    return len(a & b) / len(a)
+def rho_p_value(x, y, n_perm=10_000, seed=0):
+    """Two-sided permutation p-value of Spearman's rho of x and y."""
+    rng = np.random.default_rng(seed)
+    rx = rankdata(x)
+    ry = rankdata(y)
+    observed = abs(np.corrcoef(rx, ry)[0, 1])
+    shuffled = np.array([rng.permutation(ry) for _ in range(n_perm)])
+    rx, shuffled = rx - rx.mean(), shuffled - shuffled.mean(1, keepdims=True)
+    rhos = shuffled @ rx / np.sqrt((rx ** 2).sum()
+                                   * (shuffled ** 2).sum(1))   # (n_perm,)
+    # at least as extreme, in either direction; ties count (>=)
+    return float(np.mean(np.abs(rhos) >= observed - 1e-12))
+
+
+# %% 7.2 wrong: one-sided, only shuffles with a larger rho count
+from scipy.stats import spearmanr
+
+
+def rho_p_value(x, y, n_perm=10_000, seed=0):
+    """Two-sided permutation p-value of Spearman's rho of x and y."""
+    rng = np.random.default_rng(seed)
+    observed = spearmanr(x, y).statistic
+    rhos = np.array([spearmanr(x, rng.permutation(y)).statistic
+                     for _ in range(n_perm)])
+    return float(np.mean(rhos >= observed))
 
 
 # %% 7.3

@@ -24,35 +24,38 @@ def non_embedding(layers, hidden, ffn):
 
 
 # %% 8.2
-def feature_loss(student, teacher, feature_map):
-    """student (N, d), teacher (N, D): the same N sentences."""
-    lifted = feature_map(student)                  # (N, D)
-    return ((lifted - teacher.detach()) ** 2).mean()
+def best_map(student, teacher):
+    """student (N, d), teacher (N, D): the (W, b) with the least feature
+    loss mean((t - (W s + b))²); W is (D, d), b is (D,)."""
+    s_mean, t_mean = student.mean(0), teacher.mean(0)
+    # Centred, the bias drops out: W solves (S - s̄) Wᵀ ≈ T - t̄.
+    w_t = torch.linalg.lstsq(student - s_mean, teacher - t_mean).solution
+    w = w_t.T                                        # (D, d)
+    return w, t_mean - w @ s_mean
 
 
-# %% 8.2 wrong: squared distance per sentence, a factor D too large
-def feature_loss(student, teacher, feature_map):
-    """student (N, d), teacher (N, D): the same N sentences."""
-    lifted = feature_map(student)                  # (N, D)
-    return ((lifted - teacher.detach()) ** 2).sum(dim=1).mean()
+# %% 8.2 wrong: no bias, so the means are fitted by W alone
+def best_map(student, teacher):
+    """student (N, d), teacher (N, D): the (W, b) with the least feature
+    loss mean((t - (W s + b))²); W is (D, d), b is (D,)."""
+    w = torch.linalg.lstsq(student, teacher).solution.T
+    return w, torch.zeros(teacher.shape[1], dtype=teacher.dtype)
 
 
 # %% 8.3
-def logit_loss(sx, sy, tx, ty, temperature):
-    """sx, sy: (B, d) student; tx, ty: (B, D) teacher; unit rows."""
-    student = sx @ sy.T / temperature              # (B, B)
-    teacher = (tx @ ty.T).detach() / temperature   # (B, B)
-    return ((student - teacher) ** 2).mean()
+def widest(layers, budget):
+    """Largest width h (f = 4h) with layers (12h² + 13h) + 2h <= budget."""
+    a, b = 12 * layers, 13 * layers + 2     # a h² + b h <= budget
+    h = int((-b + (b * b + 4 * a * budget) ** 0.5) / (2 * a))
+    # guard against rounding of the square root at an exact fit
+    while a * (h + 1) ** 2 + b * (h + 1) <= budget:
+        h += 1
+    while h > 0 and a * h * h + b * h > budget:
+        h -= 1
+    return h
 
 
-largest = 4 / 100.0 ** 2    # cosines +1 against -1: (2 / T)²
-
-
-# %% 8.3 wrong: the temperature divides the squared error once
-def logit_loss(sx, sy, tx, ty, temperature):
-    """sx, sy: (B, d) student; tx, ty: (B, D) teacher; unit rows."""
-    diff = sx @ sy.T - (tx @ ty.T).detach()        # (B, B)
-    return (diff ** 2).mean() / temperature
-
-
-largest = 4 / 100.0 ** 2
+# %% 8.3 wrong: the textbook N ≈ 12 L h² solved for h
+def widest(layers, budget):
+    """Largest width h (f = 4h) with layers (12h² + 13h) + 2h <= budget."""
+    return int((budget / (12 * layers)) ** 0.5)

@@ -6,22 +6,19 @@ copy of the book with ``labse-lite course instructor instructor/``.
 """
 
 # %% 9.1
-def kd_loss(s_en, s_xx, t_en):
-    """s_en, s_xx: (B, D) student embeddings of the English sentences and
-    of their translations; t_en: (B, D) the teacher's embeddings of the
-    English sentences.  Returns the scalar L_KD."""
-    target = t_en.detach()                   # the teacher is a constant
-    return (((s_en - target) ** 2).mean()    # mean over B rows and D
-            + ((s_xx - target) ** 2).mean())
+def similarity_error(sigma, dim):
+    """RMS of S(x_i)ᵀS(e_j) - T(e_i)ᵀT(e_j) for unit teacher vectors and
+    independent isotropic errors with E||ε||² = E||η||² = sigma²."""
+    # εᵀT_j and T_iᵀη: variance sigma²/D each; εᵀη: D (sigma²/D)²;
+    # the cross products of the three terms have mean zero.
+    return ((2 * sigma ** 2 + sigma ** 4) / dim) ** 0.5
 
 
-# %% 9.1 wrong: the two squared errors are averaged instead of summed
-def kd_loss(s_en, s_xx, t_en):
-    """s_en, s_xx: (B, D) student embeddings of the English sentences and
-    of their translations; t_en: (B, D) the teacher's embeddings of the
-    English sentences.  Returns the scalar L_KD."""
-    return 0.5 * (((s_en - t_en) ** 2).mean()
-                  + ((s_xx - t_en) ** 2).mean())
+# %% 9.1 wrong: the product of the two errors is dropped
+def similarity_error(sigma, dim):
+    """RMS of S(x_i)ᵀS(e_j) - T(e_i)ᵀT(e_j) for unit teacher vectors and
+    independent isotropic errors with E||ε||² = E||η||² = sigma²."""
+    return (2 * sigma ** 2 / dim) ** 0.5
 
 
 # %% 9.2
@@ -44,14 +41,13 @@ def inherited_similarity(student_sims, teacher_sims):
 
 
 # %% 9.3
-D = teacher_en.shape[1]
-kd_copy = 0.0           # nothing left to regress
-kd_flipped = 8 / D      # each MSE is mean((2t)^2) = 4/D; two of them
-ams_unchanged = True    # (-x)·(-y) = x·y: the score matrix is the same
+def align(student, teacher):
+    """The orthogonal (D, D) Q that minimises ||student @ Q - teacher||."""
+    u, _, vt = torch.linalg.svd(student.T @ teacher)    # (D, D) each
+    return u @ vt
 
 
-# %% 9.3 wrong: only one of the two squared errors is counted
-D = teacher_en.shape[1]
-kd_copy = 0.0
-kd_flipped = 4 / D
-ams_unchanged = True
+# %% 9.3 wrong: the best linear map, which need not be a rotation
+def align(student, teacher):
+    """The orthogonal (D, D) Q that minimises ||student @ Q - teacher||."""
+    return torch.linalg.lstsq(student, teacher).solution

@@ -29,15 +29,20 @@ def pool(hidden, mask, how):
 
 
 # %% 10.2
-def relative_error_reduction(err_base, err_tuned):
-    """Relative fall of an error rate, in percent of the baseline's."""
-    return 100 * (1 - err_tuned / err_base)
+def predicted_move(english_inputs, english_grads, x_input, lr):
+    """english_inputs: (B, H) inputs m(e); english_grads: (B, H_out)
+    gradients g_e = dL/d(W m(e)); x_input: (H,).  Returns the (H_out,)
+    change of W m(x) after one SGD step W' = W - lr dL/dW."""
+    overlap = english_inputs @ x_input                       # (B,)
+    return -lr * (overlap.unsqueeze(-1) * english_grads).sum(0)
 
 
-# %% 10.2 wrong: the fall in percentage points, not relative
-def relative_error_reduction(err_base, err_tuned):
-    """Relative fall of an error rate, in percent of the baseline's."""
-    return err_base - err_tuned
+# %% 10.2 wrong: every English move is passed on unweighted
+def predicted_move(english_inputs, english_grads, x_input, lr):
+    """english_inputs: (B, H) inputs m(e); english_grads: (B, H_out)
+    gradients g_e = dL/d(W m(e)); x_input: (H,).  Returns the (H_out,)
+    change of W m(x) after one SGD step W' = W - lr dL/dW."""
+    return -lr * english_grads.sum(0)
 
 
 # %% 10.3

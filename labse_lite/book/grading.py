@@ -21,19 +21,27 @@ calls :func:`check` with the exercise's number and the answer::
 
 The check cells carry the tag ``nbval-ignore-output`` (their text differs
 between the modes); only an exception fails them.
+
+A multiple-choice or set answer (a prediction: "which languages gain?")
+is easy to get right by reading the message of a wrong try, so its
+checker reports a wrong one with :func:`wrong_choice`: under a grader the
+message gives a hint and never the answer; in self-study the first wrong
+try gets the hint, and the answer comes only from the second wrong try of
+the same answer on (the tries are counted in this process).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NoReturn
 
 import numpy as np
 
 __all__ = ["TODO", "check", "strict", "WrongAnswer", "NotAttempted",
            "expect", "expect_close", "expect_number", "expect_choice",
-           "unit_rows", "register", "CHECKS"]
+           "wrong_choice", "reset_tries", "unit_rows", "register",
+           "CHECKS"]
 
 GRADE_ENV = "LABSE_LITE_GRADE"
 
@@ -64,6 +72,11 @@ class NotAttempted(AssertionError):
 
 
 CHECKS: dict[str, Callable[..., str | None]] = {}
+
+# Wrong tries of each (exercise, answer) pair of a choice or set answer
+# in this process, and the exercise whose checker runs now.
+_WRONG_TRIES: dict[tuple[str, str], int] = {}
+_RUNNING: list[str] = []
 
 
 def register(number: str) -> Callable:
@@ -116,6 +129,7 @@ def check(number: str, *answers: Any, **context: Any) -> bool:
     if any(_is_todo(a) for a in answers):
         _not_attempted(number, "an answer is still TODO")
         return False
+    _RUNNING.append(number)
     try:
         note = CHECKS[number](*answers, **context)
     except NotAttempted as err:
@@ -127,6 +141,8 @@ def check(number: str, *answers: Any, **context: Any) -> bool:
         return False
     except WrongAnswer as err:
         raise WrongAnswer(f"Exercise {number}: {err}") from None
+    finally:
+        _RUNNING.pop()
     print(f"Exercise {number}: correct." + (f" {note}" if note else ""))
     return True
 
@@ -206,3 +222,30 @@ def expect_choice(got: Any, options: Iterable[Any], what: str) -> None:
         raise NotAttempted(f"{what} is still TODO")
     if got not in options:
         raise WrongAnswer(f"{what} must be one of {options}, got {got!r}")
+
+
+def reset_tries() -> None:
+    """Forget the wrong tries counted by :func:`wrong_choice`."""
+    _WRONG_TRIES.clear()
+
+
+def wrong_choice(what: str, got: Any, *, hint: str,
+                 answer: str) -> NoReturn:
+    """Raise :class:`WrongAnswer` for a wrong choice or set answer ``what``
+    without giving the answer away: under a grader the message holds the
+    hint only; in self-study the first wrong try of ``what`` gets the
+    hint, and the second and later ones the hint and ``answer`` (the
+    right answer, with what shows it).  The hint must not contain the
+    answer."""
+    number = _RUNNING[-1] if _RUNNING else "?"
+    key = (number, what)
+    tries = _WRONG_TRIES[key] = _WRONG_TRIES.get(key, 0) + 1
+    message = f"{what}: {got!r:.80} is not right. Hint: {hint}"
+    if strict():
+        message += " (A graded run does not show the answer.)"
+    elif tries < 2:
+        message += (" Think it through and try again; the answer is shown "
+                    "after a second wrong try.")
+    else:
+        message += f" The answer: {answer}"
+    raise WrongAnswer(message)

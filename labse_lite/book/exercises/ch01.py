@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from ..grading import (WrongAnswer, expect, expect_close, expect_number,
-                       register)
 from ...tokenization import language_sampling_probs
+from ..grading import (
+    WrongAnswer,
+    expect,
+    expect_close,
+    expect_number,
+    register,
+    wrong_choice,
+)
 
 
 @register("1.1")
@@ -72,15 +78,18 @@ def who_gains(gainers, counts, alpha: float = 0.3) -> str:
         detail = "; ".join(
             f"{lang}: {flat[lang]:.4f} at α=1, {smooth[lang]:.4f} at "
             f"α={alpha}" for lang in sorted(counts))
-        hint = ("the shares must still sum to 1, so what the largest "
-                "languages lose is spread over all the others; a "
-                "language gains when n_i^(1-α) < N / Σ_j n_j^α")
-        raise WrongAnswer(
-            f"the languages whose share rises are {sorted(want)}, you "
-            f"said {sorted(set(gainers))}"
-            + (f" (missing {missed})" if missed else "")
-            + (f" (wrongly included {extra})" if extra else "")
-            + f". Measured shares: {detail}. Hint: {hint}.")
+        wrong_choice(
+            "gainers", sorted(set(gainers)),
+            hint=("the shares must still sum to 1, so what the largest "
+                  "languages lose is spread over all the others; a "
+                  "language gains when n_i^(1-α) < N / Σ_j n_j^α.  "
+                  + ("Your set leaves out a language that gains."
+                     if missed else "Your set holds a language that "
+                     "loses share.")),
+            answer=(f"the languages whose share rises are {sorted(want)}"
+                    + (f" (missing {missed})" if missed else "")
+                    + (f" (wrongly included {extra})" if extra else "")
+                    + f". Measured shares: {detail}."))
     return (f"Every language below n* = (N / Σ n^α)^(1/(1-α)) ≈ "
             f"{n_star:,.0f} gains share, not only the smallest ones; only "
             f"the languages above it pay for the tail.")

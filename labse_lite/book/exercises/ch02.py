@@ -7,10 +7,16 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..grading import unit_rows as _unit
-from ..grading import (expect, expect_choice, expect_close, expect_number,
-                        register)
 from ...losses import ams_one_direction
+from ..grading import (
+    expect,
+    expect_choice,
+    expect_close,
+    expect_number,
+    register,
+    wrong_choice,
+)
+from ..grading import unit_rows as _unit
 
 
 @register("2.1")
@@ -182,13 +188,16 @@ def smallest_scale(fn, doubling_effect) -> str:
     measured = {"a": before, "b": math.log(2) / 2, "c": math.log(2),
                 "d": 0.0}
     right = min(measured, key=lambda k: abs(measured[k] - (after - before)))
-    expect(doubling_effect == right,
-           f"doubling_effect: you predicted {doubling_effect!r} (the "
-           f"scale {_DOUBLING[doubling_effect]}), but measured from 128 to "
-           f"256 pairs the smallest scale goes from {before:.3f} to "
-           f"{after:.3f}, up by {after - before:.3f}, so it "
-           f"{_DOUBLING[right]}.  Hint: the batch enters the floor only "
-           f"through log(B − 1), divided by 2 − m.")
+    if doubling_effect != right:
+        wrong_choice(
+            "doubling_effect", doubling_effect,
+            hint=("the batch enters the floor only through log(B − 1), "
+                  "divided by 2 − m: what does doubling B do to "
+                  "log(B − 1) when B is large?"),
+            answer=(f"measured from 128 to 256 pairs the smallest scale "
+                    f"goes from {before:.3f} to {after:.3f}, up by "
+                    f"{after - before:.3f}, so it {_DOUBLING[right]} "
+                    f"({right!r})."))
     paper = _floor(4096, 10.0, 0.3)
     return (f"The scale needs to grow only with log B: even at LaBSE's "
             f"batch of 4096 and margin 0.3, the paper's s = 10 allows a "

@@ -7,8 +7,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..grading import (WrongAnswer, expect, expect_choice, expect_close,
-                       expect_number, register)
+from ..grading import (
+    expect,
+    expect_choice,
+    expect_close,
+    expect_number,
+    register,
+    wrong_choice,
+)
 
 
 def _positive_gradient(phi: torch.Tensor, margin: float,
@@ -233,9 +239,14 @@ def predict_the_gap(roomy, crowded) -> str:
                    "no arrangement reaches a gap of m: the negatives stay "
                    "hard for both losses, both push at nearly full "
                    "strength and end at the same best arrangement")
-            raise WrongAnswer(f"{name}: you predicted {guess!r}, but "
-                              f"{measured}, i.e. {verdict!r}. Hint: "
-                              f"{why}.")
+            wrong_choice(
+                name, guess,
+                hint=(f"{pairs} points on a circle: how large can the gap "
+                      f"1 − cos(2π/{pairs}) between a positive and its "
+                      f"nearest negative be, and is that more or less "
+                      f"than the margin 0.3?  A loss stops pushing once "
+                      f"its negatives are easy."),
+                answer=f"{measured}, i.e. {verdict!r}: {why}.")
         notes.append(measured)
     return ("Measured: " + "; ".join(notes) + ". The margin helps where "
             "negatives can become easy, not where they stay hard.")

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..grading import WrongAnswer, _as_array, expect, expect_close, register
 from ...losses import additive_margin_softmax_loss
+from ..grading import WrongAnswer, _as_array, expect, expect_close, register
 
 _F64 = torch.float64
 
@@ -52,7 +52,7 @@ def _gathered_losses(ranks: int, batch: int, dim: int, seed: int):
 @register("4.1")
 def all_gather_backward(fn) -> str:
     """``fn(grads)``: grads[r] = ∂L_r/∂V (R·B, D) → the (B, D) gradient
-    that rank s receives for its rows, Σ_r grads[r][block s]."""
+    that rank t receives for its rows, Σ_r grads[r][block t]."""
     expect(callable(fn), "the answer should be the function "
            "all_gather_backward")
     for ranks, batch, dim, seed in ((2, 3, 4, 0), (3, 2, 5, 1),
@@ -73,10 +73,10 @@ def all_gather_backward(fn) -> str:
         if all(_close(got[s], own[s]) for s in range(ranks)):
             raise WrongAnswer(
                 f"{what}: each rank got only the gradient of its OWN loss "
-                f"for its rows, grads[s][block s].  That is what a gather "
+                f"for its rows, grads[t][block t].  That is what a gather "
                 f"without gradients gives: every other rank's loss also "
-                f"depends on rank s's rows (they are its negatives), so "
-                f"rank s must receive the SUM over r of grads[r][block s].")
+                f"depends on rank t's rows (they are its negatives), so "
+                f"rank t must receive the SUM over r of grads[r][block t].")
         if all(_close(got[s], want[s] / ranks) for s in range(ranks)):
             raise WrongAnswer(
                 f"{what}: your gradients are R={ranks} times too small: "
@@ -87,7 +87,7 @@ def all_gather_backward(fn) -> str:
             expect_close(got[s], want[s], f"the gradient of rank {s} ({what})",
                          rtol=1e-6, atol=1e-9,
                          hint="add up grads[r] over all ranks r, then give "
-                              "rank s rows s·B … s·B + B − 1 of the sum")
+                              "rank t rows t·B … t·B + B − 1 of the sum")
     return ("Summing every rank's gradient and handing each rank its own "
             "slice is a reduce-scatter, the adjoint of the all-gather; "
             "labse_lite.distributed does it as an all-reduce plus a slice.")

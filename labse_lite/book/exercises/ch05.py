@@ -9,9 +9,16 @@ import numpy as np
 import torch
 
 from ...evaluate import retrieval_accuracy
-from ..grading import (WrongAnswer, expect, expect_choice, expect_close,
-                       expect_number, register)
 from ...mining import SCORINGS, knn, margin_scores, mine
+from ..grading import (
+    WrongAnswer,
+    expect,
+    expect_choice,
+    expect_close,
+    expect_number,
+    register,
+    wrong_choice,
+)
 
 __all__ = ["toy_corpus"]
 
@@ -189,10 +196,13 @@ def hub_and_scoring(n_k, hub, fixed_by) -> str:
                  f"sentences) = {int(want.sum())}")
     expect_close(got, want, "n_k", atol=0, hint=hint)
     expect_choice(hub, range(len(tgt)), "hub")
-    expect(int(hub) == int(np.argmax(want)),
-           f"hub is y_{hub}, but the sentence with the largest "
-           f"k-occurrence is y_{int(np.argmax(want))}; a hub is the "
-           f"English sentence that appears in the most neighbour lists")
+    if int(hub) != int(np.argmax(want)):
+        wrong_choice(
+            "hub", hub,
+            hint=("a hub is the English sentence that appears in the most "
+                  "neighbour lists: read it off your n_k."),
+            answer=(f"the sentence with the largest k-occurrence is "
+                    f"y_{int(np.argmax(want))}."))
     if isinstance(fixed_by, str):
         fixed_by = {fixed_by}
     try:
@@ -204,14 +214,16 @@ def hub_and_scoring(n_k, hub, fixed_by) -> str:
         expect_choice(name, SCORINGS, "each name in fixed_by")
     right = {s for s in SCORINGS
              if _pairs_x0_with_translation(src, tgt, s, TOY_K)}
-    expect(chosen == right,
-           f"fixed_by should be {sorted(right)}, got {sorted(chosen)}. "
-           f"Hint: by cosine x_0 is closer to the hub than to y_0.  Both "
-           f"margins compare a pair's cosine with the average of the two "
-           f"sentences' neighbourhood means; the ratio divides by it, the "
-           f"distance subtracts it, and the hub's mean is the largest of "
-           f"all.  Work out score(x_0, y_0) and score(x_0, y_4) under "
-           f"each rule.")
+    if chosen != right:
+        wrong_choice(
+            "fixed_by", sorted(chosen),
+            hint=("by cosine x_0 is closer to the hub than to y_0.  Both "
+                  "margins compare a pair's cosine with the average of the "
+                  "two sentences' neighbourhood means; the ratio divides "
+                  "by it, the distance subtracts it, and the hub's mean is "
+                  "the largest of all.  Work out score(x_0, y_0) and "
+                  "score(x_0, y_4) under each rule."),
+            answer=f"fixed_by is {sorted(right)}.")
     return (f"y_{int(np.argmax(want))} appears in all {int(want.max())} "
             f"neighbour lists; its neighbourhood mean is high, so both "
             f"margins discount it and x_0 gets its real translation, "

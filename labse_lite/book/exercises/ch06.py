@@ -1,13 +1,12 @@
 """Checkers of chapter 06's exercises (MLM masking, TLM inputs, the
-compute of progressive stacking)."""
+second-order term of a stack copied onto itself)."""
 
 from __future__ import annotations
 
 import torch
 
-from ..grading import expect, expect_close, expect_number, register
-from ...pretrain import (PAPER_STAGE_FRACTIONS, PretrainConfig, layer_steps,
-                        stage_plan, tlm_pair)
+from ...pretrain import tlm_pair
+from ..grading import expect, expect_close, register
 
 MASK_ID = 4          # the id of [MASK] in the checker's toy vocabulary
 
@@ -150,43 +149,90 @@ def tlm_sequence(fn) -> str:
             "keeps as much of its translation as fits.")
 
 
+def _residual_maps(k: int, dim: int, seed: int) -> list[torch.Tensor]:
+    """``k`` random (dim, dim) matrices of spectral norm 1 (float64)."""
+    g = torch.Generator().manual_seed(seed)
+    mats = [torch.randn(dim, dim, generator=g, dtype=torch.float64)
+            for _ in range(k)]
+    return [a / torch.linalg.matrix_norm(a, ord=2) for a in mats]
+
+
+def _stack(mats, eps: float, times: int = 1) -> torch.Tensor:
+    """(I + eps A_k) ... (I + eps A_1), the whole stack run ``times``
+    times (a copy stacked on top of itself)."""
+    eye = torch.eye(mats[0].shape[0], dtype=torch.float64)
+    out = eye.clone()
+    for _ in range(times):
+        for a in mats:               # A_1 acts first: multiply on the left
+            out = (eye + eps * a) @ out
+    return out
+
+
+def _ordered_pairs(mats, later_first: bool = True) -> torch.Tensor:
+    """Σ A_l A_m over l > m (``later_first``) or over l < m."""
+    out = torch.zeros_like(mats[0])
+    for i, a in enumerate(mats):
+        for j, b in enumerate(mats):
+            if (i > j) if later_first else (i < j):
+                out = out + a @ b
+    return out
+
+
 @register("6.3")
-def stacking_compute(fn, paper_saving) -> str:
-    """``fn(plan)`` is the fraction of layer-steps a stacking plan saves
-    against training all its steps at the final depth; ``paper_saving``
-    is that fraction for the paper's schedule."""
-    expect(callable(fn), "the first answer should be the function "
-           "stacking_saving")
-    paper = [(3, 400_000), (6, 800_000), (12, 1_800_000)]
-    chapter = stage_plan(PretrainConfig(num_layers=4, max_steps=400))
-    plans = [paper, chapter, [(2, 100), (4, 100), (8, 100)],
-             [(1, 10), (2, 10), (4, 80)], [(4, 300)]]
-    for plan in plans:
-        depth = plan[-1][0]
-        total = sum(steps for _, steps in plan)
-        want = 1 - layer_steps(plan) / (depth * total)
-        got = expect_number(fn(list(plan)), f"stacking_saving({plan})")
-        hint = ("the cost of a stage is depth x steps; the full-depth run "
-                "does all the steps at the final depth L")
-        if abs(got - (1 - want)) < 1e-9 and abs(want - 0.5) > 1e-9:
-            hint = ("you returned the fraction of the compute *spent*; "
-                    "the saving is 1 minus it")
-        elif abs(got - 100 * want) < 1e-6 and want:
-            hint = "give the saving as a fraction, not a percentage"
-        expect_close(got, want, f"stacking_saving({plan})", rtol=1e-6,
-                     atol=1e-9, hint=hint)
-    depth = 12
-    steps = [f * 3_000_000 for f in PAPER_STAGE_FRACTIONS]
-    want_paper = 1 - layer_steps(
-        list(zip([depth // 4, depth // 2, depth], steps))) / (
-        depth * sum(steps))
-    got = expect_number(paper_saving, "paper_saving")
-    hint = "apply your function to [(3, 400_000), (6, 800_000), " \
-           "(12, 1_800_000)]"
-    if abs(got - 100 * want_paper) < 1e-3:
-        hint = "give the saving as a fraction, not a percentage"
-    expect_close(got, want_paper, "paper_saving", rtol=1e-4, hint=hint)
-    return (f"The paper's schedule spends {1 - want_paper:.0%} of the "
-            f"layer-steps of a full-depth run of the same steps: the last "
-            f"stage holds 60% of the steps at full depth, so the saving "
-            f"is about a quarter, whatever L is.")
+def doubled_stack(fn) -> str:
+    """``fn(mats)`` is the ε² coefficient Q of the stack of linear residual
+    layers h -> h + ε A_l h run twice: F∘F = I + 2εS + ε²Q + O(ε³)."""
+    expect(callable(fn), "the answer should be the function second_order")
+    for seed, (k, dim) in enumerate([(2, 5), (3, 5), (4, 6), (1, 4)]):
+        mats = _residual_maps(k, dim, seed)
+        total = sum(mats)                                   # S
+        pairs = _ordered_pairs(mats)                        # P
+        want = 2 * pairs + total @ total
+        what = f"second_order on a stack of {k} layers"
+        got = fn([a.clone() for a in mats])
+        hint = ("multiply out (I + εA_k)...(I + εA_1)(I + εA_k)...(I + "
+                "εA_1) and collect every product of two A's, the later "
+                "layer on the left")
+        options = {
+            "2P": (2 * pairs, "you kept the pairs inside each copy but "
+                   "forgot those that take one A from each copy: every "
+                   "layer of the upper copy follows every layer of the "
+                   "lower one, which adds S·S"),
+            "S2": (total @ total, "S·S holds only the pairs that span the "
+                   "two copies; each copy adds its own pairs too"),
+            "4P": (4 * pairs, "that is the shallow stack with every update "
+                   "doubled, (I + 2εA_k)...(I + 2εA_1), not the stack run "
+                   "twice"),
+            "order": (2 * _ordered_pairs(mats, False) + total @ total,
+                      "the order of the factors is reversed: A_1 acts "
+                      "first, so a later layer multiplies from the left"),
+        }
+        if torch.is_tensor(got) or hasattr(got, "shape"):
+            g = torch.as_tensor(got, dtype=torch.float64)
+            if g.shape == want.shape and k > 1:
+                for value, why in options.values():
+                    if torch.allclose(g, value, atol=1e-9) and \
+                            not torch.allclose(value, want, atol=1e-9):
+                        hint = why
+                        break
+        expect_close(got, want, what, rtol=1e-7, atol=1e-9, hint=hint)
+    # Measured: how much of F∘F's departure from first order Q explains.
+    mats = _residual_maps(3, 5, 2)
+    total, q = sum(mats), torch.as_tensor(
+        fn([a.clone() for a in mats]), dtype=torch.float64)
+    eye = torch.eye(5, dtype=torch.float64)
+    rows = []
+    for eps in (0.1, 0.05):
+        twice = _stack(mats, eps, times=2)
+        first = torch.linalg.matrix_norm(twice - eye - 2 * eps * total)
+        second = torch.linalg.matrix_norm(
+            twice - eye - 2 * eps * total - eps ** 2 * q)
+        rows.append((eps, float(first), float(second)))
+    (e1, f1, s1), (e2, f2, s2) = rows
+    return (f"Measured on three layers: the doubled stack departs from "
+            f"I + 2εS by {f1:.2e} at ε = {e1} and {f2:.2e} at ε = {e2} "
+            f"(a factor {f1 / f2:.1f}: second order), and from "
+            f"I + 2εS + ε²Q by {s1:.1e} and {s2:.1e} (a factor "
+            f"{s1 / s2:.1f}: third order).  Q differs from the 4P of a "
+            f"stack with doubled updates by S² − 2P, so the copy is not "
+            f"'the same model, twice as far' beyond first order.")

@@ -1,125 +1,194 @@
-"""Checkers of chapter 07's exercises ([UNK] rate, subword overlap,
-Spearman's rank correlation)."""
+"""Checkers of chapter 07's exercises (greedy WordPiece and [UNK],
+a permutation test for Spearman's rho, Spearman's rho by hand)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..grading import expect, expect_close, expect_number, register
+from ..grading import (
+    WrongAnswer,
+    expect,
+    expect_close,
+    expect_number,
+    register,
+)
 
 
-def _pieces(tokenizer, texts) -> list[list[int]]:
-    """Word-piece ids of each text, without [CLS]/[SEP] (as unk_rate)."""
-    return [e.ids for e in tokenizer.backend_tokenizer.encode_batch(
-        list(texts), add_special_tokens=False)]
+def _words(tokenizer, text: str) -> list[str]:
+    """The words WordPiece sees: the text normalised and pre-tokenized
+    (split at spaces and punctuation) as the tokenizer does."""
+    backend = tokenizer.backend_tokenizer
+    if backend.normalizer is not None:
+        text = backend.normalizer.normalize_str(text)
+    return [w for w, _ in backend.pre_tokenizer.pre_tokenize_str(text)]
+
+
+def _reference_pieces(tokenizer, word: str) -> list[str]:
+    return [t.value for t in tokenizer.backend_tokenizer.model.tokenize(word)]
+
+
+_TOY_VOCAB = {"[UNK]", "la", "las", "casa", "cas", "##a", "##as", "##s",
+              "u", "un", "##o", "##n", "##ña", "##ñ", "x", "##e", "##fe",
+              "es", "##ta", "##ción"}
+_TOY_CASES = [  # (word, pieces) under _TOY_VOCAB
+    ("casa", ["casa"]), ("casas", ["casa", "##s"]), ("las", ["las"]),
+    ("uno", ["un", "##o"]), ("xefe", ["x", "##e", "##fe"]),
+    ("estación", ["es", "##ta", "##ción"]), ("casx", ["[UNK]"]),
+    ("unña", ["un", "##ña"]), ("q", ["[UNK]"]), ("unq", ["[UNK]"]),
+    ("lasas", ["las", "##as"])]
+
+
+def _as_pieces(got, what: str) -> list[str]:
+    expect(got is not None, f"{what} returned None: did it forget to "
+           f"`return` the list of pieces?")
+    expect(isinstance(got, (list, tuple))
+           and all(isinstance(t, str) for t in got),
+           f"{what} should return a list of strings, got {got!r:.80}")
+    return list(got)
+
+
+def _wordpiece_hint(word: str, got: list[str], want: list[str]) -> str:
+    if want == ["[UNK]"] and "[UNK]" in got and len(got) > 1:
+        return ("when some part of the word cannot be matched, WordPiece "
+                "gives up on the whole word: it becomes one [UNK], and "
+                "the pieces already found are dropped")
+    if [t.removeprefix("##") for t in got] == \
+            [t.removeprefix("##") for t in want]:
+        return ("every piece after the first is looked up with the "
+                "continuation prefix '##' (and returned with it)")
+    if len(got) > len(want):
+        return ("at each position take the longest piece in the "
+                "vocabulary, not the shortest: shrink the candidate from "
+                "the end until it is found")
+    return ("greedy longest match first: from the start, take the "
+            "longest prefix in the vocabulary, then continue from where "
+            "it ended with '##' + the rest; if no prefix matches, the "
+            "whole word is [UNK]")
 
 
 @register("7.1")
-def pooled_unk_rate(fn, tokenizer=None, texts=None) -> str:
-    """``fn(id_lists, unk_id)`` is the share of all tokens that are
-    ``unk_id``, pooled over the sentences (0.0 when there are none)."""
-    expect(callable(fn), "the answer should be the function unk_rate_of")
-    rng = np.random.default_rng(7)
-    cases = [([[0, 5, 6], [0, 0, 0, 0, 0, 0, 7], [8]], 0),
-             ([[3, 3, 9], [1, 2, 3, 4, 5, 6, 7, 8], [9, 9]], 9)]
-    for _ in range(3):
-        lengths = rng.integers(1, 20, size=6)
-        cases.append(([list(rng.integers(0, 4, size=n)) for n in lengths],
-                      1))
-    cases += [([[], [1, 2], [0]], 0), ([], 0), ([[]], 0)]
-    for id_lists, unk in cases:
-        id_lists = [[int(v) for v in ids] for ids in id_lists]
-        total = sum(len(ids) for ids in id_lists)
-        want = (sum(ids.count(unk) for ids in id_lists) / total
-                if total else 0.0)
-        what = (f"unk_rate_of({id_lists}, {unk})"
-                if len(str(id_lists)) < 90
-                else "unk_rate_of on random lists")
-        try:
-            got = fn([list(ids) for ids in id_lists], unk)
-        except ZeroDivisionError:
-            expect(False, f"{what} divides by zero: with no tokens at all "
-                   f"return 0.0 (as labse_lite.tokenization.unk_rate "
-                   f"does)")
-        value = expect_number(got, what)
-        if abs(value - want) <= 1e-9:
-            continue
-        per = [ids.count(unk) / len(ids) for ids in id_lists if ids]
-        hint = ("count the [UNK] ids over all sentences and divide by the "
-                "number of all tokens")
-        if not total:
-            hint = ("with no tokens at all, return 0.0 (as "
-                    "labse_lite.tokenization.unk_rate does)")
-        elif per and abs(value - float(np.mean(per))) < 1e-9:
-            hint = ("you averaged the per-sentence rates; pool the counts "
-                    "instead, so that a sentence of 20 pieces weighs 20 "
-                    "times one of a single piece (the share of the text's "
-                    "tokens, not of its sentences)")
-        elif abs(value - 100 * want) < 1e-6:
-            hint = "give a fraction, not a percentage"
-        expect_close(value, want, what, rtol=0, atol=1e-9, hint=hint)
+def greedy_wordpiece(fn, tokenizer=None, texts=None) -> str:
+    """``fn(word, vocab)`` splits one pre-tokenized word into word pieces
+    by greedy longest match first, as BERT's WordPiece does."""
+    expect(callable(fn), "the answer should be the function wordpiece")
+    for word, want in _TOY_CASES:
+        what = f"wordpiece({word!r}, vocab)"
+        got = _as_pieces(fn(word, set(_TOY_VOCAB)), what)
+        expect(got == want, f"{what} returned {got}, expected {want} "
+               f"(vocabulary {sorted(_TOY_VOCAB)}). Hint: "
+               f"{_wordpiece_hint(word, got, want)}.")
     if tokenizer is None or texts is None:
-        return "Your rate is pooled over sentences, as the chapter's is."
-    from ...tokenization import unk_rate
-
-    rates = {}
+        return "Your tokenizer splits eleven toy words as WordPiece does."
+    vocab = set(tokenizer.get_vocab())
+    unk = tokenizer.unk_token
+    rates, lost = {}, {}
     for lang, lines in texts.items():
-        got = fn(_pieces(tokenizer, lines), tokenizer.unk_token_id)
-        expect_close(got, unk_rate(tokenizer, lines),
-                     f"unk_rate_of on the {lang} sample", rtol=0, atol=1e-9,
-                     hint="tokenize as the chapter does: word pieces "
-                          "without [CLS] and [SEP]")
-        rates[lang] = float(got)
+        pieces = unknown = 0
+        for line in lines:
+            for word in _words(tokenizer, line):
+                if len(word) > 100:       # WordPiece's length limit
+                    continue
+                want = _reference_pieces(tokenizer, word)
+                got = _as_pieces(fn(word, vocab), f"wordpiece({word!r})")
+                expect(got == want,
+                       f"on the {lang} word {word!r} your pieces are "
+                       f"{got}, the toy tokenizer's {want}. Hint: "
+                       f"{_wordpiece_hint(word, got, want)}.")
+                pieces += len(got)
+                unknown += got.count(unk)
+                if got == [unk] and len(word) > 3 and lang not in lost:
+                    lost[lang] = word
+        rates[lang] = unknown / max(pieces, 1)
     shown = ", ".join(f"{lang} {100 * r:.1f}%" for lang, r in rates.items())
-    return (f"It equals labse_lite.tokenization.unk_rate. [UNK] rates "
-            f"under the toy Spanish+German vocabulary: {shown}. A script "
-            f"the vocabulary never saw is [UNK] almost word for word.")
+    examples = ", ".join(f"{lang} {w!r}" for lang, w in lost.items()
+                         if lang not in ("amh",))
+    return (f"Your pieces equal the toy tokenizer's on every word of the "
+            f"six samples. [UNK] rates (share of pieces): {shown}. One "
+            f"character the vocabulary lacks costs the whole word"
+            + (f", e.g. {examples}" if examples else "")
+            + "; in a script it never saw, every word goes.")
+
+
+def _rank_rho(x: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Spearman's rho of x with each row of ys (ties: mean ranks)."""
+    from scipy.stats import rankdata
+
+    rx = rankdata(x)
+    ry = rankdata(ys, axis=-1)
+    rx, ry = rx - rx.mean(), ry - ry.mean(axis=-1, keepdims=True)
+    return (ry @ rx) / np.sqrt((rx ** 2).sum() * (ry ** 2).sum(-1))
+
+
+def _exact_p(x, y, one_sided: bool = False, strict: bool = False) -> float:
+    """The permutation p-value over all n! orders of y."""
+    from itertools import permutations
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    observed = _rank_rho(x, y[None])[0]
+    rhos = _rank_rho(x, np.array(list(permutations(y))))
+    if one_sided:
+        stat, obs = (rhos, observed) if observed >= 0 else (-rhos,
+                                                            -observed)
+    else:
+        stat, obs = np.abs(rhos), abs(observed)
+    hits = stat > obs + 1e-12 if strict else stat >= obs - 1e-12
+    return float(hits.mean())
+
+
+_P_CASES = [  # (name, x, y): n = 7 or 8, so all n! orders can be listed
+    ("a rising trend", [1, 2, 3, 4, 5, 6, 7], [2, 1, 5, 3, 7, 4, 6]),
+    ("a weak falling trend", [3.1, 0.2, 5.5, 1.7, 4.4, 2.9, 6.0, 0.8],
+     [2.0, 1.1, 1.2, 3.3, 4.0, 2.2, 0.1, 6.3]),
+    ("ties in y", [1, 2, 3, 4, 5, 6, 7, 8], [1, 3, 2, 2, 5, 1, 3, 4]),
+]
+_P_TOLERANCE = 0.012     # 20,000 shuffles: standard error <= 0.0035
 
 
 @register("7.2")
-def jaccard_overlap(fn, tokenizer=None, texts=None) -> str:
-    """``fn(a, b)`` is |A ∩ B| / |A ∪ B| of the distinct tokens of a, b."""
-    expect(callable(fn), "the answer should be the function jaccard")
-    cases = [
-        (["la", "casa", "es", "grande"], ["a", "casa", "é", "grande"]),
-        (["##s", "de", "de", "de", "la"], ["de", "la", "los"]),
-        (["x", "y"], ["x", "y", "y"]),
-        (["un", "dos"], ["eins", "zwei", "drei"]),
-        (list("abcdefgh"), list("efghijklmnop")),
-    ]
-    for a, b in cases:
-        sa, sb = set(a), set(b)
-        want = len(sa & sb) / len(sa | sb)
-        got = expect_number(fn(list(a), list(b)), f"jaccard({a}, {b})")
-        hint = ("divide the number of distinct tokens the two share by "
-                "the number of distinct tokens in either")
-        if abs(got - len(sa & sb) / len(sa)) < 1e-9 and len(sa) != len(
-                sa | sb):
-            hint = ("you divided by the first set's size: that is how "
-                    "much of A is in B (containment), which is not "
-                    "symmetric; Jaccard divides by the union")
-        elif len(a) != len(sa) or len(b) != len(sb):
-            hint = ("count distinct tokens: turn each sequence into a set "
-                    "first, repeated pieces count once")
-        expect_close(got, want, f"jaccard({a}, {b})", rtol=0, atol=1e-9,
-                     hint=hint)
-        expect_close(fn(list(b), list(a)), got, f"jaccard({b}, {a})",
-                     rtol=0, atol=1e-9, hint="Jaccard is symmetric: "
-                     "J(A, B) = J(B, A)")
-    if tokenizer is None or texts is None:
-        return "Your Jaccard index is right on five pairs of token lists."
-    unk = tokenizer.unk_token
-    sets = {lang: [t for line in lines for t in tokenizer.tokenize(line)
-                   if t != unk] for lang, lines in texts.items()}
-    rows = []
-    for lang in sets:
-        if lang in ("spa", "deu"):
+def permutation_p_value(fn) -> str:
+    """``fn(x, y, n_perm, seed)`` is the two-sided permutation p-value of
+    Spearman's rho: the share of random orders of y whose |rho| is at
+    least the observed |rho|."""
+    expect(callable(fn), "the answer should be the function rho_p_value")
+    n_perm = 20_000
+    for seed, (name, x, y) in enumerate(_P_CASES):
+        want = _exact_p(x, y)
+        what = f"rho_p_value on {name} (n = {len(x)})"
+        value = expect_number(fn(list(x), list(y), n_perm, seed), what)
+        if abs(value - want) <= _P_TOLERANCE:
             continue
-        rows.append(f"{lang}: spa {fn(sets[lang], sets['spa']):.2f}, "
-                    f"deu {fn(sets[lang], sets['deu']):.2f}")
-    return ("Overlap of the word pieces (without [UNK]) of each sample "
-            "with those of the Spanish and the German sample: "
-            + "; ".join(rows) + ".")
+        hint = ("shuffle y n_perm times, compute Spearman's rho of x with "
+                "each shuffle, and count the shuffles whose |rho| is at "
+                "least the observed |rho|")
+        if abs(value - _exact_p(x, y, one_sided=True)) <= _P_TOLERANCE:
+            hint = ("that is a one-sided p-value; the question is whether "
+                    "rho is this far from 0 in either direction, so "
+                    "compare absolute values")
+        elif abs(value - _exact_p(x, y, strict=True)) <= _P_TOLERANCE:
+            hint = ("with n = 7 or 8 many orders give exactly the same "
+                    "|rho|: count those equal to the observed one too "
+                    "(>=, with a slack of 1e-12 for rounding)")
+        elif abs(value - (1 - want)) <= _P_TOLERANCE:
+            hint = ("you counted the shuffles that are *less* extreme; "
+                    "the p-value is the share at least as extreme")
+        raise WrongAnswer(f"{what} is {value:.4f}; listing all "
+                          f"{len(x)}! orders of y gives {want:.4f}. "
+                          f"Hint: {hint}.")
+    rng = np.random.default_rng(0)
+    null = np.abs(_rank_rho(np.arange(12.0),
+                            np.array([rng.permutation(12)
+                                      for _ in range(20_000)])))
+    critical = float(np.quantile(null, 0.95))
+    x = np.arange(12.0)
+    y = np.array([2, 6, 0, 1, 9, 3, 11, 5, 4, 7, 10, 8], float)
+    rho = float(_rank_rho(x, y[None])[0])
+    p = expect_number(fn(list(x), list(y), 20_000, 0), "rho_p_value")
+    return (f"Your p-values match the exact ones. With 12 pairs, |rho| "
+            f"must exceed about {critical:.2f} for p < 0.05; a rho of "
+            f"{rho:.2f} gets p = {p:.3f}.  The test assumes that any "
+            f"order of y is as likely as any other under no association: "
+            f"pairs that share a relative are not independent, so they "
+            f"count as less evidence than 12 separate pairs.")
 
 
 def _spearman(x, y) -> float:

@@ -1,17 +1,19 @@
 """Checkers of chapter 08's exercises (LEALLA's lightweight students:
-parameter counts, feature and logit distillation)."""
+parameter counts, the best feature map, widths of equal budget)."""
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from ...distill import (LEALLA_DEFAULTS, feature_distillation_loss,
-                       logit_distillation_loss, non_embedding_parameters)
-from ..grading import unit_rows as _unit
-from ..grading import (NotAttempted, WrongAnswer, expect, expect_close,
-                       expect_number, register)
+from ...distill import non_embedding_parameters
 from ...model import MODEL_PRESETS, bert_config
+from ..grading import (
+    NotAttempted,
+    WrongAnswer,
+    expect,
+    expect_number,
+    register,
+)
 
 # LaBSE's custom WordPiece vocabulary (Feng et al., 2022, §4), which the
 # LEALLA students share.
@@ -94,109 +96,147 @@ def count_parameters(fn) -> str:
             f"total is a lookup that costs no compute per token.")
 
 
+def _affine_fit(student: torch.Tensor, teacher: torch.Tensor):
+    """The least-squares (W, b): teacher ≈ student Wᵀ + b."""
+    ones = torch.ones(len(student), 1, dtype=student.dtype)
+    coef = torch.linalg.lstsq(torch.cat([student, ones], 1), teacher).solution
+    return coef[:-1].T, coef[-1]                       # (D, d), (D,)
+
+
+def _feature_mse(student, teacher, w, b) -> float:
+    return float(((student @ w.T + b - teacher) ** 2).mean())
+
+
+def _teacher_cloud(n: int, big_d: int, seed: int) -> torch.Tensor:
+    """(n, D) points with a mean away from 0 and a decaying spectrum."""
+    g = torch.Generator().manual_seed(seed)
+    scales = 0.9 ** torch.arange(big_d, dtype=torch.float64)
+    rot = torch.linalg.qr(torch.randn(big_d, big_d, generator=g,
+                                      dtype=torch.float64))[0]
+    x = torch.randn(n, big_d, generator=g, dtype=torch.float64) * scales
+    return x @ rot.T + torch.randn(big_d, generator=g, dtype=torch.float64)
+
+
 @register("8.2")
-def feature_loss(fn) -> str:
-    """``fn(student, teacher, feature_map)`` is LEALLA's feature
-    distillation loss (eq. 3): MSE(teacher, W·student), mean over rows
-    and coordinates, the teacher a constant target."""
-    expect(callable(fn), "the answer should be the function feature_loss")
-    for seed, (n, d, big_d) in enumerate([(8, 4, 16), (6, 16, 32),
-                                          (10, 8, 8)]):
-        student = _unit(n, d, seed)
-        teacher = _unit(n, big_d, 50 + seed).requires_grad_(True)
-        with torch.random.fork_rng():   # leave the caller's RNG alone
-            torch.manual_seed(seed)
-            lift = nn.Linear(d, big_d).double()
-        want = feature_distillation_loss(student, teacher, lift).detach()
-        what = f"feature_loss on {n} sentences, d={d}, D={big_d}"
-        got = _call(fn, student, teacher, lift, what=what)
-        value = expect_number(got, what)
-        if abs(value - float(want) * big_d) < 1e-6 * big_d and big_d > 1:
-            raise WrongAnswer(
-                f"{what} is {value:.6g}, {big_d} times the expected "
-                f"{float(want):.6g}. Hint: that is the squared distance "
-                f"per sentence; the loss averages over the D coordinates "
-                f"too (LEALLA's β = 10³ is set for a mean).")
-        expect_close(got, want, what, rtol=1e-5, hint=(
-            "lift the student with feature_map, subtract the teacher and "
-            "average the squared differences over rows and coordinates"))
-        expect(isinstance(got, torch.Tensor) and got.requires_grad,
-               f"{what} returned no tensor that carries a gradient: "
-               f"compute it with torch operations on feature_map(student) "
-               f"so that W can learn from it")
-        got.backward()
-        expect(teacher.grad is None or
-               float(teacher.grad.abs().max()) == 0.0,
-               "the gradient flows into the teacher's embeddings. Hint: "
-               "the teacher is frozen, a constant target: use "
-               "teacher.detach() in the loss")
-    return ("Your loss equals labse_lite.distill.feature_distillation_loss "
-            "and leaves the teacher alone. With W = 0 it equals 1/D for "
-            "unit teacher rows, which is why β is in the thousands.")
+def best_map(fn) -> str:
+    """``fn(student, teacher)`` is the (W, b) that minimises the feature
+    loss mean((t - (W s + b))²) over the rows and coordinates."""
+    expect(callable(fn), "the answer should be the function best_map")
+    for seed, (n, d, big_d) in enumerate([(40, 3, 8), (60, 5, 12),
+                                          (30, 8, 8)]):
+        teacher = _teacher_cloud(n, big_d, seed)
+        g = torch.Generator().manual_seed(100 + seed)
+        student = torch.randn(n, d, generator=g, dtype=torch.float64) + 2.0
+        what = f"best_map on {n} sentences, d={d}, D={big_d}"
+        got = _call(fn, student.clone(), teacher.clone(), what=what)
+        expect(isinstance(got, (tuple, list)) and len(got) == 2,
+               f"{what} should return a pair (W, b), got {got!r:.80}")
+        w, b = (torch.as_tensor(v, dtype=torch.float64) for v in got)
+        if tuple(w.shape) == (d, big_d) and d != big_d:
+            raise WrongAnswer(f"{what}: W has shape {tuple(w.shape)}; it "
+                              f"maps the student's d = {d} numbers to the "
+                              f"teacher's D = {big_d}, so its shape is "
+                              f"(D, d), as nn.Linear(d, D).weight")
+        expect(tuple(w.shape) == (big_d, d) and tuple(b.shape) == (big_d,),
+               f"{what}: W should have shape ({big_d}, {d}) and b "
+               f"({big_d},), got {tuple(w.shape)} and {tuple(b.shape)}")
+        best = _feature_mse(student, teacher, *_affine_fit(student, teacher))
+        value = _feature_mse(student, teacher, w, b)
+        if value <= best * (1 + 1e-8) + 1e-12:
+            continue
+        hint = ("append a column of ones to the student so that b is "
+                "fitted with W, then solve the least-squares problem "
+                "(torch.linalg.lstsq); or centre both sides, fit W on the "
+                "centred data, and set b = mean(t) - W mean(s)")
+        if float(b.abs().max()) == 0.0:
+            hint = ("b is zero: the teacher's points are not centred at "
+                    "the origin and neither is the student's, so the "
+                    "map needs its bias (nn.Linear has one)")
+        raise WrongAnswer(f"{what}: your map leaves a feature loss of "
+                          f"{value:.6g}, the best affine map {best:.6g}. "
+                          f"Hint: {hint}.")
+    # What the best map can do, for students of d < D dimensions.
+    n, d, big_d = 400, 4, 16
+    teacher = _teacher_cloud(n, big_d, 7)
+    centred = teacher - teacher.mean(0)
+    eig = torch.linalg.eigvalsh(centred.T @ centred / n)     # ascending
+    floor = float(eig[:big_d - d].sum()) / big_d
+    g = torch.Generator().manual_seed(8)
+    random_student = torch.randn(n, d, generator=g, dtype=torch.float64)
+    top = torch.linalg.svd(centred, full_matrices=False)[2][:d]   # (d, D)
+    pca_student = centred @ top.T                                 # (n, d)
+    losses = {}
+    for name, student in (("random", random_student),
+                          ("pca", pca_student)):
+        w, b = (torch.as_tensor(v, dtype=torch.float64) for v in
+                _call(fn, student, teacher, what="best_map"))
+        losses[name] = _feature_mse(student, teacher, w, b)
+    total = float(eig.sum()) / big_d
+    return (f"Your map is the least-squares one. For a teacher in "
+            f"D = {big_d} dimensions, with {n} points, the best map from "
+            f"a random {d}-dimensional student leaves {losses['random']:.4f}"
+            f" (the teacher's variance per coordinate: {total:.4f}); from "
+            f"the teacher's top {d} principal coordinates, "
+            f"{losses['pca']:.4f}, which equals the floor {floor:.4f} that "
+            f"no {d}-dimensional student can pass (the variance of the "
+            f"{big_d - d} weakest directions).  At its optimum the feature "
+            f"term asks the student to keep the teacher's strongest "
+            f"directions, in any basis: W is thrown away after training.")
+
+
+def _encoder_count(layers: int, h: int) -> int:
+    """Non-embedding parameters with f = 4h (chapter's formula, plus the
+    embedding LayerNorm)."""
+    return layers * (12 * h * h + 13 * h) + 2 * h
+
+
+def _widest(layers: int, budget: int) -> int:
+    h = 0
+    while _encoder_count(layers, h + 1) <= budget:
+        h += 1
+    return h
 
 
 @register("8.3")
-def logit_loss(fn, largest) -> str:
-    """``fn(sx, sy, tx, ty, temperature)`` is LEALLA's logit distillation
-    (eq. 4); ``largest`` the largest value it can take for unit vectors at
-    T = 100."""
-    expect(callable(fn), "the answer should be the function logit_loss")
-    temp = LEALLA_DEFAULTS["distill_temperature"]
-    hint = ("score every query against every candidate (sx @ sy.T and "
-            "tx @ ty.T), divide each similarity by T, and average the "
-            "squared differences over all B x B entries")
-    for seed, (b, d, big_d, t) in enumerate([(6, 8, 16, temp),
-                                             (5, 4, 12, 1.0),
-                                             (8, 16, 16, 10.0)]):
-        sx, sy = _unit(b, d, seed), _unit(b, d, 10 + seed)
-        tx, ty = _unit(b, big_d, 20 + seed), _unit(b, big_d, 30 + seed)
-        want = logit_distillation_loss(sx, sy, tx, ty, t)
-        what = f"logit_loss(sx, sy, tx, ty, temperature={t})"
-        got = _call(fn, sx, sy, tx, ty, t, what=what)
-        value = expect_number(got, what)
-        if t != 1.0 and abs(value - float(want) * t) < 1e-9 * t:
-            raise WrongAnswer(
-                f"{what} is {value:.6g}, T = {t} times the expected "
-                f"{float(want):.6g}. Hint: T divides each similarity, "
-                f"so the squared difference carries 1/T², not 1/T.")
-        expect_close(got, want, what, rtol=1e-5, atol=1e-12, hint=hint)
-    # Same relations, different spaces: a teacher in a d-dim subspace of
-    # D, rotated; the student the same rows in d dimensions, rotated.
-    b, d, big_d = 6, 8, 16
-    x, y = _unit(b, d, 41), _unit(b, d, 42)
-    q_small = torch.linalg.qr(_unit(d, d, 43))[0]
-    q_big = torch.linalg.qr(_unit(big_d, big_d, 44))[0]
-    pad = torch.zeros(b, big_d - d, dtype=x.dtype)
-    tx = torch.cat([x, pad], 1) @ q_big
-    ty = torch.cat([y, pad], 1) @ q_big
-    what = ("logit_loss of a student whose similarities equal the "
-            "teacher's (other dimension, rotated)")
-    got = expect_number(_call(fn, x @ q_small, y @ q_small, tx, ty, temp,
-                              what=what), what)
-    expect(abs(got) < 1e-12,
-           f"{what} is {got:.3g}, expected 0: the loss compares only the "
-           f"B x B similarity matrices, never the embeddings themselves, "
-           f"so it must vanish when they agree. Hint: {hint}")
-    # The largest value: every student similarity +1, every teacher's -1.
-    u = _unit(1, 4, 7).expand(3, 4)
-    bound = float(logit_distillation_loss(u, u, u, -u, temp))
-    value = expect_number(largest, "largest")
-    if abs(value - bound) > 1e-3 * bound:
-        if abs(value - 2 / temp) < 1e-9:
-            why = "that is the largest difference, before it is squared."
-        elif abs(value - 1 / temp ** 2) < 1e-12:
-            why = ("two cosines can differ by 2 (one +1, the other -1), "
-                   "not by 1.")
-        elif abs(value - 4 / temp) < 1e-9:
-            why = "each similarity is divided by T, so the square has T²."
+def width_for_budget(fn) -> str:
+    """``fn(layers, budget)`` is the largest width h (f = 4h) whose
+    encoder of ``layers`` layers has at most ``budget`` non-embedding
+    parameters."""
+    expect(callable(fn), "the answer should be the function widest")
+    lealla = MODEL_PRESETS["lealla-small"]
+    budget = _encoder_count(lealla["num_hidden_layers"],
+                            lealla["hidden_size"])
+    cases = [(24, budget), (4, budget), (1, budget), (2, 100_000),
+             (3, _encoder_count(3, 50)), (3, _encoder_count(3, 50) - 1),
+             (6, _encoder_count(6, 81) - 1), (12, 20), (1, 27)]
+    for layers, n in cases:
+        want = _widest(layers, n)
+        what = f"widest({layers}, {n:,})"
+        got = expect_number(_call(fn, layers, n, what=what), what)
+        if got == want:
+            continue
+        approx = (n / (12 * layers)) ** 0.5
+        if got > want and _encoder_count(layers, int(got)) > n:
+            hint = (f"an encoder of width {int(got)} has "
+                    f"{_encoder_count(layers, int(got)):,} parameters, "
+                    f"over the budget")
+            if int(got) in (int(approx), round(approx)):
+                hint += ("; √(N / 12L) drops the linear terms 13h per "
+                         "layer and 2h once, which matter when h is small "
+                         "or the budget falls just short of the next "
+                         "width: solve the full quadratic")
+        elif got < want:
+            fits = _encoder_count(layers, want)
+            hint = (f"width {want} still fits ({fits:,} parameters): take "
+                    f"the largest h, i.e. the floor of the positive root "
+                    f"of 12L h² + (13L + 2) h - N = 0")
         else:
-            why = ("a cosine lies in [-1, 1], so S/T lies in [-1/T, 1/T]; "
-                   "how far apart can two such entries be?")
-        raise WrongAnswer(f"largest = {value:.6g}, but the loss can reach "
-                          f"{bound:.6g} at T = {temp:g}. Hint: {why}")
-    gamma = LEALLA_DEFAULTS["logit_weight"]
-    return (f"Your loss equals labse_lite.distill.logit_distillation_loss, "
-            f"vanishes when the similarities agree, and is at most "
-            f"{bound:.0e}; at γ = {gamma:g} the weighted term can never "
-            f"exceed {gamma * bound:.0e}, next to an AMS loss of several "
-            f"units.")
+            hint = "h must be a whole number of units"
+        raise WrongAnswer(f"{what} returned {got:g}, expected {want}. "
+                          f"Hint: {hint}.")
+    widths = {layers: _widest(layers, budget) for layers in (1, 2, 4, 24)}
+    shown = ", ".join(f"{layers} x {h}" for layers, h in widths.items())
+    return (f"At LEALLA-small's budget of {budget / 1e6:.2f}M non-embedding "
+            f"parameters the shapes {shown} cost the same: halving the "
+            f"depth widens by about √2, as h ∝ 1/√L predicts.  (A real "
+            f"encoder also needs h divisible by its number of heads.)")
