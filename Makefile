@@ -17,7 +17,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run train book book-execute test test-fast lint setup bench clean
+.PHONY: run train book book-execute test test-fast test-colab lint setup bench clean
 
 $(BIN)/.installed: requirements-lock.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,10 +62,18 @@ test: $(BIN)/.installed lint
 	@start=$$(date +%s); \
 	$(BIN)/labse-lite reference --encoder --quiet && \
 	OMP_NUM_THREADS=1 LABSE_LITE_MAX_THREADS=1 $(BIN)/python -m pytest \
-	    -n $(TEST_WORKERS) --dist loadfile --durations=25; \
+	    -n $(TEST_WORKERS) --dist loadfile --durations=25 -m "not colab"; \
 	rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s of reference model + tests (exit $$rc)"; \
 	exit $$rc
+
+# The colab / multi_gpu presets of every chapter and the Colab cell, run on
+# CPU against an offline stand-in of the Hugging Face hub
+# (tests/hub_standin.py): 6-10 minutes, so not part of `make test`.
+test-colab: $(BIN)/.installed
+	OMP_NUM_THREADS=1 LABSE_LITE_MAX_THREADS=1 $(BIN)/python -m pytest \
+	    -n $(TEST_WORKERS) --dist loadfile --durations=25 -m colab \
+	    tests/test_colab.py
 
 # Everything but the chapters, the site, the multi-process tests and the
 # slow ones (training runs, CLI subprocesses): no reference model is

@@ -36,3 +36,20 @@ def tiny_model(small_tokenizer):
     torch.manual_seed(0)
     return DualEncoder.from_config(small_tokenizer, "tiny", pooling="mean",
                                    max_length=24, dropout=0.0)
+
+
+@pytest.fixture(scope="session")
+def hub_standin(tmp_path_factory):
+    """The offline hub stand-in (tests/hub_standin.py): tiny models and
+    small datasets under the real hub ids.  Built once per test session
+    (about 12 s), shared by the xdist workers under one lock; returns the
+    environment (HF_HOME, HF_*_OFFLINE...) that points the hub clients at
+    it."""
+    pytest.importorskip("datasets")
+    import hub_standin as standin
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent   # shared by workers
+    root = shared / "hub-standin"
+    with FileLock(str(shared / "hub-standin.lock")):
+        return standin.build(root)

@@ -282,11 +282,50 @@ def settings(chapter: str, scale: str = "laptop",
     if unknown:
         raise ValueError(f"unknown setting(s) for chapter {chapter!r}: "
                          f"{unknown}; known: {sorted(out)}")
+    out.update(_environment_overrides(chapter, out))
     out.update({k: v for k, v in overrides.items() if v is not None})
     from ..runtime import cpu_threads
 
     out["threads"] = cpu_threads(out["threads"])  # $LABSE_LITE_MAX_THREADS
     out["scale"] = scale
+    return out
+
+
+# Settings for every chapter from the environment, between the preset and
+# the chapter's own parameters: how a test (or a reader's smaller GPU)
+# runs every chapter's preset with the device and sizes changed, the
+# chapters' code untouched.  A JSON object of setting -> value (applied
+# to the chapters that have that setting), and optionally chapter name ->
+# such an object, e.g. '{"device": "cpu", "batch_size": 16,
+# "cross_device": {"chunk": 8}}'.
+OVERRIDES_ENV = "LABSE_LITE_PRESET_OVERRIDES"
+
+
+def _environment_overrides(chapter: str, known: dict[str, Any]
+                           ) -> dict[str, Any]:
+    import json
+    import os
+
+    text = os.environ.get(OVERRIDES_ENV, "").strip()
+    if not text:
+        return {}
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"${OVERRIDES_ENV} is not JSON: {err}") from None
+    if not isinstance(given, dict):
+        raise ValueError(f"${OVERRIDES_ENV} must be a JSON object of "
+                         f"settings, not {type(given).__name__}")
+    mine = given.get(chapter, {})
+    if not isinstance(mine, dict):
+        raise ValueError(f"${OVERRIDES_ENV}[{chapter!r}] must be an object")
+    unknown = sorted(k for k in mine if k not in known)
+    if unknown:
+        raise ValueError(f"${OVERRIDES_ENV}: unknown setting(s) for "
+                         f"chapter {chapter!r}: {unknown}")
+    out = {k: v for k, v in given.items()
+           if k in known and k not in CHAPTERS}
+    out.update(mine)
     return out
 
 
