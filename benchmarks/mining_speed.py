@@ -83,7 +83,7 @@ from pathlib import Path
 
 import numpy as np
 
-DIM = 128                      # the laptop model's embedding dimension
+DIM = 128  # the laptop model's embedding dimension
 METHODS = ("faiss_exact", "ivf", "faiss_hnsw", "torch_bruteforce")
 INDEX_OF = {"faiss_exact": "exact", "ivf": "ivf", "faiss_hnsw": "hnsw"}
 REPO = Path(__file__).resolve().parent.parent
@@ -91,12 +91,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 # -- data ---------------------------------------------------------------------
 
+
 def _normalize(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def make_embeddings(n: int, seed: int, planted: float, noise: float
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_embeddings(
+    n: int, seed: int, planted: float, noise: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random unit vectors ``(src, tgt, gold)``; the first ``planted * n``
     targets are noisy copies of shuffled sources, ``gold`` their
     (src, tgt) rows as an (m, 2) array."""
@@ -138,16 +140,19 @@ def real_texts(n: int, seed: int) -> tuple[list, list, np.ndarray]:
     return src, tgt, gold
 
 
-def real_embeddings(n: int, seed: int, threads: int,
-                    cache: Path = REPO / "runs" / "bench_mining"
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def real_embeddings(
+    n: int,
+    seed: int,
+    threads: int,
+    cache: Path = REPO / "runs" / "bench_mining",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The reference model's embeddings (``labse-lite reference``, the
     laptop model the book's chapters share) of :func:`real_texts`,
     cached as .npy files under ``cache``."""
     import torch
 
-    from labse_lite.model import DualEncoder
     from labse_lite.book.reference import cached_training, reference_config
+    from labse_lite.model import DualEncoder
 
     run = cached_training(reference_config())
     folder = cache / f"{Path(run).parent.name}_n{n}_s{seed}"
@@ -158,32 +163,40 @@ def real_embeddings(n: int, seed: int, threads: int,
         src, tgt, gold = real_texts(n, seed)
         folder.mkdir(parents=True, exist_ok=True)
         for name, texts in (("src", src), ("tgt", tgt)):
-            emb = model.encode(texts, batch_size=512,
-                               show_progress_bar=True).numpy()
+            emb = model.encode(
+                texts, batch_size=512, show_progress_bar=True
+            ).numpy()
             np.save(folder / f"{name}.npy", emb.astype(np.float32))
         np.save(folder / "gold.npy", gold)
     return tuple(np.load(f) for f in files)
 
 
-def subsample(src: np.ndarray, tgt: np.ndarray, gold: np.ndarray, n: int,
-              seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def subsample(
+    src: np.ndarray, tgt: np.ndarray, gold: np.ndarray, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` x ``n`` rows of a real-model corpus with the same share of
     gold pairs: a sample of the gold pairs (both sides) plus a sample of
     the other rows of each side."""
     rng = np.random.default_rng([seed, n, 1])
     m = int(round(n * len(gold) / len(src)))
-    keep = gold[rng.choice(len(gold), m, replace=False)]        # (m, 2)
-    others = np.arange(len(gold), len(src))   # rows past the gold pairs
-    src_rows = np.concatenate([keep[:, 0], rng.choice(others, n - m,
-                                                      replace=False)])
-    tgt_rows = np.concatenate([keep[:, 1], rng.choice(others, n - m,
-                                                      replace=False)])
+    keep = gold[rng.choice(len(gold), m, replace=False)]  # (m, 2)
+    others = np.arange(len(gold), len(src))  # rows past the gold pairs
+    src_rows = np.concatenate(
+        [keep[:, 0], rng.choice(others, n - m, replace=False)]
+    )
+    tgt_rows = np.concatenate(
+        [keep[:, 1], rng.choice(others, n - m, replace=False)]
+    )
     new_gold = np.stack([np.arange(m), np.arange(m)], axis=1)
-    return (np.ascontiguousarray(src[src_rows]),
-            np.ascontiguousarray(tgt[tgt_rows]), new_gold.astype(np.int64))
+    return (
+        np.ascontiguousarray(src[src_rows]),
+        np.ascontiguousarray(tgt[tgt_rows]),
+        new_gold.astype(np.int64),
+    )
 
 
 # -- workers (each in a fresh process) ----------------------------------------
+
 
 def _peak_mib() -> float:
     """This process's peak resident memory in MiB.  Linux's ``VmHWM``,
@@ -210,10 +223,17 @@ def _mine_faiss(src, tgt, args, index):
     versions = {"faiss": faiss.__version__}
 
     def run():
-        margins = margin_scores(src, tgt, k=args.k, scoring="ratio",
-                                index=index, show_progress_bar=False)
+        margins = margin_scores(
+            src,
+            tgt,
+            k=args.k,
+            scoring="ratio",
+            index=index,
+            show_progress_bar=False,
+        )
         run.margins = margins
         return select_pairs(margins, "max")
+
     return run, versions
 
 
@@ -231,28 +251,34 @@ def _mine_torch(src, tgt, args):
         cos = torch.empty((len(queries), k), dtype=torch.float32)
         index = torch.empty((len(queries), k), dtype=torch.int64)
         for start in range(0, len(queries), chunk):
-            scores = queries[start:start + chunk] @ candidates.T
-            cos[start:start + chunk], index[start:start + chunk] = (
-                torch.topk(scores, k, dim=1))
+            scores = queries[start : start + chunk] @ candidates.T
+            cos[start : start + chunk], index[start : start + chunk] = (
+                torch.topk(scores, k, dim=1)
+            )
             del scores
         return cos, index
 
     def run():
         with torch.inference_mode():
-            fwd_cos, fwd_index = topk(src_t, tgt_t)           # (n_src, k)
-            bwd_cos, bwd_index = topk(tgt_t, src_t)           # (n_tgt, k)
-            src_mean = fwd_cos.mean(dim=1)                    # (n_src,)
-            tgt_mean = bwd_cos.mean(dim=1)                    # (n_tgt,)
+            fwd_cos, fwd_index = topk(src_t, tgt_t)  # (n_src, k)
+            bwd_cos, bwd_index = topk(tgt_t, src_t)  # (n_tgt, k)
+            src_mean = fwd_cos.mean(dim=1)  # (n_src,)
+            tgt_mean = bwd_cos.mean(dim=1)  # (n_tgt,)
             fwd_avg = (src_mean[:, None] + tgt_mean[fwd_index]) / 2
             bwd_avg = (tgt_mean[:, None] + src_mean[bwd_index]) / 2
             margins = MarginScores(
                 scoring="ratio",
-                fwd_index=fwd_index.numpy(), fwd_cos=fwd_cos.numpy(),
+                fwd_index=fwd_index.numpy(),
+                fwd_cos=fwd_cos.numpy(),
                 fwd_score=(fwd_cos / fwd_avg).numpy(),
-                bwd_index=bwd_index.numpy(), bwd_cos=bwd_cos.numpy(),
+                bwd_index=bwd_index.numpy(),
+                bwd_cos=bwd_cos.numpy(),
                 bwd_score=(bwd_cos / bwd_avg).numpy(),
-                src_mean=src_mean.numpy(), tgt_mean=tgt_mean.numpy())
+                src_mean=src_mean.numpy(),
+                tgt_mean=tgt_mean.numpy(),
+            )
             return select_pairs(margins, "max")
+
     return run, versions
 
 
@@ -283,35 +309,58 @@ def worker(args) -> int:
         q = args.recall_queries
         np.save(out / "fwd_cos.npy", margins.fwd_cos[:q])
         np.save(out / "bwd_cos.npy", margins.bwd_cos[:q])
-    result = {"seconds": min(times), "all_seconds": times,
-              "peak_rss_mib": peak, "rss_before_mib": rss_before,
-              "pairs": len(pairs), "versions": versions}
+    result = {
+        "seconds": min(times),
+        "all_seconds": times,
+        "peak_rss_mib": peak,
+        "rss_before_mib": rss_before,
+        "pairs": len(pairs),
+        "versions": versions,
+    }
     (out / "result.json").write_text(json.dumps(result) + "\n")
     return 0
 
 
 def run_worker(method: str, data: Path, result: Path, args) -> dict:
     env = dict(os.environ)
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                 "OPENBLAS_NUM_THREADS"):
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[name] = str(args.threads)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
-    command = [sys.executable, str(Path(__file__).resolve()),
-               "--worker", method, "--data", str(data),
-               "--result", str(result), "--k", str(args.k),
-               "--threads", str(args.threads),
-               "--torch-chunk", str(args.torch_chunk),
-               "--repeat", str(args.repeat),
-               "--recall-queries", str(args.recall_queries)]
-    done = subprocess.run(command, cwd=REPO, env=env, text=True,
-                          capture_output=True)
+        [str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p]
+    )
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        method,
+        "--data",
+        str(data),
+        "--result",
+        str(result),
+        "--k",
+        str(args.k),
+        "--threads",
+        str(args.threads),
+        "--torch-chunk",
+        str(args.torch_chunk),
+        "--repeat",
+        str(args.repeat),
+        "--recall-queries",
+        str(args.recall_queries),
+    ]
+    done = subprocess.run(
+        command, cwd=REPO, env=env, text=True, capture_output=True
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"the {method} worker failed "
-                           f"(exit {done.returncode}):\n{done.stderr}")
+        raise RuntimeError(
+            f"the {method} worker failed "
+            f"(exit {done.returncode}):\n{done.stderr}"
+        )
     found = json.loads((result / "result.json").read_text())
-    found["mined"] = {name: np.load(result / f"{name}.npy")
-                      for name in ("src", "tgt", "score")}
+    found["mined"] = {
+        name: np.load(result / f"{name}.npy")
+        for name in ("src", "tgt", "score")
+    }
     for name in ("fwd_cos", "bwd_cos"):
         if (result / f"{name}.npy").is_file():
             found[name] = np.load(result / f"{name}.npy")
@@ -320,6 +369,7 @@ def run_worker(method: str, data: Path, result: Path, args) -> dict:
 
 # -- comparison ---------------------------------------------------------------
 
+
 def _keys(mined: dict, n: int) -> np.ndarray:
     return mined["src"] * n + mined["tgt"]
 
@@ -327,13 +377,18 @@ def _keys(mined: dict, n: int) -> np.ndarray:
 def first_copy(emb: np.ndarray) -> np.ndarray:
     """For every row, the first row with the very same vector: copies of
     one sentence (the real corpus repeats sentences) embed identically."""
-    _, first, inverse = np.unique(emb, axis=0, return_index=True,
-                                  return_inverse=True)
+    _, first, inverse = np.unique(
+        emb, axis=0, return_index=True, return_inverse=True
+    )
     return first[inverse.ravel()]
 
 
-def agreement(reference: dict, other: dict, n: int,
-              copies: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+def agreement(
+    reference: dict,
+    other: dict,
+    n: int,
+    copies: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
     """How many of ``reference``'s (src, tgt) pairs ``other`` also mined,
     and how far apart their scores are on those pairs.  With ``copies``
     (:func:`first_copy` of the sources and of the targets) also the share
@@ -343,22 +398,28 @@ def agreement(reference: dict, other: dict, n: int,
     ref_keys, other_keys = _keys(reference, n), _keys(other, n)
     extra = {}
     if copies is not None:
+
         def canonical(mined):
-            return np.unique(copies[0][mined["src"]] * n
-                             + copies[1][mined["tgt"]])
+            return np.unique(
+                copies[0][mined["src"]] * n + copies[1][mined["tgt"]]
+            )
+
         ref_c, other_c = canonical(reference), canonical(other)
-        extra["same_sentences_fraction"] = float(
-            np.isin(ref_c, other_c).mean()) if len(ref_c) else 0.0
-    common, i, j = np.intersect1d(ref_keys, other_keys,
-                                  assume_unique=True, return_indices=True)
-    diff = np.abs(reference["score"][i].astype(np.float64)
-                  - other["score"][j])
-    return {"identical_fraction": len(common) / max(1, len(ref_keys)),
-            "identical_pairs": int(len(common)),
-            "reference_pairs": int(len(ref_keys)),
-            "other_pairs": int(len(other_keys)),
-            "max_abs_score_diff": float(diff.max()) if len(diff) else None,
-            **extra}
+        extra["same_sentences_fraction"] = (
+            float(np.isin(ref_c, other_c).mean()) if len(ref_c) else 0.0
+        )
+    common, i, j = np.intersect1d(
+        ref_keys, other_keys, assume_unique=True, return_indices=True
+    )
+    diff = np.abs(reference["score"][i].astype(np.float64) - other["score"][j])
+    return {
+        "identical_fraction": len(common) / max(1, len(ref_keys)),
+        "identical_pairs": int(len(common)),
+        "reference_pairs": int(len(ref_keys)),
+        "other_pairs": int(len(other_keys)),
+        "max_abs_score_diff": float(diff.max()) if len(diff) else None,
+        **extra,
+    }
 
 
 def planted_recall(mined: dict, gold: np.ndarray, n: int) -> float | None:
@@ -370,8 +431,10 @@ def planted_recall(mined: dict, gold: np.ndarray, n: int) -> float | None:
 
 # -- main ---------------------------------------------------------------------
 
-def knn_recall(approx_cos: np.ndarray, queries: np.ndarray,
-               candidates: np.ndarray, k: int) -> dict:
+
+def knn_recall(
+    approx_cos: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int
+) -> dict:
     """How much of the exact k-NN an approximate search found, for the
     first ``len(approx_cos)`` queries, judged by score (copies of one
     sentence tie, so rows are not compared): the fraction of its k
@@ -383,16 +446,25 @@ def knn_recall(approx_cos: np.ndarray, queries: np.ndarray,
 
     faiss.omp_set_num_threads(2)
     start = time.perf_counter()
-    exact, _ = knn(queries[:len(approx_cos)], candidates, k, index="exact",
-                   show_progress_bar=False)
+    exact, _ = knn(
+        queries[: len(approx_cos)],
+        candidates,
+        k,
+        index="exact",
+        show_progress_bar=False,
+    )
     seconds = time.perf_counter() - start
-    return {"queries": len(approx_cos),
-            "exact_seconds": seconds,
-            "exact_seconds_all_queries_estimate":
-                seconds * len(queries) / len(approx_cos),
-            "recall_at_k": float(((approx_cos >= exact[:, -1:] - 1e-5)
-                                  .sum(1) / k).mean()),
-            "top1": float((approx_cos[:, 0] >= exact[:, 0] - 1e-5).mean())}
+    return {
+        "queries": len(approx_cos),
+        "exact_seconds": seconds,
+        "exact_seconds_all_queries_estimate": seconds
+        * len(queries)
+        / len(approx_cos),
+        "recall_at_k": float(
+            ((approx_cos >= exact[:, -1:] - 1e-5).sum(1) / k).mean()
+        ),
+        "top1": float((approx_cos[:, 0] >= exact[:, 0] - 1e-5).mean()),
+    }
 
 
 def load_data(n: int, args):
@@ -411,38 +483,55 @@ def measure(n: int, args, workdir: Path) -> tuple[dict, dict]:
     np.save(data / "src.npy", src)
     np.save(data / "tgt.npy", tgt)
     runs = {}
-    methods = [m for m in args.methods
-               if n <= args.exact_max or m not in ("faiss_exact",
-                                                   "torch_bruteforce",
-                                                   "faiss_hnsw")]
+    methods = [
+        m
+        for m in args.methods
+        if n <= args.exact_max
+        or m not in ("faiss_exact", "torch_bruteforce", "faiss_hnsw")
+    ]
     for method in methods:
         print(f"n={n}: {method} ...", file=sys.stderr, flush=True)
         runs[method] = run_worker(method, data, data / method, args)
-    row = {"n": n, "dense_matrix_gb": n * n * 4 / 1e9, "methods": {},
-           "agreement": {}}
+    row = {
+        "n": n,
+        "dense_matrix_gb": n * n * 4 / 1e9,
+        "methods": {},
+        "agreement": {},
+    }
     for method, found in runs.items():
         row["methods"][method] = {
-            key: found[key] for key in ("seconds", "all_seconds",
-                                        "peak_rss_mib", "rss_before_mib",
-                                        "pairs")}
+            key: found[key]
+            for key in (
+                "seconds",
+                "all_seconds",
+                "peak_rss_mib",
+                "rss_before_mib",
+                "pairs",
+            )
+        }
         row["methods"][method]["planted_recall"] = planted_recall(
-            found["mined"], gold, n)
+            found["mined"], gold, n
+        )
         if method in ("ivf", "faiss_hnsw") and "fwd_cos" in found:
             row["methods"][method]["knn_recall_vs_exact"] = {
                 "forward": knn_recall(found["fwd_cos"], src, tgt, args.k),
-                "backward": knn_recall(found["bwd_cos"], tgt, src, args.k)}
-    copies = ((first_copy(src), first_copy(tgt)) if "faiss_exact" in runs
-              else None)
+                "backward": knn_recall(found["bwd_cos"], tgt, src, args.k),
+            }
+    copies = (
+        (first_copy(src), first_copy(tgt)) if "faiss_exact" in runs else None
+    )
     del src, tgt
     if "faiss_exact" in runs:
         exact = runs["faiss_exact"]
         for method in ("torch_bruteforce", "ivf", "faiss_hnsw"):
             if method in runs:
                 row["agreement"][f"{method}_vs_faiss_exact"] = agreement(
-                    exact["mined"], runs[method]["mined"], n, copies)
+                    exact["mined"], runs[method]["mined"], n, copies
+                )
         if "torch_bruteforce" in runs:
             row["speed_ratio_torch_over_faiss_exact"] = (
-                runs["torch_bruteforce"]["seconds"] / exact["seconds"])
+                runs["torch_bruteforce"]["seconds"] / exact["seconds"]
+            )
     versions = {}
     for found in runs.values():
         versions.update(found["versions"])
@@ -450,69 +539,126 @@ def measure(n: int, args, workdir: Path) -> tuple[dict, dict]:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = (f"{'n':>8} {'method':<17} {'seconds':>9} {'peak MiB':>9} "
-              f"{'+MiB':>7} {'pairs':>8} {'vs exact':>9} {'planted':>8}")
+    header = (
+        f"{'n':>8} {'method':<17} {'seconds':>9} {'peak MiB':>9} "
+        f"{'+MiB':>7} {'pairs':>8} {'vs exact':>9} {'planted':>8}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
         for method, m in row["methods"].items():
             agree = row["agreement"].get(f"{method}_vs_faiss_exact")
-            agree = (f"{agree.get('same_sentences_fraction', agree['identical_fraction']):.4f}" if agree
-                     else "-" if method != "faiss_exact" else "ref")
-            recall = ("-" if m["planted_recall"] is None
-                      else f"{m['planted_recall']:.4f}")
+            same = agree and agree.get(
+                "same_sentences_fraction", agree["identical_fraction"]
+            )
+            agree = (
+                f"{same:.4f}"
+                if agree
+                else "-"
+                if method != "faiss_exact"
+                else "ref"
+            )
+            recall = (
+                "-"
+                if m["planted_recall"] is None
+                else f"{m['planted_recall']:.4f}"
+            )
             rec = m.get("knn_recall_vs_exact")
-            rec = (f"  kNN recall {rec['forward']['recall_at_k']:.4f} / "
-                   f"{rec['backward']['recall_at_k']:.4f}" if rec else "")
-            print(f"{row['n']:>8} {method:<17} {m['seconds']:>9.3f} "
-                  f"{m['peak_rss_mib']:>9.1f} "
-                  f"{m['peak_rss_mib'] - m['rss_before_mib']:>7.1f} "
-                  f"{m['pairs']:>8} {agree:>9} {recall:>8}{rec}")
+            rec = (
+                f"  kNN recall {rec['forward']['recall_at_k']:.4f} / "
+                f"{rec['backward']['recall_at_k']:.4f}"
+                if rec
+                else ""
+            )
+            print(
+                f"{row['n']:>8} {method:<17} {m['seconds']:>9.3f} "
+                f"{m['peak_rss_mib']:>9.1f} "
+                f"{m['peak_rss_mib'] - m['rss_before_mib']:>7.1f} "
+                f"{m['pairs']:>8} {agree:>9} {recall:>8}{rec}"
+            )
         extra = f"dense n x n float32 matrix: {row['dense_matrix_gb']:.3f} GB"
         if "speed_ratio_torch_over_faiss_exact" in row:
-            extra += ("; torch / faiss_exact seconds: "
-                      f"{row['speed_ratio_torch_over_faiss_exact']:.2f}")
+            extra += (
+                "; torch / faiss_exact seconds: "
+                f"{row['speed_ratio_torch_over_faiss_exact']:.2f}"
+            )
         print(f"{'':>8} {extra}")
-    print("(+MiB: peak RSS minus the peak after imports and loading; "
-          "vs exact: fraction\n of faiss_exact's pairs also mined, up to "
-          "copies of a sentence; "
-          "planted: recall of the planted pairs)")
+    print(
+        "(+MiB: peak RSS minus the peak after imports and loading; "
+        "vs exact: fraction\n of faiss_exact's pairs also mined, up to "
+        "copies of a sentence; "
+        "planted: recall of the planted pairs)"
+    )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+",
-                        default=[10_000, 30_000, 100_000],
-                        help="n: mine n sources x n targets")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[10_000, 30_000, 100_000],
+        help="n: mine n sources x n targets",
+    )
     parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--methods", nargs="+", choices=METHODS,
-                        default=list(METHODS))
+    parser.add_argument(
+        "--methods", nargs="+", choices=METHODS, default=list(METHODS)
+    )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--torch-chunk", type=int, default=4096,
-                        help="query rows per torch matmul")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="timed runs per worker; the best is reported")
+    parser.add_argument(
+        "--torch-chunk",
+        type=int,
+        default=4096,
+        help="query rows per torch matmul",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="timed runs per worker; the best is reported",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--planted", type=float, default=0.5,
-                        help="fraction of targets that are noisy copies "
-                             "of sources (0: none)")
-    parser.add_argument("--noise", type=float, default=0.5,
-                        help="norm of the noise added to planted copies")
-    parser.add_argument("--output", default="benchmarks/results/"
-                        "mining_speed.json")
-    parser.add_argument("--embeddings", choices=["random", "real"],
-                        default="random",
-                        help="real: the reference model's embeddings of "
-                        "the shipped sentences (see real_texts)")
-    parser.add_argument("--real-size", type=int, default=1_000_000,
-                        help="rows of the real corpus; smaller sizes are "
-                        "samples of it")
-    parser.add_argument("--exact-max", type=int, default=300_000,
-                        help="above this size run only ivf (exact search "
-                        "is too slow) and check it on --recall-queries")
-    parser.add_argument("--recall-queries", type=int, default=10_000,
-                        help="queries whose k-NN is checked against "
-                        "exact search")
+    parser.add_argument(
+        "--planted",
+        type=float,
+        default=0.5,
+        help="fraction of targets that are noisy copies of sources (0: none)",
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.5,
+        help="norm of the noise added to planted copies",
+    )
+    parser.add_argument(
+        "--output", default="benchmarks/results/mining_speed.json"
+    )
+    parser.add_argument(
+        "--embeddings",
+        choices=["random", "real"],
+        default="random",
+        help="real: the reference model's embeddings of "
+        "the shipped sentences (see real_texts)",
+    )
+    parser.add_argument(
+        "--real-size",
+        type=int,
+        default=1_000_000,
+        help="rows of the real corpus; smaller sizes are samples of it",
+    )
+    parser.add_argument(
+        "--exact-max",
+        type=int,
+        default=300_000,
+        help="above this size run only ivf (exact search "
+        "is too slow) and check it on --recall-queries",
+    )
+    parser.add_argument(
+        "--recall-queries",
+        type=int,
+        default=10_000,
+        help="queries whose k-NN is checked against exact search",
+    )
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -531,17 +677,29 @@ def main(argv=None) -> int:
             rows.append(row)
             versions.update(found)
     result = {
-        "setting": {**{key: value for key, value in vars(args).items()
-                       if key not in ("worker", "data", "result")},
-                    "dim": DIM, "scoring": "ratio", "mode": "max",
-                    "embeddings": ("random unit vectors, float32"
-                                   if args.embeddings == "random" else
-                                   "the reference model's embeddings of "
-                                   "the shipped sentences and two-sentence "
-                                   "lines (real_texts)")},
+        "setting": {
+            **{
+                key: value
+                for key, value in vars(args).items()
+                if key not in ("worker", "data", "result")
+            },
+            "dim": DIM,
+            "scoring": "ratio",
+            "mode": "max",
+            "embeddings": (
+                "random unit vectors, float32"
+                if args.embeddings == "random"
+                else "the reference model's embeddings of "
+                "the shipped sentences and two-sentence "
+                "lines (real_texts)"
+            ),
+        },
         "results": rows,
-        "versions": {**versions, "numpy": np.__version__,
-                     "python": platform.python_version()},
+        "versions": {
+            **versions,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
         "machine": {"cpus": os.cpu_count(), "threads": args.threads},
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

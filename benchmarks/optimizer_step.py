@@ -30,22 +30,29 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 
-IMPLEMENTATIONS = {"per-tensor (PyTorch's CPU default)": dict(foreach=False),
-                   "multi-tensor (foreach)": dict(foreach=True),
-                   "fused": dict(fused=True)}
+IMPLEMENTATIONS = {
+    "per-tensor (PyTorch's CPU default)": dict(foreach=False),
+    "multi-tensor (foreach)": dict(foreach=True),
+    "fused": dict(fused=True),
+}
 
 
 def _groups(model):
     decay, no_decay = [], []
     for name, param in model.named_parameters():
-        (no_decay if param.dim() < 2 or "LayerNorm" in name
-         or "embeddings" in name else decay).append(param)
-    return [{"params": decay, "weight_decay": 0.01},
-            {"params": no_decay, "weight_decay": 0.0}]
+        (
+            no_decay
+            if param.dim() < 2 or "LayerNorm" in name or "embeddings" in name
+            else decay
+        ).append(param)
+    return [
+        {"params": decay, "weight_decay": 0.01},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
 def _time_steps(optimizer, steps: int) -> float:
-    for _ in range(3):                                   # warm-up
+    for _ in range(3):  # warm-up
         optimizer.step()
     start = time.perf_counter()
     for _ in range(steps):
@@ -60,8 +67,9 @@ def _forward_backward_ms(model, batch, repeats: int = 5) -> float:
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
-        loss = additive_margin_softmax_loss(model(*xx), model(*en),
-                                            margin=0.3, scale=10.0)
+        loss = additive_margin_softmax_loss(
+            model(*xx), model(*en), margin=0.3, scale=10.0
+        )
         loss.backward()
         times.append((time.perf_counter() - start) * 1000)
     model.zero_grad(set_to_none=True)
@@ -72,10 +80,13 @@ def measure(preset: str, tokenizer, pairs, steps: int, rounds: int) -> dict:
     from labse_lite.model import DualEncoder
 
     torch.manual_seed(0)
-    model = DualEncoder.from_config(tokenizer, preset, pooling="mean",
-                                    max_length=32)
-    batch = (model.collate(model.tokenize(pairs.xx)),
-             model.collate(model.tokenize(pairs.en)))
+    model = DualEncoder.from_config(
+        tokenizer, preset, pooling="mean", max_length=32
+    )
+    batch = (
+        model.collate(model.tokenize(pairs.xx)),
+        model.collate(model.tokenize(pairs.en)),
+    )
     fwd_bwd = _forward_backward_ms(model, batch)
     grads = [torch.randn_like(p) * 1e-3 for p in model.parameters()]
     copies, optimizers = {}, {}
@@ -83,23 +94,30 @@ def measure(preset: str, tokenizer, pairs, steps: int, rounds: int) -> dict:
         copies[name] = copy.deepcopy(model)
         for p, g in zip(copies[name].parameters(), grads):
             p.grad = g.clone()
-        optimizers[name] = torch.optim.AdamW(_groups(copies[name]), lr=1e-3,
-                                             **kwargs)
+        optimizers[name] = torch.optim.AdamW(
+            _groups(copies[name]), lr=1e-3, **kwargs
+        )
     ms = {name: [] for name in IMPLEMENTATIONS}
     for _ in range(rounds):
         for name, optimizer in optimizers.items():
             ms[name].append(_time_steps(optimizer, steps))
     reference = list(copies[next(iter(IMPLEMENTATIONS))].parameters())
-    out = {"preset": preset,
-           "parameters": sum(p.numel() for p in model.parameters()),
-           "forward_backward_ms_batch128": fwd_bwd, "optimizer": {}}
+    out = {
+        "preset": preset,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "forward_backward_ms_batch128": fwd_bwd,
+        "optimizer": {},
+    }
     for name in IMPLEMENTATIONS:
-        diff = max((a - b).abs().max().item() for a, b in
-                   zip(reference, copies[name].parameters()))
+        diff = max(
+            (a - b).abs().max().item()
+            for a, b in zip(reference, copies[name].parameters())
+        )
         out["optimizer"][name] = {
             "ms_per_step_median": statistics.median(ms[name]),
             "ms_per_step_rounds": ms[name],
-            "max_abs_weight_diff_vs_per_tensor": diff}
+            "max_abs_weight_diff_vs_per_tensor": diff,
+        }
     return out
 
 
@@ -108,8 +126,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--output",
-                        default="benchmarks/results/optimizer_step.json")
+    parser.add_argument(
+        "--output", default="benchmarks/results/optimizer_step.json"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -119,27 +138,39 @@ def main() -> None:
     corpus = load_train_pairs()
     tokenizer = train_wordpiece(corpus.monolingual_texts(), vocab_size=32000)
     pairs = corpus.sample(128, seed=0)
-    results = [measure(preset, tokenizer, pairs, args.steps, args.rounds)
-               for preset in ("laptop", "tiny")]
-    report = {"threads": args.threads, "steps_per_round": args.steps,
-              "torch": torch.__version__, "results": results,
-              "machine": {"cpus": os.cpu_count(),
-                          "processor": platform.processor()
-                          or platform.machine()},
-              "date": time.strftime("%Y-%m-%d")}
+    results = [
+        measure(preset, tokenizer, pairs, args.steps, args.rounds)
+        for preset in ("laptop", "tiny")
+    ]
+    report = {
+        "threads": args.threads,
+        "steps_per_round": args.steps,
+        "torch": torch.__version__,
+        "results": results,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+        },
+        "date": time.strftime("%Y-%m-%d"),
+    }
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as handle:
         json.dump(report, handle, indent=1)
     for r in results:
         base = r["optimizer"][next(iter(IMPLEMENTATIONS))][
-            "ms_per_step_median"]
-        print(f"{r['preset']} ({r['parameters']:,} parameters; forward + "
-              f"backward of 128 pairs: {r['forward_backward_ms_batch128']:.1f}"
-              f" ms)")
+            "ms_per_step_median"
+        ]
+        print(
+            f"{r['preset']} ({r['parameters']:,} parameters; forward + "
+            f"backward of 128 pairs: {r['forward_backward_ms_batch128']:.1f}"
+            f" ms)"
+        )
         for name, o in r["optimizer"].items():
-            print(f"  {name:>36}: {o['ms_per_step_median']:6.2f} ms/step "
-                  f"(x{base / o['ms_per_step_median']:.1f}), weights within "
-                  f"{o['max_abs_weight_diff_vs_per_tensor']:.1e}")
+            print(
+                f"  {name:>36}: {o['ms_per_step_median']:6.2f} ms/step "
+                f"(x{base / o['ms_per_step_median']:.1f}), weights within "
+                f"{o['max_abs_weight_diff_vs_per_tensor']:.1e}"
+            )
 
 
 if __name__ == "__main__":

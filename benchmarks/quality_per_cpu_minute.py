@@ -33,11 +33,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output-dir", default="runs/bench_quality")
-    parser.add_argument("--output", default="benchmarks/results/"
-                        "quality_per_cpu_minute.json")
-    parser.add_argument("--set", action="append", default=[],
-                        metavar="KEY=VALUE",
-                        help="a TrainConfig setting (JSON value)")
+    parser.add_argument(
+        "--output", default="benchmarks/results/quality_per_cpu_minute.json"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a TrainConfig setting (JSON value)",
+    )
     args = parser.parse_args(argv)
 
     from labse_lite.evaluate import flores_retrieval
@@ -53,23 +58,33 @@ def main(argv=None) -> int:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value
-    config = TrainConfig(**{**dict(output_dir=args.output_dir,
-                                   seed=args.seed, threads=args.threads,
-                                   resume=False, progress=False),
-                            **overrides})
+    config = TrainConfig(
+        **{
+            **dict(
+                output_dir=args.output_dir,
+                seed=args.seed,
+                threads=args.threads,
+                resume=False,
+                progress=False,
+            ),
+            **overrides,
+        }
+    )
     t0 = time.perf_counter()
     summary = train(config)
     wall = time.perf_counter() - t0
-    flores = flores_retrieval(DualEncoder.from_pretrained(
-        Path(config.output_dir) / "model"))
+    flores = flores_retrieval(
+        DualEncoder.from_pretrained(Path(config.output_dir) / "model")
+    )
     ev = summary["eval"]
     per_lang = ev["tatoeba"]
     result = {
         "config": summary["config"],
         "train_minutes": summary["train_seconds"] / 60,
-        "setup_minutes_vocab_and_tokenize":
-            (summary["vocab_and_setup_seconds"]
-             + summary["tokenize_seconds"]) / 60,
+        "setup_minutes_vocab_and_tokenize": (
+            summary["vocab_and_setup_seconds"] + summary["tokenize_seconds"]
+        )
+        / 60,
         "wall_minutes_total": wall / 60,
         "overrides": overrides,
         "steps": summary["steps"],
@@ -82,16 +97,25 @@ def main(argv=None) -> int:
         "flores_en2xx": flores["avg_en2xx"],
         "flores_languages": len(flores["per_language"]),
         "xtreme36_xx2en_per_language": {
-            l: per_lang[l]["xx2en"] for l in sorted(per_lang)
-            if l in __import__("labse_lite.languages", fromlist=["x"])
-            .XTREME_36},
+            l: per_lang[l]["xx2en"]
+            for l in sorted(per_lang)
+            if l
+            in __import__("labse_lite.languages", fromlist=["x"]).XTREME_36
+        },
         "cpus": os.cpu_count(),
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in result.items()
-                      if k not in ("config", "xtreme36_xx2en_per_language")},
-                     indent=1))
+    print(
+        json.dumps(
+            {
+                k: v
+                for k, v in result.items()
+                if k not in ("config", "xtreme36_xx2en_per_language")
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -56,8 +56,11 @@ def leakage_key(text: str) -> str:
     ``labse_lite.data.leakage_key``, checked by the same test).
     """
     text = unicodedata.normalize("NFKC", text.casefold()).casefold()
-    return "".join(ch for ch in text
-                   if not unicodedata.category(ch).startswith(_LEAKAGE_IGNORED))
+    return "".join(
+        ch
+        for ch in text
+        if not unicodedata.category(ch).startswith(_LEAKAGE_IGNORED)
+    )
 
 
 def read_tsv(path: Path, n_cols: int) -> list[list[str]]:
@@ -68,7 +71,8 @@ def read_tsv(path: Path, n_cols: int) -> list[list[str]]:
             if len(parts) != n_cols:
                 raise ValueError(
                     f"{path}:{line_no}: expected {n_cols} columns, "
-                    f"got {len(parts)}")
+                    f"got {len(parts)}"
+                )
             rows.append([p.strip() for p in parts])
     return rows
 
@@ -83,8 +87,9 @@ def write_gzip_tsv(path: Path, rows) -> str:
         buf.write("\t".join(row) + "\n")
     raw = buf.getvalue().encode("utf-8")
     out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0,
-                       compresslevel=9, filename="") as gz:
+    with gzip.GzipFile(
+        fileobj=out, mode="wb", mtime=0, compresslevel=9, filename=""
+    ) as gz:
         gz.write(raw)
     data = out.getvalue()
     path.write_bytes(data)
@@ -197,16 +202,30 @@ none.
 {count_rows}
 """
 
-ZERO_SHOT = ("amh", "ang", "arz", "ast", "csb", "dsb", "hsb", "lvs", "max",
-             "mhr", "slk", "swg", "swh", "wuu", "xho")
+ZERO_SHOT = (
+    "amh",
+    "ang",
+    "arz",
+    "ast",
+    "csb",
+    "dsb",
+    "hsb",
+    "lvs",
+    "max",
+    "mhr",
+    "slk",
+    "swg",
+    "swh",
+    "wuu",
+    "xho",
+)
 
 
 def render_card(stats: dict) -> str:
     train = stats["train"]["languages"]
     test = stats["tatoeba_v1"]["languages"]
     langs = sorted(set(train) | set(test))
-    cells = [(l, str(train.get(l, "-")), str(test.get(l, "-")))
-             for l in langs]
+    cells = [(l, str(train.get(l, "-")), str(test.get(l, "-"))) for l in langs]
     per_col = -(-len(cells) // 3)
     rows = []
     for i in range(per_col):
@@ -218,20 +237,26 @@ def render_card(stats: dict) -> str:
     removed = stats["train"]["removed"]
     files = stats["files"]
     return CARD.format(
-        train_pairs=stats["train"]["pairs"], bench_pairs=stats["tatoeba_v1"]
-        ["pairs"], flores_rows=stats["flores200_devtest"]["sentences"],
+        train_pairs=stats["train"]["pairs"],
+        bench_pairs=stats["tatoeba_v1"]["pairs"],
+        flores_rows=stats["flores200_devtest"]["sentences"],
         flores_langs=len(stats["flores200_devtest"]["languages"]),
-        sha_train=files["train.tsv.gz"], sha_bench=files["tatoeba_v1.tsv.gz"],
+        sha_train=files["train.tsv.gz"],
+        sha_bench=files["tatoeba_v1.tsv.gz"],
         sha_flores=files["flores200_devtest.tsv.gz"],
         small_langs=sum(n < 1000 for n in test.values()),
-        n_dup=removed.get("duplicate", 0), n_leak=removed.get("leak_total", 0),
+        n_dup=removed.get("duplicate", 0),
+        n_leak=removed.get("leak_total", 0),
         n_near_dup=removed.get("leak_near_duplicate_only", 0),
         n_leak_xx=removed.get("xx_in_tatoeba_v1", 0),
         n_leak_en=removed.get("en_in_tatoeba_v1", 0),
-        train_langs=len(train), zero_shot=", ".join(ZERO_SHOT),
-        zero_in_train=", ".join(f"{l} ({train[l]} pairs)" for l in ZERO_SHOT
-                                if l in train),
-        count_rows="\n".join(rows))
+        train_langs=len(train),
+        zero_shot=", ".join(ZERO_SHOT),
+        zero_in_train=", ".join(
+            f"{l} ({train[l]} pairs)" for l in ZERO_SHOT if l in train
+        ),
+        count_rows="\n".join(rows),
+    )
 
 
 def main(argv=None) -> int:
@@ -252,8 +277,9 @@ def main(argv=None) -> int:
         v1_counts[lang] = len(pairs)
         bench_rows.extend([lang, xx, en] for xx, en in pairs)
     if len(v1_counts) != 112:
-        raise SystemExit(f"expected 112 Tatoeba-v1 languages, "
-                         f"found {len(v1_counts)}")
+        raise SystemExit(
+            f"expected 112 Tatoeba-v1 languages, found {len(v1_counts)}"
+        )
     v1_xx = {leakage_key(r[1]) for r in bench_rows} - {""}
     v1_en = {leakage_key(r[2]) for r in bench_rows} - {""}
     # The earlier, exact keys: only to count what the looser key adds.
@@ -304,25 +330,34 @@ def main(argv=None) -> int:
 
     # Write ---------------------------------------------------------------
     stats["files"] = {
-        "tatoeba_v1.tsv.gz": write_gzip_tsv(out / "tatoeba_v1.tsv.gz",
-                                            bench_rows),
+        "tatoeba_v1.tsv.gz": write_gzip_tsv(
+            out / "tatoeba_v1.tsv.gz", bench_rows
+        ),
         "train.tsv.gz": write_gzip_tsv(out / "train.tsv.gz", train_rows),
         "flores200_devtest.tsv.gz": write_gzip_tsv(
-            out / "flores200_devtest.tsv.gz", flores_rows),
+            out / "flores200_devtest.tsv.gz", flores_rows
+        ),
     }
     stats["tatoeba_v1"] = {"pairs": len(bench_rows), "languages": v1_counts}
-    stats["train"] = {"pairs": len(train_rows),
-                      "removed": dict(sorted(removed.items())),
-                      "languages": dict(sorted(train_counts.items()))}
-    stats["flores200_devtest"] = {"sentences": len(flores_rows) - 1,
-                                  "languages": columns}
+    stats["train"] = {
+        "pairs": len(train_rows),
+        "removed": dict(sorted(removed.items())),
+        "languages": dict(sorted(train_counts.items())),
+    }
+    stats["flores200_devtest"] = {
+        "sentences": len(flores_rows) - 1,
+        "languages": columns,
+    }
     (out / "stats.json").write_text(
-        json.dumps(stats, indent=1, ensure_ascii=False, sort_keys=True)
-        + "\n", encoding="utf-8")
+        json.dumps(stats, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
     (out / "README.md").write_text(render_card(stats), encoding="utf-8")
     print(f"tatoeba-v1: {len(bench_rows)} pairs, {len(v1_counts)} languages")
-    print(f"train: {len(train_rows)} pairs, {len(train_counts)} languages; "
-          f"removed {dict(removed)}")
+    print(
+        f"train: {len(train_rows)} pairs, {len(train_counts)} languages; "
+        f"removed {dict(removed)}"
+    )
     print(f"flores: {len(flores_rows) - 1} sentences x {len(columns)}")
     return 0
 

@@ -35,11 +35,21 @@ _EXPORTS = {
     "load_train_pairs": "data",
 }
 
-__all__ = ["__version__", "DualEncoder", "TrainConfig", "train",
-           "PretrainConfig", "pretrain", "evaluate_all", "evaluate_tatoeba",
-           "mine", "load_tatoeba", "load_train_pairs"]
+__all__ = [
+    "__version__",
+    "DualEncoder",
+    "TrainConfig",
+    "train",
+    "PretrainConfig",
+    "pretrain",
+    "evaluate_all",
+    "evaluate_tatoeba",
+    "mine",
+    "load_tatoeba",
+    "load_train_pairs",
+]
 
-if TYPE_CHECKING:      # for type checkers and IDEs only
+if TYPE_CHECKING:  # for type checkers and IDEs only
     from .data import load_tatoeba, load_train_pairs
     from .evaluate import evaluate_all, evaluate_tatoeba
     from .mining import mine
@@ -52,13 +62,12 @@ def __getattr__(name: str):
     """PEP 562: import the module behind a public name on first use."""
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute "
-                             f"{name!r}")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     loaded = import_module(f".{module}", __name__)
-    if name == module:             # train, pretrain: see _Package
+    if name == module:  # train, pretrain: see _Package
         return globals()[name]
     value = getattr(loaded, name)
-    globals()[name] = value        # later look-ups skip __getattr__
+    globals()[name] = value  # later look-ups skip __getattr__
     return value
 
 
@@ -74,15 +83,17 @@ def __dir__() -> list[str]:
 # its function of the same name.
 class _CallableModule(ModuleType):
     def __call__(self, *args, **kwargs):
-        return getattr(self, self.__name__.rpartition(".")[2])(
-            *args, **kwargs)
+        return getattr(self, self.__name__.rpartition(".")[2])(*args, **kwargs)
 
 
 class _Package(ModuleType):
     def __setattr__(self, name, value):
-        if (name in _EXPORTS and _EXPORTS[name] == name
-                and isinstance(value, ModuleType)
-                and value.__name__ == f"{__name__}.{name}"):
+        if (
+            name in _EXPORTS
+            and _EXPORTS[name] == name
+            and isinstance(value, ModuleType)
+            and value.__name__ == f"{__name__}.{name}"
+        ):
             value.__class__ = _CallableModule
         super().__setattr__(name, value)
 

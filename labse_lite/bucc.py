@@ -46,19 +46,26 @@ class MiningBenchmark:
     gold: set[tuple[int, int]]
 
     def __repr__(self) -> str:
-        return (f"MiningBenchmark({self.src_lang}-eng, {self.split}: "
-                f"{len(self.src)} source x {len(self.tgt)} English "
-                f"sentences, {len(self.gold)} gold pairs)")
+        return (
+            f"MiningBenchmark({self.src_lang}-eng, {self.split}: "
+            f"{len(self.src)} source x {len(self.tgt)} English "
+            f"sentences, {len(self.gold)} gold pairs)"
+        )
 
 
-def build_bucc_benchmark(src_code: str = "deu_Latn", split: str = "test",
-                         n_distractors: int = 2000, seed: int = 0,
-                         tgt_code: str = "eng_Latn") -> MiningBenchmark:
+def build_bucc_benchmark(
+    src_code: str = "deu_Latn",
+    split: str = "test",
+    n_distractors: int = 2000,
+    seed: int = 0,
+    tgt_code: str = "eng_Latn",
+) -> MiningBenchmark:
     """Build the BUCC-style benchmark for ``src_code``–English (see module
     docstring).  ``src_code`` is a FLORES code such as ``"fra_Latn"``."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {sorted(SPLITS)}, "
-                         f"got {split!r}")
+        raise ValueError(
+            f"split must be one of {sorted(SPLITS)}, got {split!r}"
+        )
     if n_distractors < 0:
         raise ValueError(f"n_distractors must be >= 0, got {n_distractors}")
     flores = load_flores([src_code, tgt_code])
@@ -70,22 +77,26 @@ def build_bucc_benchmark(src_code: str = "deu_Latn", split: str = "test",
 
     src_ids = rng.permutation(np.concatenate([parallel, src_only]))
     src = [flores[src_code][i] for i in src_ids]
-    tgt_items = [("flores", int(i)) for i in
-                 np.concatenate([parallel, tgt_only])]
+    tgt_items = [
+        ("flores", int(i)) for i in np.concatenate([parallel, tgt_only])
+    ]
     if n_distractors:
         english = sorted(set(load_tatoeba().en))
-        pick = rng.choice(len(english), size=min(n_distractors,
-                                                 len(english)),
-                          replace=False)
+        pick = rng.choice(
+            len(english), size=min(n_distractors, len(english)), replace=False
+        )
         tgt_items += [("tatoeba", int(j)) for j in pick]
     else:
         english = []
     order = rng.permutation(len(tgt_items))
     tgt_items = [tgt_items[j] for j in order]
-    tgt = [flores[tgt_code][i] if kind == "flores" else english[i]
-           for kind, i in tgt_items]
-    where_tgt = {i: pos for pos, (kind, i) in enumerate(tgt_items)
-                 if kind == "flores"}
+    tgt = [
+        flores[tgt_code][i] if kind == "flores" else english[i]
+        for kind, i in tgt_items
+    ]
+    where_tgt = {
+        i: pos for pos, (kind, i) in enumerate(tgt_items) if kind == "flores"
+    }
     where_src = {int(i): pos for pos, i in enumerate(src_ids)}
     gold = {(where_src[int(i)], where_tgt[int(i)]) for i in parallel}
     return MiningBenchmark(src_code, split, src, tgt, gold)

@@ -17,11 +17,19 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 __all__ = [
-    "DataError", "ParallelCorpus", "normalize_for_overlap", "leakage_key",
+    "DataError",
+    "ParallelCorpus",
+    "normalize_for_overlap",
+    "leakage_key",
     "data_dir",
-    "load_train_pairs", "load_tatoeba", "load_flores", "read_tsv",
-    "select_corpus", "smoothed_probabilities",
-    "english_paraphrases", "load_english_pairs",
+    "load_train_pairs",
+    "load_tatoeba",
+    "load_flores",
+    "read_tsv",
+    "select_corpus",
+    "smoothed_probabilities",
+    "english_paraphrases",
+    "load_english_pairs",
     "load_corpus_file",
 ]
 
@@ -55,8 +63,11 @@ def leakage_key(text: str) -> str:
     only of ignored characters has the empty key, which matches nothing.
     """
     text = unicodedata.normalize("NFKC", text.casefold()).casefold()
-    return "".join(ch for ch in text
-                   if not unicodedata.category(ch).startswith(_LEAKAGE_IGNORED))
+    return "".join(
+        ch
+        for ch in text
+        if not unicodedata.category(ch).startswith(_LEAKAGE_IGNORED)
+    )
 
 
 def data_dir() -> Path:
@@ -86,8 +97,7 @@ def data_dir() -> Path:
     return Path(str(files("labse_lite") / "_data"))
 
 
-def read_tsv(path: str | os.PathLike,
-             n_cols: int | None) -> list[list[str]]:
+def read_tsv(path: str | os.PathLike, n_cols: int | None) -> list[list[str]]:
     """Read a (optionally gzipped) UTF-8 TSV with exactly ``n_cols`` columns
     (``None``: as many as the first row has).
 
@@ -99,7 +109,8 @@ def read_tsv(path: str | os.PathLike,
         raise DataError(
             f"data file not found: {path}. The shipped files live in data/ "
             f"(rebuild with `python data/prepare.py`), or set "
-            f"LABSE_LITE_DATA to another folder.")
+            f"LABSE_LITE_DATA to another folder."
+        )
     opener = gzip.open if path.suffix == ".gz" else open
     rows = []
     with opener(path, "rb") as handle:
@@ -115,8 +126,10 @@ def read_tsv(path: str | os.PathLike,
             if n_cols is None:
                 n_cols = len(parts)
             if len(parts) != n_cols:
-                raise DataError(f"{path}:{line_no}: expected {n_cols} "
-                                f"tab-separated columns, got {len(parts)}")
+                raise DataError(
+                    f"{path}:{line_no}: expected {n_cols} "
+                    f"tab-separated columns, got {len(parts)}"
+                )
             rows.append(parts)
     return rows
 
@@ -147,15 +160,23 @@ class ParallelCorpus:
         if not (len(self.langs) == len(self.xx) == len(self.en)):
             raise DataError(
                 f"mismatched corpus columns: {len(self.langs)} labels, "
-                f"{len(self.xx)} sentences, {len(self.en)} translations")
+                f"{len(self.xx)} sentences, {len(self.en)} translations"
+            )
         # Language labels are short codes; a sentence here means the
         # columns were passed in the wrong order (langs, xx, en).
-        bad = [l for l in set(self.langs) if not isinstance(l, str)
-               or not l or len(l) > 16 or any(c.isspace() for c in l)]
+        bad = [
+            l
+            for l in set(self.langs)
+            if not isinstance(l, str)
+            or not l
+            or len(l) > 16
+            or any(c.isspace() for c in l)
+        ]
         if bad:
             raise DataError(
                 f"{len(bad)} language label(s) are not codes, e.g. "
-                f"{bad[0]!r}: pass the columns as (langs, xx, en)")
+                f"{bad[0]!r}: pass the columns as (langs, xx, en)"
+            )
 
     def __len__(self) -> int:
         return len(self.xx)
@@ -172,17 +193,25 @@ class ParallelCorpus:
     def take(self, rows: Iterable[int]) -> "ParallelCorpus":
         """The pairs at positions ``rows``, in that order."""
         rows = [int(i) for i in rows]
-        return ParallelCorpus([self.langs[i] for i in rows],
-                              [self.xx[i] for i in rows],
-                              [self.en[i] for i in rows])
+        return ParallelCorpus(
+            [self.langs[i] for i in rows],
+            [self.xx[i] for i in rows],
+            [self.en[i] for i in rows],
+        )
 
-    def subset(self, languages: Iterable[str] | None = None,
-               exclude: Iterable[str] = ()) -> "ParallelCorpus":
+    def subset(
+        self,
+        languages: Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> "ParallelCorpus":
         """Keep rows whose label is in ``languages`` and not in ``exclude``."""
         keep = None if languages is None else set(languages)
         drop = set(exclude)
-        idx = [i for i, lang in enumerate(self.langs)
-               if (keep is None or lang in keep) and lang not in drop]
+        idx = [
+            i
+            for i, lang in enumerate(self.langs)
+            if (keep is None or lang in keep) and lang not in drop
+        ]
         return self.take(idx)
 
     def sample(self, n: int, seed: int = 0) -> "ParallelCorpus":
@@ -195,22 +224,28 @@ class ParallelCorpus:
             return self
         import numpy as np
 
-        idx = np.sort(np.random.default_rng(seed).choice(
-            len(self), size=n, replace=False))
+        idx = np.sort(
+            np.random.default_rng(seed).choice(
+                len(self), size=n, replace=False
+            )
+        )
         return self.take(idx)
 
-    def sample_per_language(self, n: int, seed: int = 0
-                            ) -> "ParallelCorpus":
+    def sample_per_language(self, n: int, seed: int = 0) -> "ParallelCorpus":
         """At most ``n`` pairs of every language (all of a language with
         fewer), drawn as :meth:`sample` draws them, languages in sorted
         order: equal data per language, whatever their sizes."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        parts = [self.subset([lang]).sample(n, seed=seed)
-                 for lang in self.languages()]
-        return ParallelCorpus([l for p in parts for l in p.langs],
-                              [x for p in parts for x in p.xx],
-                              [e for p in parts for e in p.en])
+        parts = [
+            self.subset([lang]).sample(n, seed=seed)
+            for lang in self.languages()
+        ]
+        return ParallelCorpus(
+            [l for p in parts for l in p.langs],
+            [x for p in parts for x in p.xx],
+            [e for p in parts for e in p.en],
+        )
 
     def monolingual_texts(self) -> dict[str, list[str]]:
         """Sentences by language with English as one more language
@@ -231,8 +266,9 @@ class ParallelCorpus:
         return out
 
 
-def english_paraphrases(corpus: "ParallelCorpus", label: str = "eng"
-                        ) -> "ParallelCorpus":
+def english_paraphrases(
+    corpus: "ParallelCorpus", label: str = "eng"
+) -> "ParallelCorpus":
     """English-only sentence pairs for zero-shot transfer experiments: two
     *different* English sentences that translate the same non-English
     sentence are paraphrases of each other.
@@ -255,8 +291,9 @@ def english_paraphrases(corpus: "ParallelCorpus", label: str = "eng"
             distinct.setdefault(normalize_for_overlap(en), en)
         texts = list(distinct.values())
         for a, b in zip(texts, texts[1:]):
-            key = tuple(sorted((normalize_for_overlap(a),
-                                normalize_for_overlap(b))))
+            key = tuple(
+                sorted((normalize_for_overlap(a), normalize_for_overlap(b)))
+            )
             if key not in seen:
                 seen.add(key)
                 first.append(a)
@@ -264,12 +301,15 @@ def english_paraphrases(corpus: "ParallelCorpus", label: str = "eng"
     return ParallelCorpus([label] * len(first), first, second)
 
 
-def load_english_pairs(source: str = "local",
-                       hub_id: str = "sentence-transformers/all-nli",
-                       hub_config: str = "pair", hub_split: str = "train",
-                       hub_columns: tuple[str, str] = ("anchor", "positive"),
-                       path: str | os.PathLike | None = None,
-                       limit: int | None = None) -> ParallelCorpus:
+def load_english_pairs(
+    source: str = "local",
+    hub_id: str = "sentence-transformers/all-nli",
+    hub_config: str = "pair",
+    hub_split: str = "train",
+    hub_columns: tuple[str, str] = ("anchor", "positive"),
+    path: str | os.PathLike | None = None,
+    limit: int | None = None,
+) -> ParallelCorpus:
     """English-only sentence pairs for English-only fine-tuning
     (chapter 10), as a corpus whose two columns are both English.
 
@@ -292,22 +332,32 @@ def load_english_pairs(source: str = "local",
             ds = datasets.load_dataset(hub_id, hub_config, split=hub_split)
         missing = [c for c in hub_columns if c not in ds.column_names]
         if missing:
-            raise DataError(f"{path or hub_id} has no column(s) {missing}; "
-                            f"columns are {ds.column_names}")
+            raise DataError(
+                f"{path or hub_id} has no column(s) {missing}; "
+                f"columns are {ds.column_names}"
+            )
         if limit is not None:
             ds = ds.select(range(min(limit, len(ds))))
         first, second = ds[hub_columns[0]], ds[hub_columns[1]]
-        keep = [i for i, (a, b) in enumerate(zip(first, second))
-                if isinstance(a, str) and isinstance(b, str)
-                and a.strip() and b.strip()]
-        corpus = ParallelCorpus(["eng"] * len(keep),
-                                [first[i] for i in keep],
-                                [second[i] for i in keep])
+        keep = [
+            i
+            for i, (a, b) in enumerate(zip(first, second))
+            if isinstance(a, str)
+            and isinstance(b, str)
+            and a.strip()
+            and b.strip()
+        ]
+        corpus = ParallelCorpus(
+            ["eng"] * len(keep),
+            [first[i] for i in keep],
+            [second[i] for i in keep],
+        )
     else:
         raise DataError(f"source must be 'local' or 'hub', not {source!r}")
     if limit is not None and len(corpus) > limit:
-        corpus = ParallelCorpus(corpus.langs[:limit], corpus.xx[:limit],
-                                corpus.en[:limit])
+        corpus = ParallelCorpus(
+            corpus.langs[:limit], corpus.xx[:limit], corpus.en[:limit]
+        )
     if len(corpus) == 0:
         raise DataError(f"no English pairs in {path or source}")
     return corpus
@@ -318,60 +368,80 @@ def _local_dataset(path: Path, split: str):
     of them (parquet, json/jsonl or csv; the first kind found)."""
     import datasets
 
-    kinds = {".parquet": "parquet", ".json": "json", ".jsonl": "json",
-             ".csv": "csv"}
-    files = [path] if path.is_file() else sorted(
-        f for f in path.rglob("*") if f.suffix in kinds
-        and (split in f.name or split in f.parent.name))
+    kinds = {
+        ".parquet": "parquet",
+        ".json": "json",
+        ".jsonl": "json",
+        ".csv": "csv",
+    }
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(
+            f
+            for f in path.rglob("*")
+            if f.suffix in kinds
+            and (split in f.name or split in f.parent.name)
+        )
+    )
     if not files and path.is_dir():
         files = sorted(f for f in path.rglob("*") if f.suffix in kinds)
     if not files:
-        raise DataError(f"no data files (.parquet, .json, .jsonl, .csv) "
-                        f"in {path}")
+        raise DataError(
+            f"no data files (.parquet, .json, .jsonl, .csv) in {path}"
+        )
     kind = kinds[files[0].suffix]
     files = [str(f) for f in files if kinds.get(f.suffix) == kind]
     return datasets.load_dataset(kind, data_files=files, split="train")
 
 
-def _check_languages(requested: Sequence[str] | None,
-                     available: Iterable[str], what: str) -> None:
+def _check_languages(
+    requested: Sequence[str] | None, available: Iterable[str], what: str
+) -> None:
     if requested is None:
         return
     if isinstance(requested, str):
-        raise DataError(f"languages must be a list of codes, not the string "
-                        f"{requested!r} (did you mean [{requested!r}]?)")
+        raise DataError(
+            f"languages must be a list of codes, not the string "
+            f"{requested!r} (did you mean [{requested!r}]?)"
+        )
     unknown = sorted(set(requested) - set(available))
     if unknown:
-        raise DataError(f"unknown language code(s) for {what}: {unknown}. "
-                        f"Known: {' '.join(sorted(set(available)))}")
+        raise DataError(
+            f"unknown language code(s) for {what}: {unknown}. "
+            f"Known: {' '.join(sorted(set(available)))}"
+        )
 
 
-def load_train_pairs(languages: Sequence[str] | None = None,
-                     exclude: Sequence[str] = (),
-                     path: str | os.PathLike | None = None
-                     ) -> ParallelCorpus:
+def load_train_pairs(
+    languages: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    path: str | os.PathLike | None = None,
+) -> ParallelCorpus:
     """Training pairs (Tatoeba challenge, Tatoeba-v1 removed); see data card.
 
     ``languages`` keeps only these labels (all by default); ``exclude`` drops
     labels, e.g. for a zero-shot experiment.
     """
     rows = read_tsv(path or data_dir() / "train.tsv.gz", 4)
-    corpus = ParallelCorpus([r[0] for r in rows], [r[2] for r in rows],
-                            [r[3] for r in rows])
+    corpus = ParallelCorpus(
+        [r[0] for r in rows], [r[2] for r in rows], [r[3] for r in rows]
+    )
     _check_languages(languages, corpus.langs, "the training data")
     if languages is None and not exclude:
         return corpus
     return corpus.subset(languages, exclude)
 
 
-def load_tatoeba(languages: Sequence[str] | None = None,
-                 source: str = "local",
-                 hub_id: str = "mteb/tatoeba-bitext-mining",
-                 hub_config: str = "{lang}-eng",
-                 hub_split: str = "test",
-                 hub_columns: tuple[str, str] = ("sentence1", "sentence2"),
-                 path: str | os.PathLike | None = None,
-                 ) -> ParallelCorpus:
+def load_tatoeba(
+    languages: Sequence[str] | None = None,
+    source: str = "local",
+    hub_id: str = "mteb/tatoeba-bitext-mining",
+    hub_config: str = "{lang}-eng",
+    hub_split: str = "test",
+    hub_columns: tuple[str, str] = ("sentence1", "sentence2"),
+    path: str | os.PathLike | None = None,
+) -> ParallelCorpus:
     """The Tatoeba-v1 benchmark (112 languages, up to 1000 pairs each).
 
     ``source="local"`` reads ``data/tatoeba_v1.tsv.gz``; ``source="hub"``
@@ -381,8 +451,9 @@ def load_tatoeba(languages: Sequence[str] | None = None,
     """
     if source == "local":
         rows = read_tsv(path or data_dir() / "tatoeba_v1.tsv.gz", 3)
-        corpus = ParallelCorpus([r[0] for r in rows], [r[1] for r in rows],
-                                [r[2] for r in rows])
+        corpus = ParallelCorpus(
+            [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+        )
         _check_languages(languages, corpus.langs, "Tatoeba-v1")
         return corpus if languages is None else corpus.subset(languages)
     if source != "hub":
@@ -393,25 +464,29 @@ def load_tatoeba(languages: Sequence[str] | None = None,
         languages = sorted(set(load_tatoeba().langs))
     langs, xx, en = [], [], []
     for lang in languages:
-        ds = datasets.load_dataset(hub_id, hub_config.format(lang=lang),
-                                   split=hub_split)
+        ds = datasets.load_dataset(
+            hub_id, hub_config.format(lang=lang), split=hub_split
+        )
         missing = [c for c in hub_columns if c not in ds.column_names]
         if missing:
-            raise DataError(f"{hub_id} ({lang}) has no column(s) {missing}; "
-                            f"columns are {ds.column_names}")
+            raise DataError(
+                f"{hub_id} ({lang}) has no column(s) {missing}; "
+                f"columns are {ds.column_names}"
+            )
         xx.extend(ds[hub_columns[0]])
         en.extend(ds[hub_columns[1]])
         langs.extend([lang] * len(ds))
     return ParallelCorpus(langs, xx, en)
 
 
-def load_flores(languages: Sequence[str] | None = None,
-                source: str = "local",
-                hub_id: str = "facebook/flores",
-                hub_split: str = "devtest",
-                hub_column: str = "sentence",
-                path: str | os.PathLike | None = None,
-                ) -> dict[str, list[str]]:
+def load_flores(
+    languages: Sequence[str] | None = None,
+    source: str = "local",
+    hub_id: str = "facebook/flores",
+    hub_split: str = "devtest",
+    hub_column: str = "sentence",
+    path: str | os.PathLike | None = None,
+) -> dict[str, list[str]]:
     """FLORES-200 devtest, multi-way parallel: ``{code: sentences}``.
 
     Codes are ``iso639-3_Script`` (``deu_Latn``); line *i* is the same
@@ -419,8 +494,7 @@ def load_flores(languages: Sequence[str] | None = None,
     from ``hub_id``.
     """
     if source == "local":
-        rows = read_tsv(path or data_dir() / "flores200_devtest.tsv.gz",
-                        None)
+        rows = read_tsv(path or data_dir() / "flores200_devtest.tsv.gz", None)
         header, body = rows[0], rows[1:]
         table = {code: [r[j] for r in body] for j, code in enumerate(header)}
         _check_languages(languages, table, "FLORES-200")
@@ -433,8 +507,12 @@ def load_flores(languages: Sequence[str] | None = None,
 
     if languages is None:
         raise DataError("load_flores(source='hub') needs explicit languages")
-    return {code: list(datasets.load_dataset(hub_id, code, split=hub_split)
-                       [hub_column]) for code in languages}
+    return {
+        code: list(
+            datasets.load_dataset(hub_id, code, split=hub_split)[hub_column]
+        )
+        for code in languages
+    }
 
 
 def select_corpus(config, corpus: ParallelCorpus | None) -> ParallelCorpus:

@@ -33,18 +33,29 @@ from torch import nn
 
 from .runtime import cache_root, file_sha256, quiet_truncation
 
-__all__ = ["LEALLA_DEFAULTS", "feature_distillation_loss",
-           "logit_distillation_loss", "multilingual_kd_loss",
-           "non_embedding_parameters",
-           "encode_speed", "FrozenFeatures", "teacher_embeddings"]
+__all__ = [
+    "LEALLA_DEFAULTS",
+    "feature_distillation_loss",
+    "logit_distillation_loss",
+    "multilingual_kd_loss",
+    "non_embedding_parameters",
+    "encode_speed",
+    "FrozenFeatures",
+    "teacher_embeddings",
+]
 
 # The paper's settings for LEALLA-small/base (§4.1).
-LEALLA_DEFAULTS = dict(ams_weight=1.0, feature_weight=1e3, logit_weight=1e-2,
-                       distill_temperature=100.0)
+LEALLA_DEFAULTS = dict(
+    ams_weight=1.0,
+    feature_weight=1e3,
+    logit_weight=1e-2,
+    distill_temperature=100.0,
+)
 
 
-def feature_distillation_loss(student: torch.Tensor, teacher: torch.Tensor,
-                              feature_map: nn.Module) -> torch.Tensor:
+def feature_distillation_loss(
+    student: torch.Tensor, teacher: torch.Tensor, feature_map: nn.Module
+) -> torch.Tensor:
     """Eq. 3: MSE(teacher, W·student), averaged over rows and dimensions.
 
     ``student`` (N, d) and ``teacher`` (N, D) hold the same N sentences
@@ -52,21 +63,27 @@ def feature_distillation_loss(student: torch.Tensor, teacher: torch.Tensor,
     trainable ``nn.Linear(d, D)``.  The teacher is a constant target.
     """
     if student.shape[0] != teacher.shape[0]:
-        raise ValueError(f"student has {student.shape[0]} rows, teacher "
-                         f"{teacher.shape[0]}: they must be the same "
-                         f"sentences")
-    lifted = feature_map(student)                                # (N, D)
+        raise ValueError(
+            f"student has {student.shape[0]} rows, teacher "
+            f"{teacher.shape[0]}: they must be the same "
+            f"sentences"
+        )
+    lifted = feature_map(student)  # (N, D)
     if lifted.shape != teacher.shape:
-        raise ValueError(f"W maps the student to {tuple(lifted.shape)}, the "
-                         f"teacher is {tuple(teacher.shape)}")
+        raise ValueError(
+            f"W maps the student to {tuple(lifted.shape)}, the "
+            f"teacher is {tuple(teacher.shape)}"
+        )
     return F.mse_loss(lifted, teacher.detach())
 
 
-def logit_distillation_loss(student_x: torch.Tensor,
-                            student_y: torch.Tensor,
-                            teacher_x: torch.Tensor,
-                            teacher_y: torch.Tensor,
-                            temperature: float = 100.0) -> torch.Tensor:
+def logit_distillation_loss(
+    student_x: torch.Tensor,
+    student_y: torch.Tensor,
+    teacher_x: torch.Tensor,
+    teacher_y: torch.Tensor,
+    temperature: float = 100.0,
+) -> torch.Tensor:
     """Eq. 4: MSE between the in-batch similarity matrices
     ``student_x · student_yᵀ / T`` and ``teacher_x · teacher_yᵀ / T``.
 
@@ -76,18 +93,24 @@ def logit_distillation_loss(student_x: torch.Tensor,
     """
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    if student_x.shape[0] != teacher_x.shape[0] or \
-            student_y.shape[0] != teacher_y.shape[0]:
-        raise ValueError("student and teacher must score the same queries "
-                         "against the same candidates")
-    student = student_x @ student_y.T / temperature              # (B, C)
+    if (
+        student_x.shape[0] != teacher_x.shape[0]
+        or student_y.shape[0] != teacher_y.shape[0]
+    ):
+        raise ValueError(
+            "student and teacher must score the same queries "
+            "against the same candidates"
+        )
+    student = student_x @ student_y.T / temperature  # (B, C)
     teacher = teacher_x.detach() @ teacher_y.detach().T / temperature
     return F.mse_loss(student, teacher)
 
 
-def multilingual_kd_loss(student_en: torch.Tensor,
-                         student_xx: torch.Tensor,
-                         teacher_en: torch.Tensor) -> torch.Tensor:
+def multilingual_kd_loss(
+    student_en: torch.Tensor,
+    student_xx: torch.Tensor,
+    teacher_en: torch.Tensor,
+) -> torch.Tensor:
     """Reimers & Gurevych (2020): MSE(S(en), T(en)) + MSE(S(xx), T(en)).
 
     The student's embeddings of both sides of each pair regress onto the
@@ -103,14 +126,18 @@ def multilingual_kd_loss(student_en: torch.Tensor,
             f"student (en {tuple(student_en.shape)}, xx "
             f"{tuple(student_xx.shape)}) and teacher "
             f"{tuple(teacher_en.shape)} must have the same shape: give the "
-            f"student a projection to the teacher's dimension")
+            f"student a projection to the teacher's dimension"
+        )
     target = teacher_en.detach()
     return F.mse_loss(student_en, target) + F.mse_loss(student_xx, target)
 
 
 # ---------------------------------------------------------------- measuring
-_EMBEDDING_TABLES = ("word_embeddings", "position_embeddings",
-                     "token_type_embeddings")
+_EMBEDDING_TABLES = (
+    "word_embeddings",
+    "position_embeddings",
+    "token_type_embeddings",
+)
 
 
 def non_embedding_parameters(model) -> int:
@@ -118,12 +145,16 @@ def non_embedding_parameters(model) -> int:
     position, segment): the part whose shape decides the compute per token.
     LEALLA compares encoder shapes by this count, since the vocabulary table
     (501k rows there) dominates the total."""
-    return sum(p.numel() for name, p in model.named_parameters()
-               if not any(t in name for t in _EMBEDDING_TABLES))
+    return sum(
+        p.numel()
+        for name, p in model.named_parameters()
+        if not any(t in name for t in _EMBEDDING_TABLES)
+    )
 
 
-def encode_speed(model, sentences, batch_size: int = 256,
-                 repeats: int = 3) -> float:
+def encode_speed(
+    model, sentences, batch_size: int = 256, repeats: int = 3
+) -> float:
     """Sentences per second of ``model.encode`` on ``sentences``: the median
     of ``repeats`` timed passes after one untimed warm-up pass."""
     import statistics
@@ -133,13 +164,17 @@ def encode_speed(model, sentences, batch_size: int = 256,
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     sentences = list(sentences)
     with quiet_truncation():
-        model.encode(sentences[:batch_size], batch_size=batch_size,
-                     show_progress_bar=False)
+        model.encode(
+            sentences[:batch_size],
+            batch_size=batch_size,
+            show_progress_bar=False,
+        )
         rates = []
         for _ in range(repeats):
             start = time.perf_counter()
-            model.encode(sentences, batch_size=batch_size,
-                         show_progress_bar=False)
+            model.encode(
+                sentences, batch_size=batch_size, show_progress_bar=False
+            )
             rates.append(len(sentences) / (time.perf_counter() - start))
     return statistics.median(rates)
 
@@ -160,29 +195,39 @@ class FrozenFeatures:
     def __init__(self, model):
         import copy
 
-        self.model = copy.copy(model)          # shares the encoder weights
+        self.model = copy.copy(model)  # shares the encoder weights
         self.model.projection, self.model.normalize = None, False
         self._rows: dict[str, int] = {}
         self._blocks: list[torch.Tensor] = []
         self._table: torch.Tensor | None = None
 
-    def raw(self, sentences, batch_size: int = 256,
-            show_progress_bar: bool | None = None) -> torch.Tensor:
+    def raw(
+        self,
+        sentences,
+        batch_size: int = 256,
+        show_progress_bar: bool | None = None,
+    ) -> torch.Tensor:
         """(N, D) pooled, unprojected, unnormalised encoder outputs."""
 
-        missing = list(dict.fromkeys(s for s in sentences
-                                     if s not in self._rows))
+        missing = list(
+            dict.fromkeys(s for s in sentences if s not in self._rows)
+        )
         if missing:
             with quiet_truncation():
-                self._blocks.append(self.model.encode(
-                    missing, batch_size=batch_size,
-                    show_progress_bar=show_progress_bar))
+                self._blocks.append(
+                    self.model.encode(
+                        missing,
+                        batch_size=batch_size,
+                        show_progress_bar=show_progress_bar,
+                    )
+                )
             for s in missing:
                 self._rows[s] = len(self._rows)
             self._table = torch.cat(self._blocks)
             self._blocks = [self._table]
-        return self._table[torch.tensor([self._rows[s] for s in sentences],
-                                        dtype=torch.long)]
+        return self._table[
+            torch.tensor([self._rows[s] for s in sentences], dtype=torch.long)
+        ]
 
     def with_head(self, head: nn.Module | None) -> "_HeadOnFeatures":
         return _HeadOnFeatures(self, head)
@@ -194,12 +239,20 @@ class _HeadOnFeatures:
 
     @property
     def embedding_dim(self) -> int:
-        return (self.head.out_features if self.head is not None
-                else self.features.model.embedding_dim)
+        return (
+            self.head.out_features
+            if self.head is not None
+            else self.features.model.embedding_dim
+        )
 
     @torch.no_grad()
-    def encode(self, sentences, batch_size: int = 256,
-               show_progress_bar: bool | None = None, **_) -> torch.Tensor:
+    def encode(
+        self,
+        sentences,
+        batch_size: int = 256,
+        show_progress_bar: bool | None = None,
+        **_,
+    ) -> torch.Tensor:
         out = self.features.raw(sentences, batch_size, show_progress_bar)
         if self.head is not None:
             out = self.head(out)
@@ -211,21 +264,26 @@ def _model_key(model_dir: Path) -> str:
     if not model_dir.is_dir():
         raise FileNotFoundError(
             f"teacher {str(model_dir)!r} is not a model folder (a hub id "
-            f"needs internet once: it is read through its local snapshot)")
+            f"needs internet once: it is read through its local snapshot)"
+        )
     saved = model_dir.parent / "cache_key.json"
     if saved.is_file():
         return json.loads(saved.read_text())["key"]
     weights = sorted(model_dir.glob("*.safetensors"))
     if not weights:
         raise FileNotFoundError(f"no weights (*.safetensors) in {model_dir}")
-    return hashlib.sha256("".join(file_sha256(w) for w in weights).encode()
-                          ).hexdigest()[:16]
+    return hashlib.sha256(
+        "".join(file_sha256(w) for w in weights).encode()
+    ).hexdigest()[:16]
 
 
-def teacher_embeddings(teacher: str | os.PathLike, sentences: Sequence[str],
-                       batch_size: int = 512, progress: bool = True,
-                       root: str | os.PathLike | None = None
-                       ) -> torch.Tensor:
+def teacher_embeddings(
+    teacher: str | os.PathLike,
+    sentences: Sequence[str],
+    batch_size: int = 512,
+    progress: bool = True,
+    root: str | os.PathLike | None = None,
+) -> torch.Tensor:
     """(N, D) float32 embeddings of ``sentences`` by the saved dual encoder
     ``teacher``, computed once (each distinct sentence once, in batches,
     with a progress bar) and cached under a key of the teacher's weights
@@ -235,17 +293,19 @@ def teacher_embeddings(teacher: str | os.PathLike, sentences: Sequence[str],
     teacher = Path(_st_snapshot(str(teacher)))
     text_key = hashlib.sha256("\n".join(sentences).encode()).hexdigest()[:16]
     folder = Path(root) if root is not None else cache_root()
-    path = folder / "teacher_embeddings" / \
-        f"{_model_key(teacher)}-{text_key}.pt"
+    path = (
+        folder / "teacher_embeddings" / f"{_model_key(teacher)}-{text_key}.pt"
+    )
     if path.is_file():
         return torch.load(path)
     index: dict[str, int] = {}
     rows = [index.setdefault(s, len(index)) for s in sentences]
     model = DualEncoder.from_pretrained(str(teacher)).eval()
-    with quiet_truncation():   # truncated as in training, silently
-        distinct = model.encode(list(index), batch_size=batch_size,
-                                show_progress_bar=progress)    # (U, D)
-    emb = distinct[torch.tensor(rows)].float().contiguous()   # (N, D)
+    with quiet_truncation():  # truncated as in training, silently
+        distinct = model.encode(
+            list(index), batch_size=batch_size, show_progress_bar=progress
+        )  # (U, D)
+    emb = distinct[torch.tensor(rows)].float().contiguous()  # (N, D)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
     torch.save(emb, tmp)

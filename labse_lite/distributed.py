@@ -38,12 +38,20 @@ import torch.distributed as dist
 
 from .losses import additive_margin_softmax_loss
 
-__all__ = ["DistContext", "setup", "cleanup", "barrier", "any_rank",
-           "average_gradients",
-           "mean_over_ranks",
-           "wrap_model",
-           "global_batch_loss", "all_gather_with_grad",
-           "all_gather_without_grad", "check_equal_batch_sizes"]
+__all__ = [
+    "DistContext",
+    "setup",
+    "cleanup",
+    "barrier",
+    "any_rank",
+    "average_gradients",
+    "mean_over_ranks",
+    "wrap_model",
+    "global_batch_loss",
+    "all_gather_with_grad",
+    "all_gather_without_grad",
+    "check_equal_batch_sizes",
+]
 
 
 @dataclass
@@ -53,11 +61,14 @@ class DistContext:
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
     initialized_here: bool = False
-    wait_group: object = None      # long-timeout group for rank-0 work
+    wait_group: object = None  # long-timeout group for rank-0 work
 
 
-def setup(device: str = "auto", timeout_seconds: float = 60.0,
-          wait_timeout_seconds: float = 3600.0) -> DistContext:
+def setup(
+    device: str = "auto",
+    timeout_seconds: float = 60.0,
+    wait_timeout_seconds: float = 3600.0,
+) -> DistContext:
     """Join the process group if launched by ``torchrun`` (``WORLD_SIZE``
     > 1): ``nccl`` on GPUs, ``gloo`` on CPU.
 
@@ -82,20 +93,26 @@ def setup(device: str = "auto", timeout_seconds: float = 60.0,
         try:
             dist.init_process_group(
                 "nccl" if use_cuda else "gloo",
-                timeout=datetime.timedelta(seconds=timeout_seconds))
-        except Exception as err:   # the store is unreachable, etc.
+                timeout=datetime.timedelta(seconds=timeout_seconds),
+            )
+        except Exception as err:  # the store is unreachable, etc.
             raise RuntimeError(
                 f"rank {rank}: could not join the process group at "
                 f"{os.environ.get('MASTER_ADDR')}:"
                 f"{os.environ.get('MASTER_PORT')} within "
-                f"{timeout_seconds:.0f}s: {err}") from err
+                f"{timeout_seconds:.0f}s: {err}"
+            ) from err
         initialized_here = True
     # A CPU (gloo) group with its own, longer timeout for waiting on rank 0.
     wait_group = dist.new_group(
-        backend="gloo", timeout=datetime.timedelta(
-            seconds=max(wait_timeout_seconds, timeout_seconds)))
-    return DistContext(rank, world, local_rank, dev, initialized_here,
-                       wait_group)
+        backend="gloo",
+        timeout=datetime.timedelta(
+            seconds=max(wait_timeout_seconds, timeout_seconds)
+        ),
+    )
+    return DistContext(
+        rank, world, local_rank, dev, initialized_here, wait_group
+    )
 
 
 def cleanup(ctx: DistContext) -> None:
@@ -154,7 +171,7 @@ class _AllGatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, tensor):
-        tensor = tensor.contiguous()     # gloo/nccl need contiguous buffers
+        tensor = tensor.contiguous()  # gloo/nccl need contiguous buffers
         parts = [torch.empty_like(tensor) for _ in range(_world())]
         dist.all_gather(parts, tensor)
         return torch.cat(parts, dim=0)
@@ -165,7 +182,7 @@ class _AllGatherWithGrad(torch.autograd.Function):
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
         rows = grad.shape[0] // _world()
         start = dist.get_rank() * rows
-        return grad[start:start + rows]
+        return grad[start : start + rows]
 
 
 def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
@@ -209,15 +226,22 @@ def check_equal_batch_sizes(batch: int, ctx: DistContext) -> None:
     dist.all_gather(sizes, mine)
     sizes = [int(s.item()) for s in sizes]
     if len(set(sizes)) != 1:
-        raise RuntimeError(f"local batch sizes differ across ranks: {sizes} "
-                           f"(rank {ctx.rank} has {batch}); cross-device "
-                           f"negatives need the same batch on every rank")
+        raise RuntimeError(
+            f"local batch sizes differ across ranks: {sizes} "
+            f"(rank {ctx.rank} has {batch}); cross-device "
+            f"negatives need the same batch on every rank"
+        )
 
 
-def global_batch_loss(x: torch.Tensor, y: torch.Tensor, ctx: DistContext,
-                      gather=all_gather_with_grad, check_sizes: bool = True,
-                      extra_candidates: torch.Tensor | None = None,
-                      **loss_kwargs) -> torch.Tensor:
+def global_batch_loss(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    ctx: DistContext,
+    gather=all_gather_with_grad,
+    check_sizes: bool = True,
+    extra_candidates: torch.Tensor | None = None,
+    **loss_kwargs,
+) -> torch.Tensor:
     """AMS loss of this rank's (B, D) queries against the global batch,
     positives at ``rank × B + i``, both directions (eqs. 2–4, §3.3).
 
@@ -231,15 +255,20 @@ def global_batch_loss(x: torch.Tensor, y: torch.Tensor, ctx: DistContext,
     if ctx.world_size == 1:
         x_all, y_all, offset = x, y, 0
     else:
-        x_all = gather(x)                               # (W·B, D)
-        y_all = gather(y)                               # (W·B, D)
+        x_all = gather(x)  # (W·B, D)
+        y_all = gather(y)  # (W·B, D)
         offset = ctx.rank * x.shape[0]
     if extra_candidates is not None:
         if ctx.world_size > 1:
             if check_sizes:
                 check_equal_batch_sizes(extra_candidates.shape[0], ctx)
-            extra_candidates = gather(extra_candidates)     # (W·E, D)
-        y_all = torch.cat([y_all, extra_candidates])    # (W·B + W·E, D)
+            extra_candidates = gather(extra_candidates)  # (W·E, D)
+        y_all = torch.cat([y_all, extra_candidates])  # (W·B + W·E, D)
     return additive_margin_softmax_loss(
-        x, y, x_candidates=x_all, y_candidates=y_all, offset=offset,
-        **loss_kwargs)
+        x,
+        y,
+        x_candidates=x_all,
+        y_candidates=y_all,
+        offset=offset,
+        **loss_kwargs,
+    )

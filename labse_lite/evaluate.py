@@ -32,12 +32,20 @@ from .data import ParallelCorpus, normalize_for_overlap
 from .languages import GROUPS
 from .runtime import quiet_truncation
 
-__all__ = ["retrieval_accuracy", "evaluate_tatoeba", "large_pool_accuracy",
-           "group_averages", "evaluate_all", "flores_retrieval", "headline"]
+__all__ = [
+    "retrieval_accuracy",
+    "evaluate_tatoeba",
+    "large_pool_accuracy",
+    "group_averages",
+    "evaluate_all",
+    "flores_retrieval",
+    "headline",
+]
 
 
-def _argmax_chunked(queries: torch.Tensor, candidates: torch.Tensor,
-                    chunk: int = 4096) -> torch.Tensor:
+def _argmax_chunked(
+    queries: torch.Tensor, candidates: torch.Tensor, chunk: int = 4096
+) -> torch.Tensor:
     """Index of the best candidate per query, in chunks of queries so that
     memory is O(chunk × candidates).  One score buffer is reused for every
     chunk: allocating a fresh (4096 × 69k) matrix per chunk made the kernel
@@ -46,22 +54,28 @@ def _argmax_chunked(queries: torch.Tensor, candidates: torch.Tensor,
     best = torch.empty(queries.shape[0], dtype=torch.long)
     if queries.shape[0] == 0:
         return best
-    buffer = torch.empty(min(chunk, queries.shape[0]), candidates.shape[0],
-                         dtype=torch.result_type(queries, candidates),
-                         device=queries.device)
+    buffer = torch.empty(
+        min(chunk, queries.shape[0]),
+        candidates.shape[0],
+        dtype=torch.result_type(queries, candidates),
+        device=queries.device,
+    )
     with torch.no_grad():
         for start in range(0, queries.shape[0], chunk):
-            block = queries[start:start + chunk]
-            scores = torch.matmul(block, candidates.T,
-                                  out=buffer[:block.shape[0]])  # (c, C)
-            best[start:start + chunk] = scores.argmax(dim=1).cpu()
+            block = queries[start : start + chunk]
+            scores = torch.matmul(
+                block, candidates.T, out=buffer[: block.shape[0]]
+            )  # (c, C)
+            best[start : start + chunk] = scores.argmax(dim=1).cpu()
     return best
 
 
-def retrieval_accuracy(queries: torch.Tensor, candidates: torch.Tensor,
-                       gold: Sequence[int] | torch.Tensor | None = None,
-                       candidate_keys: Sequence[int] | torch.Tensor
-                       | None = None) -> float:
+def retrieval_accuracy(
+    queries: torch.Tensor,
+    candidates: torch.Tensor,
+    gold: Sequence[int] | torch.Tensor | None = None,
+    candidate_keys: Sequence[int] | torch.Tensor | None = None,
+) -> float:
     """P@1: fraction of queries whose nearest candidate is ``gold[i]``
     (default: candidate i).  With ``candidate_keys`` (one id per candidate,
     equal ids for copies of one sentence) a query is also right when its
@@ -70,8 +84,10 @@ def retrieval_accuracy(queries: torch.Tensor, candidates: torch.Tensor,
         raise ValueError("no queries to evaluate")
     if gold is None:
         if queries.shape[0] != candidates.shape[0]:
-            raise ValueError("without gold indices, queries and candidates "
-                             "must pair up one to one")
+            raise ValueError(
+                "without gold indices, queries and candidates "
+                "must pair up one to one"
+            )
         gold = torch.arange(queries.shape[0])
     gold = torch.as_tensor(gold)
     pred = _argmax_chunked(queries, candidates)
@@ -86,13 +102,18 @@ def retrieval_accuracy(queries: torch.Tensor, candidates: torch.Tensor,
 def _sentence_ids(texts: Sequence[str]) -> torch.Tensor:
     """One id per text, equal for copies (``normalize_for_overlap``)."""
     index: dict[str, int] = {}
-    return torch.tensor([index.setdefault(normalize_for_overlap(t),
-                                          len(index)) for t in texts])
+    return torch.tensor(
+        [index.setdefault(normalize_for_overlap(t), len(index)) for t in texts]
+    )
 
 
-def _embed_benchmark(model, corpus: ParallelCorpus, batch_size: int,
-                     show_progress_bar: bool | None,
-                     pool: ParallelCorpus | None = None):
+def _embed_benchmark(
+    model,
+    corpus: ParallelCorpus,
+    batch_size: int,
+    show_progress_bar: bool | None,
+    pool: ParallelCorpus | None = None,
+):
     """Embed every non-English sentence of ``corpus`` and each distinct
     English sentence of ``pool`` (default: ``corpus``) once; ``en_index[i]``
     is the row of pair i's English sentence among the pool's."""
@@ -105,99 +126,128 @@ def _embed_benchmark(model, corpus: ParallelCorpus, batch_size: int,
             distinct[key] = len(texts)
             texts.append(text)
     try:
-        en_index = torch.tensor([distinct[normalize_for_overlap(e)]
-                                 for e in corpus.en])
+        en_index = torch.tensor(
+            [distinct[normalize_for_overlap(e)] for e in corpus.en]
+        )
     except KeyError as err:
-        raise ValueError(f"English sentence {err} of the queries is not in "
-                         f"the candidate pool") from None
+        raise ValueError(
+            f"English sentence {err} of the queries is not in "
+            f"the candidate pool"
+        ) from None
     # Benchmarks are evaluated as the model sees them: sentences longer
     # than max_length are truncated (as in training), without a warning.
     with quiet_truncation():
-        xx_emb = model.encode(corpus.xx, batch_size=batch_size,
-                              show_progress_bar=show_progress_bar)
-        en_emb = model.encode(texts, batch_size=batch_size,
-                              show_progress_bar=show_progress_bar)
+        xx_emb = model.encode(
+            corpus.xx,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+        )
+        en_emb = model.encode(
+            texts, batch_size=batch_size, show_progress_bar=show_progress_bar
+        )
     return xx_emb, en_emb, en_index
 
 
-def evaluate_tatoeba(model, corpus: ParallelCorpus, batch_size: int = 256,
-                     show_progress_bar: bool | None = None,
-                     _embedded=None) -> dict[str, dict[str, float]]:
+def evaluate_tatoeba(
+    model,
+    corpus: ParallelCorpus,
+    batch_size: int = 256,
+    show_progress_bar: bool | None = None,
+    _embedded=None,
+) -> dict[str, dict[str, float]]:
     """Per-language Tatoeba P@1 in both directions.
 
     Returns ``{lang: {"xx2en": acc, "en2xx": acc, "n": pairs}}`` (accuracy
     in percent, as in the paper's tables).
     """
     xx_emb, en_emb, en_index = _embedded or _embed_benchmark(
-        model, corpus, batch_size, show_progress_bar)
+        model, corpus, batch_size, show_progress_bar
+    )
     langs = np.asarray(corpus.langs)
     xx_ids = _sentence_ids(corpus.xx)
     results = {}
     for lang in sorted(set(corpus.langs)):
         rows = torch.from_numpy(np.flatnonzero(langs == lang))
-        x = xx_emb[rows]                                  # (n, D)
-        e = en_emb[en_index[rows]]                         # (n, D)
+        x = xx_emb[rows]  # (n, D)
+        e = en_emb[en_index[rows]]  # (n, D)
         # A copy of the gold sentence counts as the gold (module docstring).
         results[lang] = {
-            "xx2en": 100 * retrieval_accuracy(
-                x, e, candidate_keys=en_index[rows]),
-            "en2xx": 100 * retrieval_accuracy(
-                e, x, candidate_keys=xx_ids[rows]),
-            "n": int(len(rows))}
+            "xx2en": 100
+            * retrieval_accuracy(x, e, candidate_keys=en_index[rows]),
+            "en2xx": 100
+            * retrieval_accuracy(e, x, candidate_keys=xx_ids[rows]),
+            "n": int(len(rows)),
+        }
     return results
 
 
-def large_pool_accuracy(model, corpus: ParallelCorpus,
-                        languages: Iterable[str] | None = None,
-                        batch_size: int = 256,
-                        show_progress_bar: bool | None = None,
-                        _embedded=None) -> dict[str, float]:
+def large_pool_accuracy(
+    model,
+    corpus: ParallelCorpus,
+    languages: Iterable[str] | None = None,
+    batch_size: int = 256,
+    show_progress_bar: bool | None = None,
+    _embedded=None,
+) -> dict[str, float]:
     """xx→en P@1 (percent) of each language's queries against *all*
     distinct English sentences of ``corpus``; ``{"pool_size": C, lang: acc}``.
     """
     xx_emb, en_emb, en_index = _embedded or _embed_benchmark(
-        model, corpus, batch_size, show_progress_bar)
+        model, corpus, batch_size, show_progress_bar
+    )
     langs = np.asarray(corpus.langs)
-    wanted = sorted(set(languages) if languages is not None
-                    else set(corpus.langs))
+    wanted = sorted(
+        set(languages) if languages is not None else set(corpus.langs)
+    )
     out: dict[str, float] = {"pool_size": int(en_emb.shape[0])}
     for lang in wanted:
         rows = torch.from_numpy(np.flatnonzero(langs == lang))
         if len(rows) == 0:
             raise ValueError(f"no Tatoeba queries for language {lang!r}")
-        out[lang] = 100 * retrieval_accuracy(xx_emb[rows], en_emb,
-                                             en_index[rows])
+        out[lang] = 100 * retrieval_accuracy(
+            xx_emb[rows], en_emb, en_index[rows]
+        )
     return out
 
 
-def group_averages(per_language: Mapping[str, Mapping[str, float] | float],
-                   key: str | None = "xx2en",
-                   trained: Iterable[str] | None = None
-                   ) -> dict[str, float]:
+def group_averages(
+    per_language: Mapping[str, Mapping[str, float] | float],
+    key: str | None = "xx2en",
+    trained: Iterable[str] | None = None,
+) -> dict[str, float]:
     """Averages over the paper's groups (m-USE 14, XTREME 36, all) and, if
     ``trained`` is given, over trained and unseen languages."""
+
     def value(lang):
         v = per_language[lang]
         return v[key] if key is not None else v
 
     langs = [k for k in per_language if k != "pool_size"]
-    groups = {name: [l for l in members if l in per_language]
-              for name, members in GROUPS.items()}
+    groups = {
+        name: [l for l in members if l in per_language]
+        for name, members in GROUPS.items()
+    }
     groups["all"] = langs
     if trained is not None:
         trained = set(trained)
         groups["trained"] = [l for l in langs if l in trained]
         groups["unseen"] = [l for l in langs if l not in trained]
-    return {name: float(np.mean([value(l) for l in members]))
-            for name, members in groups.items() if members}
+    return {
+        name: float(np.mean([value(l) for l in members]))
+        for name, members in groups.items()
+        if members
+    }
 
 
-def evaluate_all(model, corpus: ParallelCorpus,
-                 large_pool_languages: Iterable[str] | None = None,
-                 trained: Iterable[str] | None = None,
-                 batch_size: int = 256,
-                 show_progress_bar: bool | None = None,
-                 pool: ParallelCorpus | None = None) -> dict:
+def evaluate_all(
+    model,
+    corpus: ParallelCorpus,
+    large_pool_languages: Iterable[str] | None = None,
+    trained: Iterable[str] | None = None,
+    batch_size: int = 256,
+    show_progress_bar: bool | None = None,
+    pool: ParallelCorpus | None = None,
+) -> dict:
     """Tatoeba (both directions) and large-pool results with group averages,
     in one JSON-ready dict; the benchmark is embedded once.
 
@@ -205,26 +255,30 @@ def evaluate_all(model, corpus: ParallelCorpus,
     sentences; default: ``corpus``'s), e.g. the whole Tatoeba-v1 English
     side while only a few languages are evaluated.
     """
-    embedded = _embed_benchmark(model, corpus, batch_size, show_progress_bar,
-                                pool)
+    embedded = _embed_benchmark(
+        model, corpus, batch_size, show_progress_bar, pool
+    )
     tatoeba = evaluate_tatoeba(model, corpus, _embedded=embedded)
-    pool = large_pool_accuracy(model, corpus, large_pool_languages,
-                               _embedded=embedded)
+    pool = large_pool_accuracy(
+        model, corpus, large_pool_languages, _embedded=embedded
+    )
     return {
         "tatoeba": tatoeba,
         "tatoeba_avg_xx2en": group_averages(tatoeba, "xx2en", trained),
         "tatoeba_avg_en2xx": group_averages(tatoeba, "en2xx", trained),
         "large_pool": pool,
         "large_pool_avg": group_averages(
-            {k: v for k, v in pool.items() if k != "pool_size"}, None,
-            trained),
+            {k: v for k, v in pool.items() if k != "pool_size"}, None, trained
+        ),
     }
 
 
-def flores_retrieval(model, languages: Sequence[str] | None = None,
-                     batch_size: int = 256,
-                     flores: Mapping[str, Sequence[str]] | None = None
-                     ) -> dict:
+def flores_retrieval(
+    model,
+    languages: Sequence[str] | None = None,
+    batch_size: int = 256,
+    flores: Mapping[str, Sequence[str]] | None = None,
+) -> dict:
     """P@1 of FLORES-200 devtest retrieval, xx→en and en→xx, for every
     shipped language (or ``languages``, FLORES codes such as
     ``deu_Latn``): each of its 1012 sentences against the 1012 English
@@ -247,20 +301,23 @@ def flores_retrieval(model, languages: Sequence[str] | None = None,
 
     def embed(texts):
         with quiet_truncation():
-            return model.encode(list(texts), batch_size=batch_size,
-                                show_progress_bar=False)
+            return model.encode(
+                list(texts), batch_size=batch_size, show_progress_bar=False
+            )
 
     english = embed(table["eng_Latn"])
     result = {}
     for code in codes:
         xx = embed(table[code])
-        result[code] = {"xx2en": 100 * retrieval_accuracy(xx, english),
-                        "en2xx": 100 * retrieval_accuracy(english, xx)}
-    return {"per_language": result,
-            "avg_xx2en": sum(r["xx2en"] for r in result.values())
-            / len(result),
-            "avg_en2xx": sum(r["en2xx"] for r in result.values())
-            / len(result)}
+        result[code] = {
+            "xx2en": 100 * retrieval_accuracy(xx, english),
+            "en2xx": 100 * retrieval_accuracy(english, xx),
+        }
+    return {
+        "per_language": result,
+        "avg_xx2en": sum(r["xx2en"] for r in result.values()) / len(result),
+        "avg_en2xx": sum(r["en2xx"] for r in result.values()) / len(result),
+    }
 
 
 def headline(ev: Mapping[str, Any]) -> dict[str, float]:
@@ -268,9 +325,11 @@ def headline(ev: Mapping[str, Any]) -> dict[str, float]:
     result as flat columns: Tatoeba xx→en over XTREME-36 and over every
     evaluated language, en→xx, and the large pool (XTREME-36 and all)."""
     nan = float("nan")
-    return {"tatoeba_xtreme36": ev["tatoeba_avg_xx2en"].get("xtreme36", nan),
-            "tatoeba_xx2en": ev["tatoeba_avg_xx2en"]["all"],
-            "tatoeba_en2xx": ev["tatoeba_avg_en2xx"]["all"],
-            "large_pool_xtreme36": ev["large_pool_avg"].get("xtreme36", nan),
-            "large_pool_xx2en": ev["large_pool_avg"]["all"],
-            "large_pool_size": ev["large_pool"]["pool_size"]}
+    return {
+        "tatoeba_xtreme36": ev["tatoeba_avg_xx2en"].get("xtreme36", nan),
+        "tatoeba_xx2en": ev["tatoeba_avg_xx2en"]["all"],
+        "tatoeba_en2xx": ev["tatoeba_avg_en2xx"]["all"],
+        "large_pool_xtreme36": ev["large_pool_avg"].get("xtreme36", nan),
+        "large_pool_xx2en": ev["large_pool_avg"]["all"],
+        "large_pool_size": ev["large_pool"]["pool_size"],
+    }

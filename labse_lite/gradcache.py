@@ -34,15 +34,19 @@ class _RandomState:
 
     def __init__(self, device: torch.device):
         self.cpu = torch.get_rng_state()
-        self.cuda = (torch.cuda.get_rng_state(device)
-                     if device.type == "cuda" else None)
+        self.cuda = (
+            torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+        )
         self.device = device
 
     @contextlib.contextmanager
     def replay(self):
         cpu_now = torch.get_rng_state()
-        cuda_now = (torch.cuda.get_rng_state(self.device)
-                    if self.cuda is not None else None)
+        cuda_now = (
+            torch.cuda.get_rng_state(self.device)
+            if self.cuda is not None
+            else None
+        )
         torch.set_rng_state(self.cpu)
         if self.cuda is not None:
             torch.cuda.set_rng_state(self.cuda, self.device)
@@ -55,11 +59,11 @@ class _RandomState:
 
 
 def cached_gradient_step(
-        encode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-        chunks: Sequence[tuple[torch.Tensor, torch.Tensor]],
-        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-        no_sync: Callable[[], contextlib.AbstractContextManager] | None = None,
-        check_loss: Callable[[torch.Tensor], None] | None = None,
+    encode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    chunks: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    no_sync: Callable[[], contextlib.AbstractContextManager] | None = None,
+    check_loss: Callable[[torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Accumulate the full-batch gradient of ``loss_fn`` chunk by chunk.
 
@@ -79,30 +83,34 @@ def cached_gradient_step(
         raise ValueError("cached_gradient_step needs at least one chunk")
     device = chunks[0][0].device
     states, xs, ys = [], [], []
-    with torch.no_grad():                         # pass 1: no graph
+    with torch.no_grad():  # pass 1: no graph
         for input_ids, mask in chunks:
             states.append(_RandomState(device))
-            emb = encode(input_ids, mask)         # (2m, D)
+            emb = encode(input_ids, mask)  # (2m, D)
             m = emb.shape[0] // 2
             xs.append(emb[:m])
             ys.append(emb[m:])
-    x = torch.cat(xs).requires_grad_()            # (N, D)
-    y = torch.cat(ys).requires_grad_()            # (N, D)
+    x = torch.cat(xs).requires_grad_()  # (N, D)
+    y = torch.cat(ys).requires_grad_()  # (N, D)
     loss = loss_fn(x, y)
     if check_loss is not None:
         check_loss(loss)
-    loss.backward()                               # only down to x and y
-    grad_x, grad_y = x.grad, y.grad               # the cache, (N, D) each
+    loss.backward()  # only down to x and y
+    grad_x, grad_y = x.grad, y.grad  # the cache, (N, D) each
     start = 0
     for k, ((input_ids, mask), state) in enumerate(zip(chunks, states)):
         m = input_ids.shape[0] // 2
-        cached = torch.cat([grad_x[start:start + m],
-                            grad_y[start:start + m]])  # (2m, D)
+        cached = torch.cat(
+            [grad_x[start : start + m], grad_y[start : start + m]]
+        )  # (2m, D)
         start += m
         last = k == len(chunks) - 1
-        sync = contextlib.nullcontext() if (no_sync is None or last) \
+        sync = (
+            contextlib.nullcontext()
+            if (no_sync is None or last)
             else no_sync()
-        with sync, state.replay():                # pass 2: with graph
+        )
+        with sync, state.replay():  # pass 2: with graph
             emb = encode(input_ids, mask)
             torch.sum(emb * cached).backward()
     return loss.detach()

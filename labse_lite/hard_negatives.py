@@ -27,8 +27,9 @@ __all__ = ["embed_token_ids", "mine_hard_negatives"]
 
 
 @torch.no_grad()
-def embed_token_ids(model, ids: Sequence[Sequence[int]],
-                    batch_size: int = 512) -> np.ndarray:
+def embed_token_ids(
+    model, ids: Sequence[Sequence[int]], batch_size: int = 512
+) -> np.ndarray:
     """(N, D) float32 embeddings of already tokenised sentences, in order
     (batches of similar length, so little padding)."""
     was_training = model.training
@@ -37,7 +38,7 @@ def embed_token_ids(model, ids: Sequence[Sequence[int]],
     out = np.empty((len(ids), model.embedding_dim), dtype=np.float32)
     device = model.device
     for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         input_ids, mask = model.collate([ids[i] for i in rows])
         emb = model(input_ids.to(device), mask.to(device))
         out[rows] = emb.float().cpu().numpy()
@@ -45,10 +46,15 @@ def embed_token_ids(model, ids: Sequence[Sequence[int]],
     return out
 
 
-def mine_hard_negatives(model, xx_ids: Sequence[Sequence[int]],
-                        en_ids: Sequence[Sequence[int]],
-                        en_keys: np.ndarray, rows: np.ndarray,
-                        count: int, extra: int = 4) -> np.ndarray:
+def mine_hard_negatives(
+    model,
+    xx_ids: Sequence[Sequence[int]],
+    en_ids: Sequence[Sequence[int]],
+    en_keys: np.ndarray,
+    rows: np.ndarray,
+    count: int,
+    extra: int = 4,
+) -> np.ndarray:
     """For each pair in ``rows``, the ``count`` English sentences (rows of
     the corpus) nearest to its non-English side by ``model``, among the
     English sides of ``rows``, skipping any whose text equals the pair's
@@ -66,22 +72,26 @@ def mine_hard_negatives(model, xx_ids: Sequence[Sequence[int]],
     rows = np.unique(np.asarray(rows, dtype=np.int64))
     # One candidate per distinct English text among the rows.
     _, first = np.unique(en_keys[rows], return_index=True)
-    pool = rows[np.sort(first)]                                 # (P,)
+    pool = rows[np.sort(first)]  # (P,)
     if len(pool) < count + 1:
-        raise ValueError(f"{len(pool)} distinct English sentences are too "
-                         f"few to mine {count} hard negatives per pair")
+        raise ValueError(
+            f"{len(pool)} distinct English sentences are too "
+            f"few to mine {count} hard negatives per pair"
+        )
     queries = embed_token_ids(model, [xx_ids[i] for i in rows])
     targets = embed_token_ids(model, [en_ids[i] for i in pool])
     k = min(len(pool), count + extra)
     _, found = knn(queries, targets, k, show_progress_bar=False)  # (R, k)
-    found_rows = pool[found]                                    # (R, k)
-    same_text = en_keys[found_rows] == en_keys[rows][:, None]    # (R, k)
+    found_rows = pool[found]  # (R, k)
+    same_text = en_keys[found_rows] == en_keys[rows][:, None]  # (R, k)
     # Stable sort puts the kept neighbours first, nearest first.
     order = np.argsort(same_text, axis=1, kind="stable")[:, :count]
-    picked = np.take_along_axis(found_rows, order, axis=1)      # (R, count)
+    picked = np.take_along_axis(found_rows, order, axis=1)  # (R, count)
     if np.take_along_axis(same_text, order, axis=1).any():
-        raise RuntimeError("too many duplicates of the translation among "
-                           "the nearest neighbours; raise extra")
+        raise RuntimeError(
+            "too many duplicates of the translation among "
+            "the nearest neighbours; raise extra"
+        )
     negatives = np.full((len(en_keys), count), -1, dtype=np.int64)
     negatives[rows] = picked
     return negatives

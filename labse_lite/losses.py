@@ -29,32 +29,43 @@ def _check(name: str, t: torch.Tensor) -> None:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t)}")
     if t.dim() != 2:
-        raise ValueError(f"{name} must have shape (batch, dim), got "
-                         f"{tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must have shape (batch, dim), got {tuple(t.shape)}"
+        )
 
 
-def ams_one_direction(queries: torch.Tensor, candidates: torch.Tensor,
-                      margin: float, scale: float,
-                      offset: int = 0) -> torch.Tensor:
+def ams_one_direction(
+    queries: torch.Tensor,
+    candidates: torch.Tensor,
+    margin: float,
+    scale: float,
+    offset: int = 0,
+) -> torch.Tensor:
     """-(1/B) Σ_i log softmax_j(s·(q_i·c_j − m·[j = offset+i]))_{offset+i}.
 
     ``queries`` (B, D), ``candidates`` (C, D) with C ≥ B; returns a scalar.
     """
     batch = queries.shape[0]
-    scores = queries @ candidates.T                          # (B, C)
+    scores = queries @ candidates.T  # (B, C)
     labels = torch.arange(batch, device=queries.device) + offset  # (B,)
     # Subtract the margin from the positive score only (eq. 3).
     margin_mask = F.one_hot(labels, candidates.shape[0]).to(scores.dtype)
-    logits = scale * (scores - margin * margin_mask)         # (B, C)
+    logits = scale * (scores - margin * margin_mask)  # (B, C)
     return F.cross_entropy(logits, labels)
 
 
 def additive_margin_softmax_loss(
-        x: torch.Tensor, y: torch.Tensor, margin: float = 0.3,
-        scale: float = 10.0, bidirectional: bool = True, *,
-        x_candidates: torch.Tensor | None = None,
-        y_candidates: torch.Tensor | None = None,
-        offset: int = 0, check_normalized: bool = True) -> torch.Tensor:
+    x: torch.Tensor,
+    y: torch.Tensor,
+    margin: float = 0.3,
+    scale: float = 10.0,
+    bidirectional: bool = True,
+    *,
+    x_candidates: torch.Tensor | None = None,
+    y_candidates: torch.Tensor | None = None,
+    offset: int = 0,
+    check_normalized: bool = True,
+) -> torch.Tensor:
     """Bidirectional additive margin softmax loss (eqs. 2–4).
 
     Args:
@@ -74,8 +85,10 @@ def additive_margin_softmax_loss(
     _check("x", x)
     _check("y", y)
     if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same shape, got "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"x and y must have the same shape, got "
+            f"{tuple(x.shape)} and {tuple(y.shape)}"
+        )
     if not margin >= 0:  # also catches NaN
         raise ValueError(f"margin must be >= 0, got {margin}")
     if not scale > 0:
@@ -85,16 +98,20 @@ def additive_margin_softmax_loss(
     for name, cand in (("y_candidates", y_cand), ("x_candidates", x_cand)):
         _check(name, cand)
         if cand.shape[1] != x.shape[1]:
-            raise ValueError(f"{name} has dim {cand.shape[1]}, queries "
-                             f"have {x.shape[1]}")
+            raise ValueError(
+                f"{name} has dim {cand.shape[1]}, queries have {x.shape[1]}"
+            )
         if not 0 <= offset <= cand.shape[0] - x.shape[0]:
-            raise ValueError(f"offset {offset} + batch {x.shape[0]} does not "
-                             f"fit in {cand.shape[0]} candidates")
+            raise ValueError(
+                f"offset {offset} + batch {x.shape[0]} does not "
+                f"fit in {cand.shape[0]} candidates"
+            )
         if cand.shape[0] < 2:
             raise ValueError(
                 "in-batch negatives need at least 2 candidates; with a "
                 "single pair the softmax is over one score and the loss is "
-                "identically 0 (use batch_size >= 2)")
+                "identically 0 (use batch_size >= 2)"
+            )
     with torch.no_grad():
         for name, t in (("x", x), ("y", y)):
             if not torch.isfinite(t).all():
@@ -105,7 +122,8 @@ def additive_margin_softmax_loss(
                     raise ValueError(
                         f"{name} is not L2-normalised (row norms in "
                         f"[{norms.min():.3g}, {norms.max():.3g}]); apply "
-                        f"torch.nn.functional.normalize first")
+                        f"torch.nn.functional.normalize first"
+                    )
     loss = ams_one_direction(x, y_cand, margin, scale, offset)
     if bidirectional:
         loss = loss + ams_one_direction(y, x_cand, margin, scale, offset)

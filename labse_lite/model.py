@@ -22,8 +22,13 @@ from torch import nn
 from . import st_format
 from .runtime import quiet_hub_progress
 
-__all__ = ["DualEncoder", "MODEL_PRESETS", "bert_config", "load_encoder",
-           "pad_batch"]
+__all__ = [
+    "DualEncoder",
+    "MODEL_PRESETS",
+    "bert_config",
+    "load_encoder",
+    "pad_batch",
+]
 
 POOLINGS = ("cls", "pooler", "mean", "max")
 
@@ -31,43 +36,78 @@ POOLINGS = ("cls", "pooler", "mean", "max")
 # BERT-base; the lealla-* shapes are LEALLA's thin-deep encoders (Mao &
 # Nakagawa, 2023, Table 1); the small ones are what a laptop CPU trains.
 MODEL_PRESETS = {
-    "tiny": dict(num_hidden_layers=2, hidden_size=64,
-                 num_attention_heads=2, intermediate_size=128),
-    "laptop": dict(num_hidden_layers=2, hidden_size=128,
-                   num_attention_heads=2, intermediate_size=512),
-    "labse-base": dict(num_hidden_layers=12, hidden_size=768,
-                       num_attention_heads=12, intermediate_size=3072),
-    "lealla-small": dict(num_hidden_layers=24, hidden_size=128,
-                         num_attention_heads=8, intermediate_size=512),
-    "lealla-base": dict(num_hidden_layers=24, hidden_size=192,
-                        num_attention_heads=12, intermediate_size=768),
-    "lealla-large": dict(num_hidden_layers=24, hidden_size=256,
-                         num_attention_heads=8, intermediate_size=1024),
+    "tiny": dict(
+        num_hidden_layers=2,
+        hidden_size=64,
+        num_attention_heads=2,
+        intermediate_size=128,
+    ),
+    "laptop": dict(
+        num_hidden_layers=2,
+        hidden_size=128,
+        num_attention_heads=2,
+        intermediate_size=512,
+    ),
+    "labse-base": dict(
+        num_hidden_layers=12,
+        hidden_size=768,
+        num_attention_heads=12,
+        intermediate_size=3072,
+    ),
+    "lealla-small": dict(
+        num_hidden_layers=24,
+        hidden_size=128,
+        num_attention_heads=8,
+        intermediate_size=512,
+    ),
+    "lealla-base": dict(
+        num_hidden_layers=24,
+        hidden_size=192,
+        num_attention_heads=12,
+        intermediate_size=768,
+    ),
+    "lealla-large": dict(
+        num_hidden_layers=24,
+        hidden_size=256,
+        num_attention_heads=8,
+        intermediate_size=1024,
+    ),
 }
 
 # Read by labse_lite.distill (a teacher given by hub id).
 _st_snapshot = st_format.hub_snapshot
 
 
-def bert_config(vocab_size: int, preset: str | None = "laptop",
-                max_position_embeddings: int = 512, dropout: float = 0.1,
-                **overrides):
+def bert_config(
+    vocab_size: int,
+    preset: str | None = "laptop",
+    max_position_embeddings: int = 512,
+    dropout: float = 0.1,
+    **overrides,
+):
     """A :class:`transformers.BertConfig` from a named preset + overrides."""
     from transformers import BertConfig
 
     if preset is not None and preset not in MODEL_PRESETS:
-        raise ValueError(f"unknown model preset {preset!r}; choose from "
-                         f"{sorted(MODEL_PRESETS)}")
+        raise ValueError(
+            f"unknown model preset {preset!r}; choose from "
+            f"{sorted(MODEL_PRESETS)}"
+        )
     shape = dict(MODEL_PRESETS.get(preset, {}))
     shape.update({k: v for k, v in overrides.items() if v is not None})
     if shape.get("hidden_size", 768) % shape.get("num_attention_heads", 12):
-        raise ValueError(f"hidden_size {shape['hidden_size']} is not a "
-                         f"multiple of num_attention_heads "
-                         f"{shape['num_attention_heads']}")
-    return BertConfig(vocab_size=vocab_size,
-                      max_position_embeddings=max_position_embeddings,
-                      hidden_dropout_prob=dropout,
-                      attention_probs_dropout_prob=dropout, **shape)
+        raise ValueError(
+            f"hidden_size {shape['hidden_size']} is not a "
+            f"multiple of num_attention_heads "
+            f"{shape['num_attention_heads']}"
+        )
+    return BertConfig(
+        vocab_size=vocab_size,
+        max_position_embeddings=max_position_embeddings,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+        **shape,
+    )
 
 
 class DualEncoder(nn.Module):
@@ -88,32 +128,47 @@ class DualEncoder(nn.Module):
             -2 the second-to-last's... (0 is the embedding layer's output).
     """
 
-    def __init__(self, encoder, tokenizer, pooling: str = "cls",
-                 projection_dim: int | None = None, max_length: int = 64,
-                 normalize: bool = True, hidden_layer: int = -1):
+    def __init__(
+        self,
+        encoder,
+        tokenizer,
+        pooling: str = "cls",
+        projection_dim: int | None = None,
+        max_length: int = 64,
+        normalize: bool = True,
+        hidden_layer: int = -1,
+    ):
         super().__init__()
         if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, "
-                             f"got {pooling!r}")
+            raise ValueError(
+                f"pooling must be one of {POOLINGS}, got {pooling!r}"
+            )
         if pooling == "pooler" and getattr(encoder, "pooler", None) is None:
-            raise ValueError("pooling='pooler' needs an encoder with a "
-                             "pooler layer (BertModel(add_pooling_layer="
-                             "True))")
+            raise ValueError(
+                "pooling='pooler' needs an encoder with a "
+                "pooler layer (BertModel(add_pooling_layer="
+                "True))"
+            )
         if max_length < 3:
             raise ValueError(f"max_length must be >= 3, got {max_length}")
         if projection_dim is not None and projection_dim < 1:
-            raise ValueError(f"projection_dim must be positive, "
-                             f"got {projection_dim}")
+            raise ValueError(
+                f"projection_dim must be positive, got {projection_dim}"
+            )
         layers = getattr(encoder.config, "num_hidden_layers", None)
-        if not isinstance(hidden_layer, int) or (layers is not None and not
-                                                 -layers - 1 <= hidden_layer
-                                                 <= layers):
-            raise ValueError(f"hidden_layer={hidden_layer!r}: an index into "
-                             f"the encoder's {layers} layers + embeddings, "
-                             f"from {-(layers or 0) - 1} to {layers}")
+        if not isinstance(hidden_layer, int) or (
+            layers is not None and not -layers - 1 <= hidden_layer <= layers
+        ):
+            raise ValueError(
+                f"hidden_layer={hidden_layer!r}: an index into "
+                f"the encoder's {layers} layers + embeddings, "
+                f"from {-(layers or 0) - 1} to {layers}"
+            )
         if pooling == "pooler" and hidden_layer != -1:
-            raise ValueError("pooling='pooler' reads the last layer; "
-                             "use cls/mean/max with hidden_layer")
+            raise ValueError(
+                "pooling='pooler' reads the last layer; "
+                "use cls/mean/max with hidden_layer"
+            )
         self.hidden_layer = hidden_layer
         self.encoder = encoder
         self.tokenizer = tokenizer
@@ -121,34 +176,54 @@ class DualEncoder(nn.Module):
         self.max_length = max_length
         self.normalize = normalize
         hidden = encoder.config.hidden_size
-        self.projection = (nn.Linear(hidden, projection_dim)
-                           if projection_dim else None)
+        self.projection = (
+            nn.Linear(hidden, projection_dim) if projection_dim else None
+        )
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def from_config(cls, tokenizer, preset: str | None = "laptop",
-                    pooling: str = "cls", projection_dim: int | None = None,
-                    max_length: int = 64, dropout: float = 0.1,
-                    hidden_layer: int = -1,
-                    **overrides) -> "DualEncoder":
+    def from_config(
+        cls,
+        tokenizer,
+        preset: str | None = "laptop",
+        pooling: str = "cls",
+        projection_dim: int | None = None,
+        max_length: int = 64,
+        dropout: float = 0.1,
+        hidden_layer: int = -1,
+        **overrides,
+    ) -> "DualEncoder":
         """A randomly initialised BERT encoder of a named shape."""
         from transformers import BertModel
 
-        config = bert_config(len(tokenizer), preset,
-                             max_position_embeddings=max(512, max_length),
-                             dropout=dropout, **overrides)
+        config = bert_config(
+            len(tokenizer),
+            preset,
+            max_position_embeddings=max(512, max_length),
+            dropout=dropout,
+            **overrides,
+        )
         config.pad_token_id = tokenizer.pad_token_id
         encoder = BertModel(config, add_pooling_layer=(pooling == "pooler"))
-        return cls(encoder, tokenizer, pooling, projection_dim, max_length,
-                   hidden_layer=hidden_layer)
+        return cls(
+            encoder,
+            tokenizer,
+            pooling,
+            projection_dim,
+            max_length,
+            hidden_layer=hidden_layer,
+        )
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike,
-                        pooling: str | None = None,
-                        projection_dim: int | None = None,
-                        max_length: int | None = None,
-                        hidden_layer: int | None = None,
-                        **hf_kwargs) -> "DualEncoder":
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike,
+        pooling: str | None = None,
+        projection_dim: int | None = None,
+        max_length: int | None = None,
+        hidden_layer: int | None = None,
+        **hf_kwargs,
+    ) -> "DualEncoder":
         """Load a dual encoder saved by :meth:`save_pretrained`, or wrap any
         ``transformers`` encoder by hub name or path (``AutoModel``).
 
@@ -160,13 +235,20 @@ class DualEncoder(nn.Module):
         from transformers import AutoTokenizer
 
         found = st_format.read_model(name_or_path)
-        settings = dict(pooling="cls", projection_dim=None, max_length=64,
-                        normalize=True, hidden_layer=-1)
+        settings = dict(
+            pooling="cls",
+            projection_dim=None,
+            max_length=64,
+            normalize=True,
+            hidden_layer=-1,
+        )
         settings.update(found["settings"])
-        for key, value in (("pooling", pooling),
-                           ("projection_dim", projection_dim),
-                           ("max_length", max_length),
-                           ("hidden_layer", hidden_layer)):
+        for key, value in (
+            ("pooling", pooling),
+            ("projection_dim", projection_dim),
+            ("max_length", max_length),
+            ("hidden_layer", hidden_layer),
+        ):
             if value is not None:
                 settings[key] = value
         if settings["pooling"] != "pooler":
@@ -184,8 +266,9 @@ class DualEncoder(nn.Module):
         st_format.load_heads(model, found)
         return model
 
-    def save_pretrained(self, directory: str | os.PathLike,
-                        card: dict | None = None) -> None:
+    def save_pretrained(
+        self, directory: str | os.PathLike, card: dict | None = None
+    ) -> None:
         """Hugging Face format: encoder (safetensors) + tokenizer + our
         settings (``dual_encoder.json``) + the projection head, if any;
         the sentence-transformers layout beside it (``modules.json``...),
@@ -195,7 +278,7 @@ class DualEncoder(nn.Module):
         summary: see :func:`labse_lite.st_format.model_card`)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        with quiet_hub_progress():            # no bar for one small file
+        with quiet_hub_progress():  # no bar for one small file
             self.encoder.save_pretrained(directory, safe_serialization=True)
         self.tokenizer.save_pretrained(directory)
         st_format.write_model(self, directory, card)
@@ -211,64 +294,84 @@ class DualEncoder(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
-             pooler_output: torch.Tensor | None = None) -> torch.Tensor:
+    def pool(
+        self,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor,
+        pooler_output: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """(B, T, H) hidden states → (B, H) sentence vectors."""
         if self.pooling == "cls":
             return hidden[:, 0]
         if self.pooling == "pooler":
             return pooler_output
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)   # (B, T, 1)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
         if self.pooling == "mean":
             return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         # max: padded positions can never win
-        return hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min
-                                  ).max(dim=1).values
+        return (
+            hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min)
+            .max(dim=1)
+            .values
+        )
 
-    def forward(self, input_ids: torch.Tensor,
-                attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
         """(B, T) token ids → (B, D) sentence embeddings."""
         if self.hidden_layer == -1:
-            out = self.encoder(input_ids=input_ids,
-                               attention_mask=attention_mask)
-            hidden = out.last_hidden_state                        # (B, T, H)
+            out = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask
+            )
+            hidden = out.last_hidden_state  # (B, T, H)
         else:
-            out = self.encoder(input_ids=input_ids,
-                               attention_mask=attention_mask,
-                               output_hidden_states=True)
-            hidden = out.hidden_states[self.hidden_layer]         # (B, T, H)
-        pooled = self.pool(hidden, attention_mask,
-                           getattr(out, "pooler_output", None))   # (B, H)
+            out = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                output_hidden_states=True,
+            )
+            hidden = out.hidden_states[self.hidden_layer]  # (B, T, H)
+        pooled = self.pool(
+            hidden, attention_mask, getattr(out, "pooler_output", None)
+        )  # (B, H)
         if self.projection is not None:
-            pooled = self.projection(pooled)                       # (B, D)
+            pooled = self.projection(pooled)  # (B, D)
         if self.normalize:
             pooled = F.normalize(pooled, p=2, dim=-1)
         return pooled
 
     # ----------------------------------------------------------------- encode
-    def tokenize(self, sentences: Sequence[str],
-                 return_n_truncated: bool = False):
+    def tokenize(
+        self, sentences: Sequence[str], return_n_truncated: bool = False
+    ):
         """Token ids with [CLS]/[SEP], truncated to ``max_length`` (the
         final [SEP] is kept)."""
         _validate_sentences(sentences)
-        enc = self.tokenizer(list(sentences), add_special_tokens=True,
-                             verbose=False)["input_ids"]
+        enc = self.tokenizer(
+            list(sentences), add_special_tokens=True, verbose=False
+        )["input_ids"]
         n_truncated = 0
         for i, ids in enumerate(enc):
             if len(ids) > self.max_length:
-                enc[i] = ids[:self.max_length - 1] + ids[-1:]
+                enc[i] = ids[: self.max_length - 1] + ids[-1:]
                 n_truncated += 1
         return (enc, n_truncated) if return_n_truncated else enc
 
-    def collate(self, ids: Sequence[Sequence[int]]
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def collate(
+        self, ids: Sequence[Sequence[int]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Pad a list of id lists to (B, T) ids and attention mask."""
         return pad_batch(ids, self.tokenizer.pad_token_id or 0)
 
-    def encode(self, sentences: Sequence[str], batch_size: int = 256,
-               show_progress_bar: bool | None = None,
-               device: str | torch.device | None = None,
-               convert_to_numpy: bool = False, precision: str = "fp32"):
+    def encode(
+        self,
+        sentences: Sequence[str],
+        batch_size: int = 256,
+        show_progress_bar: bool | None = None,
+        device: str | torch.device | None = None,
+        convert_to_numpy: bool = False,
+        precision: str = "fp32",
+    ):
         """Embed sentences; returns (N, D) L2-normalised float32 embeddings.
 
         ``precision="bf16"`` runs the encoder under bf16 autocast (weights
@@ -285,17 +388,20 @@ class DualEncoder(nn.Module):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', "
-                             f"got {precision!r}")
+            raise ValueError(
+                f"precision must be 'fp32' or 'bf16', got {precision!r}"
+            )
         ids, n_trunc = _tokenize_cached(self, sentences)
         if n_trunc:
-            warnings.warn(f"{n_trunc} of {len(ids)} sentences are longer "
-                          f"than max_length={self.max_length} tokens and "
-                          f"were truncated", stacklevel=2)
+            warnings.warn(
+                f"{n_trunc} of {len(ids)} sentences are longer "
+                f"than max_length={self.max_length} tokens and "
+                f"were truncated",
+                stacklevel=2,
+            )
         device = torch.device(device) if device else self.device
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out = torch.empty((len(ids), self.embedding_dim),
-                          dtype=torch.float32)
+        out = torch.empty((len(ids), self.embedding_dim), dtype=torch.float32)
         if show_progress_bar is None:
             show_progress_bar = len(ids) > 20 * batch_size
         from tqdm import tqdm
@@ -303,13 +409,22 @@ class DualEncoder(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            with torch.inference_mode(), torch.autocast(
-                    device.type, dtype=torch.bfloat16,
-                    enabled=precision == "bf16"):
+            with (
+                torch.inference_mode(),
+                torch.autocast(
+                    device.type,
+                    dtype=torch.bfloat16,
+                    enabled=precision == "bf16",
+                ),
+            ):
                 starts = range(0, len(order), batch_size)
-                for start in tqdm(starts, disable=not show_progress_bar,
-                                  desc="encode", unit="batch"):
-                    idx = order[start:start + batch_size]
+                for start in tqdm(
+                    starts,
+                    disable=not show_progress_bar,
+                    desc="encode",
+                    unit="batch",
+                ):
+                    idx = order[start : start + batch_size]
                     input_ids, mask = self.collate([ids[i] for i in idx])
                     emb = self(input_ids.to(device), mask.to(device))
                     out[idx] = emb.float().cpu()
@@ -333,9 +448,11 @@ def tokenizer_key(tokenizer) -> str:
     caches of training and of :meth:`DualEncoder.encode`."""
     import hashlib
 
-    spec = (tokenizer.backend_tokenizer.to_str()
-            if hasattr(tokenizer, "backend_tokenizer")
-            else repr(sorted(tokenizer.get_vocab().items())))
+    spec = (
+        tokenizer.backend_tokenizer.to_str()
+        if hasattr(tokenizer, "backend_tokenizer")
+        else repr(sorted(tokenizer.get_vocab().items()))
+    )
     return hashlib.sha256(spec.encode()).hexdigest()
 
 
@@ -345,20 +462,24 @@ def _tokenize_cached(model: "DualEncoder", sentences: Sequence[str]):
     import hashlib
 
     if len(sentences) < _CACHE_MIN_SENTENCES or not all(
-            isinstance(s, str) for s in sentences):
+        isinstance(s, str) for s in sentences
+    ):
         return model.tokenize(sentences, return_n_truncated=True)
-    key = (tokenizer_key(model.tokenizer), model.max_length,
-           hashlib.sha256("\0".join(sentences).encode()).hexdigest())
+    key = (
+        tokenizer_key(model.tokenizer),
+        model.max_length,
+        hashlib.sha256("\0".join(sentences).encode()).hexdigest(),
+    )
     if key not in _ENCODED_IDS:
         if len(_ENCODED_IDS) >= _CACHE_ENTRIES:
             _ENCODED_IDS.pop(next(iter(_ENCODED_IDS)))
-        _ENCODED_IDS[key] = model.tokenize(sentences,
-                                           return_n_truncated=True)
+        _ENCODED_IDS[key] = model.tokenize(sentences, return_n_truncated=True)
     return _ENCODED_IDS[key]
 
 
-def pad_batch(ids: Sequence[Sequence[int]], pad_id: int
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(
+    ids: Sequence[Sequence[int]], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad a list of id lists to (B, T) ids and a 0/1 attention mask.
 
     One flat tensor of every id, scattered into the padded matrix by a
@@ -366,11 +487,13 @@ def pad_batch(ids: Sequence[Sequence[int]], pad_id: int
     cost ~14% of evaluating a small model on Tatoeba)."""
     lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)
     width = int(lengths.max())
-    mask = (torch.arange(width).unsqueeze(0)
-            < lengths.unsqueeze(1)).long()                       # (B, T)
+    mask = (
+        torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)
+    ).long()  # (B, T)
     input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
     input_ids[mask.bool()] = torch.tensor(
-        [t for seq in ids for t in seq], dtype=torch.long)
+        [t for seq in ids for t in seq], dtype=torch.long
+    )
     return input_ids, mask
 
 
@@ -392,8 +515,11 @@ def load_encoder(name_or_path: str, hf_kwargs: dict | None = None):
             except TypeError as err:
                 if "add_pooling_layer" not in str(err):
                     raise
-                hf_kwargs = {k: v for k, v in hf_kwargs.items()
-                             if k != "add_pooling_layer"}
+                hf_kwargs = {
+                    k: v
+                    for k, v in hf_kwargs.items()
+                    if k != "add_pooling_layer"
+                }
                 return AutoModel.from_pretrained(name_or_path, **hf_kwargs)
     finally:
         hf_logging.set_verbosity(level)
@@ -401,11 +527,15 @@ def load_encoder(name_or_path: str, hf_kwargs: dict | None = None):
 
 def _validate_sentences(sentences) -> None:
     if isinstance(sentences, str):
-        raise TypeError("expected a list of sentences, got a single string "
-                        "(wrap it in a list)")
+        raise TypeError(
+            "expected a list of sentences, got a single string "
+            "(wrap it in a list)"
+        )
     for i, s in enumerate(sentences):
         if not isinstance(s, str):
             raise TypeError(f"sentence {i} is {type(s).__name__}, not str")
         if not s.strip():
-            raise ValueError(f"sentence {i} is empty or whitespace only; "
-                             f"remove empty lines before encoding")
+            raise ValueError(
+                f"sentence {i} is empty or whitespace only; "
+                f"remove empty lines before encoding"
+            )

@@ -22,21 +22,32 @@ import torch
 from torch import nn
 
 from . import distributed as dist_utils
-from .distill import (feature_distillation_loss, logit_distillation_loss,
-                      multilingual_kd_loss)
+from .distill import (
+    feature_distillation_loss,
+    logit_distillation_loss,
+    multilingual_kd_loss,
+)
 
-__all__ = ["Batch", "LossTerm", "AMSTerm", "FeatureTerm", "LogitTerm",
-           "KDTerm", "Objective", "build_objective"]
+__all__ = [
+    "Batch",
+    "LossTerm",
+    "AMSTerm",
+    "FeatureTerm",
+    "LogitTerm",
+    "KDTerm",
+    "Objective",
+    "build_objective",
+]
 
 
 @dataclass
 class Batch:
     """What the loss terms see of one step on one rank."""
 
-    x: torch.Tensor                      # (B, d) non-English embeddings
-    y: torch.Tensor                      # (B, d) English embeddings
-    local: np.ndarray                    # (B,) this rank's pair indices
-    rows: np.ndarray                     # (W·B,) the global batch's
+    x: torch.Tensor  # (B, d) non-English embeddings
+    y: torch.Tensor  # (B, d) English embeddings
+    local: np.ndarray  # (B,) this rank's pair indices
+    rows: np.ndarray  # (W·B,) the global batch's
     negatives: torch.Tensor | None = None  # (B·h, d) mined hard negatives
 
 
@@ -50,7 +61,7 @@ class LossTerm(nn.Module):
         super().__init__()
         self.weight = float(weight)
 
-    def forward(self, batch: Batch) -> torch.Tensor:   # pragma: no cover
+    def forward(self, batch: Batch) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -67,9 +78,14 @@ class AMSTerm(LossTerm):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return dist_utils.global_batch_loss(
-            batch.x, batch.y, ctx=self.ctx, margin=self.margin,
-            scale=self.scale, bidirectional=self.bidirectional,
-            extra_candidates=batch.negatives)
+            batch.x,
+            batch.y,
+            ctx=self.ctx,
+            margin=self.margin,
+            scale=self.scale,
+            bidirectional=self.bidirectional,
+            extra_candidates=batch.negatives,
+        )
 
 
 class _TeacherTerm(LossTerm):
@@ -99,9 +115,11 @@ class FeatureTerm(_TeacherTerm):
     def forward(self, batch: Batch) -> torch.Tensor:
         t_x = self.targets(batch.local, batch.x, "xx")
         t_y = self.targets(batch.local, batch.y, "en")
-        return feature_distillation_loss(torch.cat([batch.x, batch.y]),
-                                         torch.cat([t_x, t_y]),
-                                         self.feature_map)
+        return feature_distillation_loss(
+            torch.cat([batch.x, batch.y]),
+            torch.cat([t_x, t_y]),
+            self.feature_map,
+        )
 
 
 class LogitTerm(_TeacherTerm):
@@ -115,10 +133,14 @@ class LogitTerm(_TeacherTerm):
         self.temperature = temperature
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        y_all = dist_utils.all_gather_with_grad(batch.y)        # (W·B, d)
+        y_all = dist_utils.all_gather_with_grad(batch.y)  # (W·B, d)
         return logit_distillation_loss(
-            batch.x, y_all, self.targets(batch.local, batch.x, "xx"),
-            self.targets(batch.rows, batch.y, "en"), self.temperature)
+            batch.x,
+            y_all,
+            self.targets(batch.local, batch.x, "xx"),
+            self.targets(batch.rows, batch.y, "en"),
+            self.temperature,
+        )
 
 
 class KDTerm(_TeacherTerm):
@@ -128,8 +150,9 @@ class KDTerm(_TeacherTerm):
     name = "kd"
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return multilingual_kd_loss(batch.y, batch.x,
-                                    self.targets(batch.local, batch.y))
+        return multilingual_kd_loss(
+            batch.y, batch.x, self.targets(batch.local, batch.y)
+        )
 
 
 class Objective(nn.Module):
@@ -153,30 +176,46 @@ class Objective(nn.Module):
     def log_parts(self) -> dict[str, float]:
         """The unweighted terms of the last step, when there are several
         (one term is the logged loss itself)."""
-        if len(self.terms) == 1 and isinstance(self.terms[0], AMSTerm) \
-                and self.terms[0].weight == 1.0:
+        if (
+            len(self.terms) == 1
+            and isinstance(self.terms[0], AMSTerm)
+            and self.terms[0].weight == 1.0
+        ):
             return {}
         return {f"loss_{k}": float(v.detach()) for k, v in self.parts.items()}
 
 
-def build_objective(config, ctx, student_dim: int,
-                    teacher=(None, None)) -> Objective:
+def build_objective(
+    config, ctx, student_dim: int, teacher=(None, None)
+) -> Objective:
     """The terms a :class:`~labse_lite.train.TrainConfig` asks for:
     α·AMS always (unless α = 0), and with teacher embeddings
     ``(teacher_xx, teacher_en)`` β·feature, γ·logit and δ·KD."""
     t_xx, t_en = teacher
-    terms: list[LossTerm] = [AMSTerm(config.ams_weight, ctx, config.margin,
-                                     config.scale, config.bidirectional)]
+    terms: list[LossTerm] = [
+        AMSTerm(
+            config.ams_weight,
+            ctx,
+            config.margin,
+            config.scale,
+            config.bidirectional,
+        )
+    ]
     if t_en is not None:
         if config.kd_weight > 0 and student_dim != t_en.shape[1]:
             raise ValueError(
                 f"multilingual KD regresses the student onto the teacher's "
                 f"{t_en.shape[1]}-d embeddings, but the student has "
-                f"{student_dim}: set projection_dim={t_en.shape[1]}")
+                f"{student_dim}: set projection_dim={t_en.shape[1]}"
+            )
         if config.feature_weight > 0:
-            terms.append(FeatureTerm(config.feature_weight, t_xx, t_en,
-                                     student_dim))
-        terms.append(LogitTerm(config.logit_weight, t_xx, t_en,
-                               config.distill_temperature))
+            terms.append(
+                FeatureTerm(config.feature_weight, t_xx, t_en, student_dim)
+            )
+        terms.append(
+            LogitTerm(
+                config.logit_weight, t_xx, t_en, config.distill_temperature
+            )
+        )
         terms.append(KDTerm(config.kd_weight, t_xx, t_en))
     return Objective(terms)

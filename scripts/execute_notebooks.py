@@ -22,17 +22,17 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-
 RUN_TIME = re.compile(r"^\*Laptop run time:.*$", re.M)
 
 
 def run_time_line(seconds: float) -> str:
-    shown = (f"{seconds:.0f} s" if seconds < 90
-             else f"{seconds / 60:.1f} min")
-    return (f"*Laptop run time: {shown} on {os.cpu_count()} CPU cores, "
-            f"with the reference models cached (measured by "
-            f"`scripts/execute_notebooks.py` on "
-            f"{datetime.date.today().isoformat()}).*")
+    shown = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+    return (
+        f"*Laptop run time: {shown} on {os.cpu_count()} CPU cores, "
+        f"with the reference models cached (measured by "
+        f"`scripts/execute_notebooks.py` on "
+        f"{datetime.date.today().isoformat()}).*"
+    )
 
 
 def stamp(nb, seconds: float) -> None:
@@ -52,8 +52,9 @@ def merge_outputs(executed, current) -> None:
     done = [c for c in executed.cells if c.cell_type == "code"]
     now = [c for c in current.cells if c.cell_type == "code"]
     if [c.source for c in done] != [c.source for c in now]:
-        raise RuntimeError("a code cell changed while the chapter ran; "
-                           "execute it again")
+        raise RuntimeError(
+            "a code cell changed while the chapter ran; execute it again"
+        )
     for old, new in zip(done, now):
         new.outputs = old.outputs
         new.execution_count = old.execution_count
@@ -63,9 +64,12 @@ def merge_outputs(executed, current) -> None:
 def execute(path: Path, timeout: int = 900) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}
-                   ).execute()
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     seconds = time.perf_counter() - start
     current = nbformat.read(path, as_version=4)
     merge_outputs(nb, current)
@@ -76,9 +80,18 @@ def execute(path: Path, timeout: int = 900) -> float:
 
 def main(argv: list[str]) -> int:
     paths = [Path(p) for p in argv] or sorted(Path("book").glob("*.ipynb"))
-    subprocess.run([sys.executable, "-m", "labse_lite", "reference",
-                    "--encoder", "--quiet"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labse_lite",
+            "reference",
+            "--encoder",
+            "--quiet",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     for path in paths:
         print(f"{path}: {execute(path):.0f} s", flush=True)
     return 0

@@ -28,8 +28,12 @@ def md(text: str):
     return nbformat.v4.new_markdown_cell(text.strip("\n"))
 
 
-def code(text: str, tags: list[str] | None = None,
-         exercise: str | None = None, check: bool = False):
+def code(
+    text: str,
+    tags: list[str] | None = None,
+    exercise: str | None = None,
+    check: bool = False,
+):
     """A code cell.  ``exercise="2.1"`` makes it the answer cell of exercise
     2.1 (tag ``exercise``); with ``check=True`` its check cell (tags
     ``exercise-check`` and ``nbval-ignore-output``)."""
@@ -37,8 +41,11 @@ def code(text: str, tags: list[str] | None = None,
     tags = list(tags or [])
     if exercise:
         cell.metadata["exercise"] = exercise
-        tags += (["exercise-check", "nbval-ignore-output"] if check
-                 else ["exercise"])
+        tags += (
+            ["exercise-check", "nbval-ignore-output"]
+            if check
+            else ["exercise"]
+        )
     if tags:
         cell.metadata["tags"] = tags
     return cell

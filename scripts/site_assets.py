@@ -19,8 +19,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "_mathjax_static" / "mathjax"
-PARTS = ["tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2",
-         "a11y", "ui"]
+PARTS = [
+    "tex-chtml.js",
+    "input/tex/extensions",
+    "output/chtml/fonts/woff-v2",
+    "a11y",
+    "ui",
+]
 
 
 def main() -> int:
@@ -28,12 +33,17 @@ def main() -> int:
     if not (source / "tex-chtml.js").is_file():
         npm = shutil.which("npm")
         if npm is None:
-            print("site_assets: npm is needed to fetch MathJax (pinned in "
-                  "package-lock.json); install Node.js and npm",
-                  file=sys.stderr)
+            print(
+                "site_assets: npm is needed to fetch MathJax (pinned in "
+                "package-lock.json); install Node.js and npm",
+                file=sys.stderr,
+            )
             return 1
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund",
-                        "--loglevel=error"], cwd=ROOT, check=True)
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=ROOT,
+            check=True,
+        )
     shutil.rmtree(TARGET, ignore_errors=True)
     for part in PARTS:
         src, dst = source / part, TARGET / part

@@ -16,17 +16,18 @@ def small_corpus():
     keep = list(range(0, len(full), 20))[:2000]
     from labse_lite.data import ParallelCorpus
 
-    return ParallelCorpus([full.langs[i] for i in keep],
-                          [full.xx[i] for i in keep],
-                          [full.en[i] for i in keep])
+    return ParallelCorpus(
+        [full.langs[i] for i in keep],
+        [full.xx[i] for i in keep],
+        [full.en[i] for i in keep],
+    )
 
 
 @pytest.fixture(scope="session")
 def small_tokenizer(small_corpus):
     from labse_lite.tokenization import train_wordpiece
 
-    return train_wordpiece(small_corpus.monolingual_texts(),
-                           vocab_size=1500)
+    return train_wordpiece(small_corpus.monolingual_texts(), vocab_size=1500)
 
 
 @pytest.fixture
@@ -34,8 +35,9 @@ def tiny_model(small_tokenizer):
     from labse_lite.model import DualEncoder
 
     torch.manual_seed(0)
-    return DualEncoder.from_config(small_tokenizer, "tiny", pooling="mean",
-                                   max_length=24, dropout=0.0)
+    return DualEncoder.from_config(
+        small_tokenizer, "tiny", pooling="mean", max_length=24, dropout=0.0
+    )
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +51,7 @@ def hub_standin(tmp_path_factory):
     import hub_standin as standin
     from filelock import FileLock
 
-    shared = tmp_path_factory.getbasetemp().parent   # shared by workers
+    shared = tmp_path_factory.getbasetemp().parent  # shared by workers
     root = shared / "hub-standin"
     with FileLock(str(shared / "hub-standin.lock")):
         return standin.build(root)

@@ -10,15 +10,19 @@ CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 def test_the_book_has_its_eleven_chapters():
     """The checks below loop over the chapters found: they must be the
     book's 11 (00 to 10), or a moved book/ would pass them vacuously."""
-    assert [p.name[:3] for p in CHAPTERS] == \
-        [f"{i:02d}_" for i in range(11)], [p.name for p in CHAPTERS]
+    assert [p.name[:3] for p in CHAPTERS] == [
+        f"{i:02d}_" for i in range(11)
+    ], [p.name for p in CHAPTERS]
 
 
 def test_every_chapter_has_one_parameters_cell_and_short_lines():
     for path in CHAPTERS:
         nb = json.loads(path.read_text())
-        tagged = [c for c in nb["cells"]
-                  if "parameters" in c.get("metadata", {}).get("tags", [])]
+        tagged = [
+            c
+            for c in nb["cells"]
+            if "parameters" in c.get("metadata", {}).get("tags", [])
+        ]
         assert len(tagged) == 1, path.name
         assert "scale" in "".join(tagged[0]["source"]), path.name
         for cell in nb["cells"]:
@@ -38,23 +42,32 @@ def test_every_chapter_is_a_lesson():
         cells = nb["cells"]
         text = ["".join(c["source"]) for c in cells]
         md = [t for c, t in zip(cells, text) if c["cell_type"] == "markdown"]
-        assert any("After this chapter you will be able to" in t
-                   for t in md[:3]), path.name
+        assert any(
+            "After this chapter you will be able to" in t for t in md[:3]
+        ), path.name
         heads = [h for t in md for h in re.findall(r"^## (.+)$", t, re.M)]
-        ends = [h for h in heads
-                if h in ("Summary", "Exercises", "References")]
-        assert ends == ["Summary", "Exercises", "References"], \
-            (path.name, ends)
+        ends = [
+            h for h in heads if h in ("Summary", "Exercises", "References")
+        ]
+        assert ends == ["Summary", "Exercises", "References"], (
+            path.name,
+            ends,
+        )
         assert heads[-1] == "References", (path.name, heads[-3:])
-        waiting = None          # a figure not yet followed by its note
+        waiting = None  # a figure not yet followed by its note
         for i, (cell, src) in enumerate(zip(cells, text)):
             if cell["cell_type"] == "markdown" and "What to notice" in src:
                 waiting = None
             elif cell["cell_type"] == "code" and any(
-                    "image/png" in o.get("data", {})
-                    for o in cell.get("outputs", [])):
-                assert waiting is None, (path.name, "no note after the "
-                                         f"figure of cell {waiting}")
+                "image/png" in o.get("data", {})
+                for o in cell.get("outputs", [])
+            ):
+                assert waiting is None, (
+                    path.name,
+                    f"no note after the figure of cell {waiting}",
+                )
                 waiting = i
-        assert waiting is None, (path.name, "no note after the figure of "
-                                 f"cell {waiting}")
+        assert waiting is None, (
+            path.name,
+            f"no note after the figure of cell {waiting}",
+        )

@@ -40,8 +40,12 @@ def test_splits_are_disjoint_and_deterministic():
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "labse_lite", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "labse_lite", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_mine_cli_on_embeddings(tmp_path):
@@ -53,12 +57,20 @@ def test_mine_cli_on_embeddings(tmp_path):
     tgt /= np.linalg.norm(tgt, axis=1, keepdims=True)
     np.save(tmp_path / "src.npy", src)
     np.save(tmp_path / "tgt.npy", tgt)
-    run = _run("mine", str(tmp_path / "src.npy"), str(tmp_path / "tgt.npy"),
-               "--output", str(tmp_path / "out.tsv"), "--quiet")
+    run = _run(
+        "mine",
+        str(tmp_path / "src.npy"),
+        str(tmp_path / "tgt.npy"),
+        "--output",
+        str(tmp_path / "out.tsv"),
+        "--quiet",
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["pairs"] == 200
-    rows = [line.split("\t") for line in
-            (tmp_path / "out.tsv").read_text().splitlines()]
+    rows = [
+        line.split("\t")
+        for line in (tmp_path / "out.tsv").read_text().splitlines()
+    ]
     found = {(int(s), int(t)) for _, s, t in rows}
     truth = {(int(p), j) for j, p in enumerate(perm)}
     assert len(found & truth) >= 195
@@ -68,34 +80,57 @@ def test_mine_cli_text_input_and_errors(tmp_path, tiny_model):
     tiny_model.save_pretrained(tmp_path / "model")
     (tmp_path / "a.txt").write_text("Hallo Welt.\nGuten Morgen.\n")
     (tmp_path / "b.txt").write_text("Good morning.\nHello world.\n")
-    run = _run("mine", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"),
-               "--model", str(tmp_path / "model"), "--k", "1",
-               "--output", str(tmp_path / "o.tsv"), "--quiet")
+    run = _run(
+        "mine",
+        str(tmp_path / "a.txt"),
+        str(tmp_path / "b.txt"),
+        "--model",
+        str(tmp_path / "model"),
+        "--k",
+        "1",
+        "--output",
+        str(tmp_path / "o.tsv"),
+        "--quiet",
+    )
     assert run.returncode == 0, run.stderr
     assert len((tmp_path / "o.tsv").read_text().splitlines()) == 2
     (tmp_path / "empty.txt").write_text("eins\n\nzwei\n")
-    run = _run("mine", str(tmp_path / "empty.txt"), str(tmp_path / "b.txt"),
-               "--model", str(tmp_path / "model"))
+    run = _run(
+        "mine",
+        str(tmp_path / "empty.txt"),
+        str(tmp_path / "b.txt"),
+        "--model",
+        str(tmp_path / "model"),
+    )
     assert run.returncode == 2 and "empty.txt:2: empty line" in run.stderr
     run = _run("mine", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"))
     assert run.returncode == 2 and "needs --model" in run.stderr
     (tmp_path / "latin1.txt").write_bytes("ok\nna\xefve\n".encode("latin-1"))
-    run = _run("mine", str(tmp_path / "latin1.txt"), str(tmp_path / "b.txt"),
-               "--model", str(tmp_path / "model"))
-    assert run.returncode == 2 and "latin1.txt:2: not valid UTF-8" \
-        in run.stderr
+    run = _run(
+        "mine",
+        str(tmp_path / "latin1.txt"),
+        str(tmp_path / "b.txt"),
+        "--model",
+        str(tmp_path / "model"),
+    )
+    assert (
+        run.returncode == 2 and "latin1.txt:2: not valid UTF-8" in run.stderr
+    )
 
 
-def test_mine_cli_names_a_missing_model_in_one_line(tmp_path, capsys,
-                                                    monkeypatch):
+def test_mine_cli_names_a_missing_model_in_one_line(
+    tmp_path, capsys, monkeypatch
+):
     """A --model that is no model ends in one line naming the path and what
     is missing, exit code 2, not a Hugging Face traceback."""
     from labse_lite import st_format
     from labse_lite.cli import main
 
     (tmp_path / "a.txt").write_text("Hallo Welt.\n")
-    files = [str(tmp_path / "a.txt")] * 2 + ["--output",
-                                             str(tmp_path / "o.tsv")]
+    files = [str(tmp_path / "a.txt")] * 2 + [
+        "--output",
+        str(tmp_path / "o.tsv"),
+    ]
 
     def error(model: str) -> str:
         assert main(["mine", *files, "--model", model]) == 2
@@ -105,28 +140,32 @@ def test_mine_cli_names_a_missing_model_in_one_line(tmp_path, capsys,
         return err
 
     missing = tmp_path / "nonexistent"
-    assert error(str(missing)).endswith(f"no model at {missing}: "
-                                        f"no such folder")
-    run = tmp_path / "run"          # a training run's folder, not its model
+    assert error(str(missing)).endswith(
+        f"no model at {missing}: no such folder"
+    )
+    run = tmp_path / "run"  # a training run's folder, not its model
     (run / "model").mkdir(parents=True)
     (run / "model" / "config.json").write_text("{}")
     (run / "summary.json").write_text("{}")
     err = error(str(run))
     assert f"{run} holds no model: no config.json, modules.json" in err
     assert f"did you mean {run / 'model'}?" in err
-    err = error(str(run / "model"))     # config.json only
+    err = error(str(run / "model"))  # config.json only
     assert "no tokenizer" in err and "no weights" in err
     assert "is a file" in error(str(tmp_path / "a.txt"))
 
     # A name that could be a hub id goes to the hub; offline, one line too.
     def offline(*args, **kwargs):
-        raise OSError("We couldn't connect to 'https://huggingface.co' to "
-                      "load the files.\nCheck your internet connection.")
+        raise OSError(
+            "We couldn't connect to 'https://huggingface.co' to "
+            "load the files.\nCheck your internet connection."
+        )
 
     monkeypatch.setattr(st_format, "hub_snapshot", lambda name: name)
-    monkeypatch.setattr("transformers.AutoTokenizer.from_pretrained",
-                        offline)
+    monkeypatch.setattr("transformers.AutoTokenizer.from_pretrained", offline)
     monkeypatch.chdir(tmp_path)
     err = error("nobody/no-such-model")
-    assert "no model at nobody/no-such-model: not a local folder, and the " \
-           "Hugging Face hub did not provide it (We couldn't connect" in err
+    assert (
+        "no model at nobody/no-such-model: not a local folder, and the "
+        "Hugging Face hub did not provide it (We couldn't connect" in err
+    )

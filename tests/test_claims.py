@@ -6,9 +6,12 @@ from labse_lite.book.claims import ClaimFailed, Claims
 
 
 def _claims(**settings):
-    return Claims("02", scale=settings.pop("scale", "laptop"),
-                  measured_under=dict(margin=0.3, max_steps=None),
-                  **{"margin": 0.3, "max_steps": None, **settings})
+    return Claims(
+        "02",
+        scale=settings.pop("scale", "laptop"),
+        measured_under=dict(margin=0.3, max_steps=None),
+        **{"margin": 0.3, "max_steps": None, **settings},
+    )
 
 
 def test_a_failing_claim_raises_under_the_preset_naming_it():
@@ -20,23 +23,23 @@ def test_a_failing_claim_raises_under_the_preset_naming_it():
 
 def test_off_preset_a_budget_claim_is_reported_not_raised(capsys):
     claims = _claims(max_steps=150, margin=0.1)
-    assert not claims.preset and claims.changed == dict(max_steps=150,
-                                                        margin=0.1)
+    assert not claims.preset and claims.changed == dict(
+        max_steps=150, margin=0.1
+    )
     assert claims.check(False, "over 20%", measured="12.0%") is None
     out = capsys.readouterr().out
     assert out.startswith("Not reproduced with your settings (chapter 02)")
     assert "max_steps=150" in out and "the preset has" in out
     assert "max_steps=None" in out and "margin=0.3" in out
     assert claims.not_reproduced == ["over 20%"]
-    assert "1 of 2" not in claims.summary()          # one checked, failed
+    assert "1 of 2" not in claims.summary()  # one checked, failed
     assert claims.summary().startswith("0 of 1 claims held")
 
 
 def test_claims_for_any_settings_are_enforced_off_preset():
     claims = _claims(max_steps=150)
     with pytest.raises(ClaimFailed, match="under any settings"):
-        claims.check(False, "by hand equals the package",
-                     needs_preset=False)
+        claims.check(False, "by hand equals the package", needs_preset=False)
 
 
 def test_another_scale_is_not_the_preset(capsys):
@@ -56,8 +59,7 @@ def test_a_passing_check_prints_nothing(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_an_uncheckable_claim_is_reported_off_preset_and_fails_on_it(
-        capsys):
+def test_an_uncheckable_claim_is_reported_off_preset_and_fails_on_it(capsys):
     _claims(max_steps=10).unchecked("beats m = 0", "one seed has no spread")
     out = capsys.readouterr().out
     assert out.startswith("Not checked with your settings (chapter 02)")
@@ -74,12 +76,13 @@ def test_compare_paired_and_unpaired_arithmetic():
     d = [1.0, 0.5, 1.0]
     sd = (sum((x - 2.5 / 3) ** 2 for x in d) / 2) ** 0.5
     assert paired.diff == pytest.approx(2.5 / 3)
-    assert paired.se == pytest.approx(sd / 3 ** 0.5)
-    assert paired.resolved and paired.direction == 1      # z = 5
+    assert paired.se == pytest.approx(sd / 3**0.5)
+    assert paired.resolved and paired.direction == 1  # z = 5
     welch = compare(a, b)
-    assert welch.se == pytest.approx((1.0 / 3 + 1.0833333 / 3) ** 0.5,
-                                     rel=1e-4)
-    assert not welch.resolved and welch.direction == 0    # z = 0.58
+    assert welch.se == pytest.approx(
+        (1.0 / 3 + 1.0833333 / 3) ** 0.5, rel=1e-4
+    )
+    assert not welch.resolved and welch.direction == 0  # z = 0.58
     assert "not resolved at this budget" in str(welch)
     with pytest.raises(ValueError, match="paired"):
         compare([1, 2, 3], [1, 2], paired=True)
@@ -98,8 +101,8 @@ def test_claims_compare_reports_unresolved_and_fails_when_reversed(capsys):
     assert not res.resolved and claims.unresolved == ["a beats b"]
     assert "Not resolved at this budget" in capsys.readouterr().out
     assert "not resolved at this budget: a beats b" in claims.summary()
-    claims.compare([3.0, 3.1, 3.2], [1.0, 1.1, 1.2], "a beats b",
-                   paired=True)
+    claims.compare([3.0, 3.1, 3.2], [1.0, 1.1, 1.2], "a beats b", paired=True)
     with pytest.raises(ClaimFailed, match="a beats b"):
-        claims.compare([1.0, 1.1, 1.2], [3.0, 3.1, 3.2], "a beats b",
-                       paired=True)
+        claims.compare(
+            [1.0, 1.1, 1.2], [3.0, 3.1, 3.2], "a beats b", paired=True
+        )

@@ -29,22 +29,35 @@ BOOK = ROOT / "book"
 # shape, so chapter 06's random-weights arm has mBERT's architecture, as
 # under the real preset.
 OVERRIDES = {
-    "device": "cpu", "batch_size": 16, "languages": ["deu", "fra", "spa"],
+    "device": "cpu",
+    "batch_size": 16,
+    "languages": ["deu", "fra", "spa"],
     "eval_languages": ["deu", "fra", "spa", "rus"],
     "cross_device": {"chunk": 8},
     "mining": {"n_distractors": 200, "speed_sizes": [500]},
     # (4 layers: the stacked pre-training run needs a depth divisible by
     # 4; the random-weights arm keeps the stand-in's 2 x 64)
-    "pretraining": {"pretrain_batch": 16, "model_preset": "tiny",
-                    "num_layers": 4},
-    "zero_shot": {"control_batch": 16,
-                  "control_languages": ["glg", "por", "spa", "afr", "nld",
-                                        "deu"]},
-    "lightweight": {"reduce_steps": 4, "speed_sentences": 300,
-                    "shape_seeds": [0], "paper_gamma_seeds": 1,
-                    "student_pairs": 2000},
-    "distillation": {"languages": ["deu", "fra", "rus"], "bilingual": "deu",
-                     "teacher_eval_languages": ["deu", "rus"]},
+    "pretraining": {
+        "pretrain_batch": 16,
+        "model_preset": "tiny",
+        "num_layers": 4,
+    },
+    "zero_shot": {
+        "control_batch": 16,
+        "control_languages": ["glg", "por", "spa", "afr", "nld", "deu"],
+    },
+    "lightweight": {
+        "reduce_steps": 4,
+        "speed_sentences": 300,
+        "shape_seeds": [0],
+        "paper_gamma_seeds": 1,
+        "student_pairs": 2000,
+    },
+    "distillation": {
+        "languages": ["deu", "fra", "rus"],
+        "bilingual": "deu",
+        "teacher_eval_languages": ["deu", "rus"],
+    },
     "english_only": {"languages": ["deu", "fra"], "english_pairs": 500},
 }
 
@@ -59,8 +72,9 @@ PARAMS = {
     "06_pretraining": dict(budgets=[4, 8], seeds=[0], pretrain_steps=8),
     "07_zero_shot": dict(max_steps=4, seeds=[0], control_steps=4),
     "08_lightweight_models": dict(student_steps=4, seeds=[0], dims=[16]),
-    "09_multilingual_distillation": dict(student_steps=4, seeds=[0],
-                                         pairs_per_language=50),
+    "09_multilingual_distillation": dict(
+        student_steps=4, seeds=[0], pairs_per_language=50
+    ),
     "10_english_only_transfer": dict(finetune_steps=4, seeds=[0]),
 }
 
@@ -78,10 +92,12 @@ def test_preset_overrides_from_the_environment(monkeypatch):
     assert (s["device"], s["batch_size"], s["max_steps"]) == ("cpu", 16, 7)
     assert s["init_model"] == "bert-base-multilingual-cased"
     assert presets.settings("cross_device", "colab")["chunk"] == 8
-    assert "speed_sizes" not in s              # other chapters' settings
+    assert "speed_sizes" not in s  # other chapters' settings
     # the chapter's own parameters win over the environment
-    assert presets.settings("dual_encoder", "colab",
-                            batch_size=32)["batch_size"] == 32
+    assert (
+        presets.settings("dual_encoder", "colab", batch_size=32)["batch_size"]
+        == 32
+    )
     monkeypatch.setenv(presets.OVERRIDES_ENV, '{"mining": {"nope": 1}}')
     with pytest.raises(ValueError, match="nope"):
         presets.settings("mining", "colab")
@@ -90,25 +106,30 @@ def test_preset_overrides_from_the_environment(monkeypatch):
         presets.settings("mining", "colab")
 
 
-def _run_chapter(stem: str, scale: str, out: Path, env: dict,
-                 **extra) -> dict:
+def _run_chapter(stem: str, scale: str, out: Path, env: dict, **extra) -> dict:
     pm = pytest.importorskip("papermill")
     old = dict(os.environ)
     os.environ.update(env)
-    if stem != "00_introduction":   # chapter 00 shows the presets as-is
+    if stem != "00_introduction":  # chapter 00 shows the presets as-is
         os.environ["LABSE_LITE_PRESET_OVERRIDES"] = json.dumps(OVERRIDES)
     try:
-        pm.execute_notebook(str(BOOK / f"{stem}.ipynb"), str(out),
-                            parameters=dict(PARAMS[stem], scale=scale,
-                                            **extra),
-                            cwd=str(BOOK), kernel_name="python3",
-                            progress_bar=False)
+        pm.execute_notebook(
+            str(BOOK / f"{stem}.ipynb"),
+            str(out),
+            parameters=dict(PARAMS[stem], scale=scale, **extra),
+            cwd=str(BOOK),
+            kernel_name="python3",
+            progress_bar=False,
+        )
     finally:
         os.environ.clear()
         os.environ.update(old)
     nb = json.loads(out.read_text())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"
-            and "".join(c["source"]).strip()]
+    code = [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "".join(c["source"]).strip()
+    ]
     unrun = [i for i, c in enumerate(code) if c.get("execution_count") is None]
     assert not unrun, f"code cells not executed: {unrun}"
     return nb
@@ -119,14 +140,21 @@ def _run_chapter(stem: str, scale: str, out: Path, env: dict,
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", sorted(PARAMS), ids=lambda s: s[:2])
 def test_chapter_runs_under_colab(stem, hub_standin, tmp_path):
-    nb = _run_chapter(stem, "colab", tmp_path / f"{stem}.ipynb",
-                      hub_standin)
-    text = "".join("".join(o.get("text", "")) for c in nb["cells"]
-                   if c["cell_type"] == "code" for o in c.get("outputs", []))
+    nb = _run_chapter(stem, "colab", tmp_path / f"{stem}.ipynb", hub_standin)
+    text = "".join(
+        "".join(o.get("text", ""))
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    )
     # A claim off its preset names itself and the scale it ran at.
     for line in text.splitlines():
-        if line.startswith(("Not reproduced with your settings",
-                            "Not checked with your settings")):
+        if line.startswith(
+            (
+                "Not reproduced with your settings",
+                "Not checked with your settings",
+            )
+        ):
             assert "scale='colab'" in line, line
 
 
@@ -134,14 +162,25 @@ def test_chapter_runs_under_colab(stem, hub_standin, tmp_path):
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.distributed
-@pytest.mark.parametrize("stem", ["02_dual_encoder", "04_cross_device"],
-                         ids=lambda s: s[:2])
-def test_chapter_runs_under_multi_gpu_with_two_processes(stem, hub_standin,
-                                                         tmp_path):
-    nb = _run_chapter(stem, "multi_gpu", tmp_path / f"{stem}.ipynb",
-                      hub_standin, nproc_per_node=2)
-    text = "".join("".join(o.get("text", "")) for c in nb["cells"]
-                   if c["cell_type"] == "code" for o in c.get("outputs", []))
+@pytest.mark.parametrize(
+    "stem", ["02_dual_encoder", "04_cross_device"], ids=lambda s: s[:2]
+)
+def test_chapter_runs_under_multi_gpu_with_two_processes(
+    stem, hub_standin, tmp_path
+):
+    nb = _run_chapter(
+        stem,
+        "multi_gpu",
+        tmp_path / f"{stem}.ipynb",
+        hub_standin,
+        nproc_per_node=2,
+    )
+    text = "".join(
+        "".join(o.get("text", ""))
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    )
     if stem == "02_dual_encoder":
         assert "on 2 process(es)" in text
 
@@ -153,14 +192,31 @@ def test_eval_runs_the_released_labse_pipeline(hub_standin, tmp_path):
     env = dict(os.environ, **hub_standin)
     out = tmp_path / "eval.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "labse_lite", "eval", "--model",
-         "sentence-transformers/LaBSE", "--source", "hub", "--languages",
-         "deu", "fra", "--quiet", "--output", str(out)],
-        env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "labse_lite",
+            "eval",
+            "--model",
+            "sentence-transformers/LaBSE",
+            "--source",
+            "hub",
+            "--languages",
+            "deu",
+            "fra",
+            "--quiet",
+            "--output",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.read_text())
     assert set(result["tatoeba"]) == {"deu", "fra"}, result
-    assert result["tatoeba"]["deu"]["n"] == 25           # the stand-in's
+    assert result["tatoeba"]["deu"]["n"] == 25  # the stand-in's
 
     # The pipeline's parts, and the embeddings sentence-transformers itself
     # computes (in a fresh process: huggingface_hub reads HF_HUB_OFFLINE
@@ -186,8 +242,13 @@ gap = np.abs(model.encode(sentences).numpy() - ref.encode(sentences)).max()
 assert gap < 1e-5, gap
 print("same embeddings", gap)
 """
-    proc = subprocess.run([sys.executable, "-c", check], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", check],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "same embeddings" in proc.stdout
 
@@ -199,10 +260,19 @@ def test_gpu_check_script_is_valid_bash_and_needs_cuda(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is here: run scripts/gpu_check.sh itself")
-    env = dict(os.environ, PYTHON=sys.executable,
-               GPU_CHECK_OUT=str(tmp_path / "gpu_check.json"))
-    proc = subprocess.run(["bash", str(script)], env=env, cwd=str(ROOT),
-                          capture_output=True, text=True, timeout=120)
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        GPU_CHECK_OUT=str(tmp_path / "gpu_check.json"),
+    )
+    proc = subprocess.run(
+        ["bash", str(script)],
+        env=env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 3, (proc.stdout, proc.stderr)
     assert "no CUDA device" in proc.stderr
     assert not (tmp_path / "gpu_check.json").exists()
@@ -227,8 +297,18 @@ def test_colab_cell_on_a_local_clone(hub_standin, tmp_path):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     origin = tmp_path / "origin"
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1",
-                    f"file://{ROOT}", str(origin)], check=True)
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            f"file://{ROOT}",
+            str(origin),
+        ],
+        check=True,
+    )
     content = tmp_path / "content"
     content.mkdir()
     site = tmp_path / "site-packages"
@@ -256,15 +336,26 @@ _exists = os.path.exists
 os.path.exists = lambda p: _exists(str(p).replace("/content",
                                                   {str(content)!r}))
 """
-    params = ('scale = "colab"\nmax_steps = 4\nmargin = 0.3\n'
-              'loss_scale = 10.0\nseed = 0\nnproc_per_node = None\n')
+    params = (
+        'scale = "colab"\nmax_steps = 4\nmargin = 0.3\n'
+        "loss_scale = 10.0\nseed = 0\nnproc_per_node = None\n"
+    )
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    setup = next("".join(c["source"]) for c in code
-                 if "presets.settings(" in "".join(c["source"]))
-    train = next("".join(c["source"]) for c in code
-                 if "run_training(" in "".join(c["source"]))
+    setup = next(
+        "".join(c["source"])
+        for c in code
+        if "presets.settings(" in "".join(c["source"])
+    )
+    train = next(
+        "".join(c["source"])
+        for c in code
+        if "run_training(" in "".join(c["source"])
+    )
     script = tmp_path / "colab.py"
-    script.write_text(prelude + cell + f"""
+    script.write_text(
+        prelude
+        + cell
+        + f"""
 sys.path.insert(0, {str(site)!r})
 import labse_lite
 assert labse_lite.__file__.startswith({str(site)!r}), labse_lite.__file__
@@ -273,16 +364,27 @@ print("installed:", labse_lite.__file__)
 os.environ["LABSE_LITE_DATA"] = os.environ["LABSE_LITE_DATA"].replace(
     "/content", {str(content)!r}, 1)
 print("data:", os.environ["LABSE_LITE_DATA"])
-""" + params + setup + "\n" + train + "\n")
+"""
+        + params
+        + setup
+        + "\n"
+        + train
+        + "\n"
+    )
     env = dict(os.environ, **hub_standin)
     env["LABSE_LITE_PRESET_OVERRIDES"] = json.dumps(OVERRIDES)
     env["MPLBACKEND"] = "Agg"
     # No labse-lite on the path: not the repository's, not an editable
     # install's (the venv's site-packages stay, as Colab's preinstalls).
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run([sys.executable, "-I", str(script)], env=env,
-                          cwd=str(content), capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-I", str(script)],
+        env=env,
+        cwd=str(content),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
     assert (content / "labse-lite" / "data" / "train.tsv.gz").is_file()
     assert "installed: " + str(site) in proc.stdout

@@ -18,8 +18,11 @@ def find_leaks(train: D.ParallelCorpus, bench: D.ParallelCorpus):
     or whose English side is any Tatoeba-v1 English sentence."""
     bench_xx = {D.leakage_key(s) for s in bench.xx} - {""}
     bench_en = {D.leakage_key(s) for s in bench.en} - {""}
-    return [i for i, (x, e) in enumerate(zip(train.xx, train.en))
-            if D.leakage_key(x) in bench_xx or D.leakage_key(e) in bench_en]
+    return [
+        i
+        for i, (x, e) in enumerate(zip(train.xx, train.en))
+        if D.leakage_key(x) in bench_xx or D.leakage_key(e) in bench_en
+    ]
 
 
 @pytest.mark.slow
@@ -31,14 +34,17 @@ def test_no_tatoeba_v1_sentence_in_training_data():
 
 def test_leak_check_detects_an_added_benchmark_pair():
     train, bench = D.load_train_pairs(["deu"]), D.load_tatoeba(["deu"])
-    polluted = D.ParallelCorpus(train.langs + ["deu"],
-                                train.xx + [bench.xx[17]],
-                                train.en
-                                + ["An English sentence no test has."])
+    polluted = D.ParallelCorpus(
+        train.langs + ["deu"],
+        train.xx + [bench.xx[17]],
+        train.en + ["An English sentence no test has."],
+    )
     assert find_leaks(polluted, bench) == [len(train)]
-    polluted = D.ParallelCorpus(train.langs + ["fra"],
-                                train.xx + ["Une phrase inédite."],
-                                train.en + [bench.en[3].upper()])
+    polluted = D.ParallelCorpus(
+        train.langs + ["fra"],
+        train.xx + ["Une phrase inédite."],
+        train.en + [bench.en[3].upper()],
+    )
     assert find_leaks(polluted, bench) == [len(train)]
 
 
@@ -46,18 +52,25 @@ def test_leak_check_catches_punctuation_and_width_variants():
     """Variants the earlier NFC + case-fold + whitespace key missed."""
     bench = D.load_tatoeba(["deu"])
     en = next(s for s in bench.en if s.endswith(".") and "'" in s)
-    variants = [en[:-1] + "!", en.replace("'", "\u2019"),   # ! and ’
-                "\u201c" + en + "\u201d", en.replace(" ", "  , ")]
+    variants = [
+        en[:-1] + "!",
+        en.replace("'", "\u2019"),  # ! and ’
+        "\u201c" + en + "\u201d",
+        en.replace(" ", "  , "),
+    ]
     for variant in variants:
         assert D.normalize_for_overlap(variant) not in {
-            D.normalize_for_overlap(s) for s in bench.en}   # old key misses
+            D.normalize_for_overlap(s) for s in bench.en
+        }  # old key misses
         polluted = D.ParallelCorpus(["deu"], ["Ein neuer Satz."], [variant])
         assert find_leaks(polluted, bench) == [0], variant
     xx = bench.xx[5]
-    full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c
-                         for c in xx)
-    polluted = D.ParallelCorpus(["deu"], [full_width + " ?"],
-                                ["A sentence no test has."])
+    full_width = "".join(
+        chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in xx
+    )
+    polluted = D.ParallelCorpus(
+        ["deu"], [full_width + " ?"], ["A sentence no test has."]
+    )
     assert find_leaks(polluted, bench) == [0]
 
 
@@ -81,11 +94,14 @@ def test_training_labels_are_per_row_and_deduplicated():
     train = D.load_train_pairs()
     counts = train.counts()
     # Rows of the macro-language files carry their own labels.
-    assert {"cmn", "yue", "wuu", "lzh", "arz", "max", "nob", "nno"} \
-        <= set(counts)
+    assert {"cmn", "yue", "wuu", "lzh", "arz", "max", "nob", "nno"} <= set(
+        counts
+    )
     assert "zho" not in counts and "msa" not in counts
-    keys = {(l, D.normalize_for_overlap(x), D.normalize_for_overlap(e))
-            for l, x, e in zip(train.langs, train.xx, train.en)}
+    keys = {
+        (l, D.normalize_for_overlap(x), D.normalize_for_overlap(e))
+        for l, x, e in zip(train.langs, train.xx, train.en)
+    }
     assert len(keys) == len(train)
 
 
@@ -94,20 +110,28 @@ def test_stats_and_checksums_match_files():
 
     stats = json.loads((ROOT / "data" / "stats.json").read_text())
     for name, digest in stats["files"].items():
-        assert hashlib.sha256((ROOT / "data" / name).read_bytes()
-                              ).hexdigest() == digest, name
+        assert (
+            hashlib.sha256((ROOT / "data" / name).read_bytes()).hexdigest()
+            == digest
+        ), name
     assert stats["train"]["pairs"] == len(D.load_train_pairs())
 
 
 def test_prepare_script_normaliser_agrees_with_package():
     spec = importlib.util.spec_from_file_location(
-        "prepare", ROOT / "data" / "prepare.py")
+        "prepare", ROOT / "data" / "prepare.py"
+    )
     prepare = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(prepare)
     for s in ["  Tom  is\tHERE. ", "Ça va", "Straße", "e\u0301"]:
         assert prepare.normalize_for_overlap(s) == D.normalize_for_overlap(s)
-    for s in ["Tom isn't here!", "\uff34om\u3000isn\u2019t", "a\u200db",
-              "e\u0301\u00ad", "\u2460 \ufb01"]:
+    for s in [
+        "Tom isn't here!",
+        "\uff34om\u3000isn\u2019t",
+        "a\u200db",
+        "e\u0301\u00ad",
+        "\u2460 \ufb01",
+    ]:
         assert prepare.leakage_key(s) == D.leakage_key(s)
 
 
@@ -163,8 +187,12 @@ def _write_hub_copy(root: Path, configs: dict, split: str) -> Path:
         with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        lines += [f"- config_name: {name}", "  data_files:",
-                  f"  - split: {split}", f"    path: {name}/{split}.jsonl"]
+        lines += [
+            f"- config_name: {name}",
+            "  data_files:",
+            f"  - split: {split}",
+            f"    path: {name}/{split}.jsonl",
+        ]
     lines.append("---")
     (root / "README.md").write_text("\n".join(lines) + "\n")
     return root
@@ -182,9 +210,12 @@ def offline_hub(tmp_path, monkeypatch):
 def test_tatoeba_hub_path_on_a_local_datasets_copy(tmp_path, offline_hub):
     local = D.load_tatoeba(["deu", "jav"])
     by = local.by_language()
-    configs = {f"{lang}-eng": [{"sentence1": x, "sentence2": e}
-                               for x, e in zip(*by[lang])]
-               for lang in ("deu", "jav")}
+    configs = {
+        f"{lang}-eng": [
+            {"sentence1": x, "sentence2": e} for x, e in zip(*by[lang])
+        ]
+        for lang in ("deu", "jav")
+    }
     repo = _write_hub_copy(tmp_path / "tatoeba", configs, "test")
     hub = D.load_tatoeba(["deu", "jav"], source="hub", hub_id=str(repo))
     assert hub.langs == local.langs
@@ -193,11 +224,13 @@ def test_tatoeba_hub_path_on_a_local_datasets_copy(tmp_path, offline_hub):
 
 def test_flores_hub_path_on_a_local_datasets_copy(tmp_path, offline_hub):
     local = D.load_flores(["eng_Latn", "fra_Latn"])
-    configs = {code: [{"sentence": s} for s in sents]
-               for code, sents in local.items()}
+    configs = {
+        code: [{"sentence": s} for s in sents] for code, sents in local.items()
+    }
     repo = _write_hub_copy(tmp_path / "flores", configs, "devtest")
-    hub = D.load_flores(["eng_Latn", "fra_Latn"], source="hub",
-                        hub_id=str(repo))
+    hub = D.load_flores(
+        ["eng_Latn", "fra_Latn"], source="hub", hub_id=str(repo)
+    )
     assert hub == local
     with pytest.raises(D.DataError, match="source"):
         D.load_flores(source="web")
@@ -205,8 +238,11 @@ def test_flores_hub_path_on_a_local_datasets_copy(tmp_path, offline_hub):
 
 def test_corpus_columns_in_the_wrong_order_are_caught():
     with pytest.raises(D.DataError, match="not codes"):
-        D.ParallelCorpus(["Guten Morgen.", "Hallo Welt"], ["Good morning.",
-                         "Hello world"], ["deu", "deu"])
+        D.ParallelCorpus(
+            ["Guten Morgen.", "Hallo Welt"],
+            ["Good morning.", "Hello world"],
+            ["deu", "deu"],
+        )
 
 
 def test_sample_is_uniform_deterministic_and_ordered():
@@ -216,10 +252,12 @@ def test_sample_is_uniform_deterministic_and_ordered():
     a, b = corpus.sample(3000, seed=4), corpus.sample(3000, seed=4)
     assert a.xx == b.xx and len(a) == 3000
     assert a.xx != corpus.sample(3000, seed=5).xx
-    rows = {(l, x, e): i for i, (l, x, e) in
-            enumerate(zip(corpus.langs, corpus.xx, corpus.en))}
+    rows = {
+        (l, x, e): i
+        for i, (l, x, e) in enumerate(zip(corpus.langs, corpus.xx, corpus.en))
+    }
     order = [rows[r] for r in zip(a.langs, a.xx, a.en)]
-    assert order == sorted(order)                 # corpus order kept
+    assert order == sorted(order)  # corpus order kept
     share = a.counts()["deu"] / len(a)
     assert abs(share - corpus.counts()["deu"] / len(corpus)) < 0.03
     assert corpus.sample(len(corpus) + 1) is corpus
@@ -232,7 +270,7 @@ def test_sample_per_language_caps_every_language():
 
     corpus = load_train_pairs(["deu", "fra", "afr"])
     n_afr = corpus.counts()["afr"]
-    cap = n_afr + 100                      # above afr's size, below the rest
+    cap = n_afr + 100  # above afr's size, below the rest
     sample = corpus.sample_per_language(cap, seed=1)
     assert sample.counts() == {"afr": n_afr, "deu": cap, "fra": cap}
     pairs = set(zip(corpus.langs, corpus.xx, corpus.en))
@@ -250,14 +288,29 @@ def test_english_paraphrases_hold_only_english_sentences():
 
     toy = ParallelCorpus(
         ["deu", "deu", "deu", "fra", "fra", "deu"],
-        ["Ich gehe.", "Ich gehe.", "Ich gehe.", "Je pars.", "Je pars.",
-         "Hallo."],
-        ["I'm going.", "I am going.", "I'm leaving.", "I'm leaving.",
-         "I am leaving.", "Hello."])
+        [
+            "Ich gehe.",
+            "Ich gehe.",
+            "Ich gehe.",
+            "Je pars.",
+            "Je pars.",
+            "Hallo.",
+        ],
+        [
+            "I'm going.",
+            "I am going.",
+            "I'm leaving.",
+            "I'm leaving.",
+            "I am leaving.",
+            "Hello.",
+        ],
+    )
     para = english_paraphrases(toy)
     assert list(zip(para.xx, para.en)) == [
-        ("I'm going.", "I am going."), ("I am going.", "I'm leaving."),
-        ("I'm leaving.", "I am leaving.")]
+        ("I'm going.", "I am going."),
+        ("I am going.", "I'm leaving."),
+        ("I'm leaving.", "I am leaving."),
+    ]
     assert set(para.langs) == {"eng"}
     real = D.load_train_pairs(["deu", "fra", "spa", "rus", "jpn"])
     para = english_paraphrases(real)
@@ -266,8 +319,10 @@ def test_english_paraphrases_hold_only_english_sentences():
     assert len(para) > 1000
     assert all(s in english for s in para.xx + para.en)
     assert not foreign & set(para.xx + para.en)
-    assert all(D.normalize_for_overlap(a) != D.normalize_for_overlap(b)
-               for a, b in zip(para.xx, para.en))
+    assert all(
+        D.normalize_for_overlap(a) != D.normalize_for_overlap(b)
+        for a, b in zip(para.xx, para.en)
+    )
 
 
 def test_english_pairs_load_from_a_local_copy_of_the_nli_dataset(tmp_path):
@@ -281,21 +336,27 @@ def test_english_pairs_load_from_a_local_copy_of_the_nli_dataset(tmp_path):
 
     folder = tmp_path / "all-nli" / "pair"
     folder.mkdir(parents=True)
-    rows = pd.DataFrame({"anchor": ["A man plays.", "Kids run.", ""],
-                         "positive": ["Someone plays.", "Children move.",
-                                      "Empty."]})
+    rows = pd.DataFrame(
+        {
+            "anchor": ["A man plays.", "Kids run.", ""],
+            "positive": ["Someone plays.", "Children move.", "Empty."],
+        }
+    )
     rows.to_parquet(folder / "train-00000-of-00001.parquet")
     rows.iloc[:1].to_parquet(folder / "dev-00000-of-00001.parquet")
     pairs = load_english_pairs(path=tmp_path / "all-nli")
-    assert pairs.xx == ["A man plays.", "Kids run."]      # empty row dropped
+    assert pairs.xx == ["A man plays.", "Kids run."]  # empty row dropped
     assert pairs.en == ["Someone plays.", "Children move."]
     assert set(pairs.langs) == {"eng"}
     assert len(load_english_pairs(path=tmp_path / "all-nli", limit=1)) == 1
-    assert len(load_english_pairs(path=tmp_path / "all-nli",
-                                  hub_split="dev")) == 1
+    assert (
+        len(load_english_pairs(path=tmp_path / "all-nli", hub_split="dev"))
+        == 1
+    )
     with pytest.raises(DataError, match="column"):
-        load_english_pairs(path=tmp_path / "all-nli",
-                           hub_columns=("premise", "hypothesis"))
-    local = load_english_pairs()        # paraphrases of the shipped data
+        load_english_pairs(
+            path=tmp_path / "all-nli", hub_columns=("premise", "hypothesis")
+        )
+    local = load_english_pairs()  # paraphrases of the shipped data
     english = set(D.load_train_pairs().en)
     assert set(local.xx) <= english and set(local.en) <= english

@@ -21,7 +21,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-VOCAB = "2000"      # the old trainer gave a new vocabulary in most runs
+VOCAB = "2000"  # the old trainer gave a new vocabulary in most runs
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +33,19 @@ def pairs(tmp_path_factory):
     full = load_train_pairs(["deu", "fra", "spa"])
     keep = list(range(0, len(full), 50))[:600]
     folder = tmp_path_factory.mktemp("pairs")
-    train = write_corpus(ParallelCorpus([full.langs[i] for i in keep],
-                                        [full.xx[i] for i in keep],
-                                        [full.en[i] for i in keep]),
-                         folder / "train.tsv.gz")
+    train = write_corpus(
+        ParallelCorpus(
+            [full.langs[i] for i in keep],
+            [full.xx[i] for i in keep],
+            [full.en[i] for i in keep],
+        ),
+        folder / "train.tsv.gz",
+    )
     tatoeba = load_tatoeba(["deu"])
-    bench = write_corpus(ParallelCorpus(tatoeba.langs[:50], tatoeba.xx[:50],
-                                        tatoeba.en[:50]),
-                         folder / "bench.tsv.gz")
+    bench = write_corpus(
+        ParallelCorpus(tatoeba.langs[:50], tatoeba.xx[:50], tatoeba.en[:50]),
+        folder / "bench.tsv.gz",
+    )
     return train, bench
 
 
@@ -51,10 +56,18 @@ def _twice(argv, out_a, out_b, env_b=None):
     for seed, out, extra in ((1, out_a, {}), (2, out_b, env_b or {})):
         env = dict(os.environ, PYTHONHASHSEED=str(seed), **extra)
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
-        procs.append(subprocess.Popen(
-            [sys.executable, *argv(out)], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            [str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p]
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, *argv(out)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-3000:]
@@ -63,69 +76,125 @@ def _twice(argv, out_a, out_b, env_b=None):
 def _same_files(a: Path, b: Path, patterns):
     """The files matching ``patterns`` under ``a`` and ``b``: the same
     names, byte for byte the same contents."""
-    names = sorted(str(p.relative_to(a)) for pattern in patterns
-                   for p in a.rglob(pattern))
-    assert names == sorted(str(p.relative_to(b)) for pattern in patterns
-                           for p in b.rglob(pattern))
-    different = [n for n in names
-                 if (a / n).read_bytes() != (b / n).read_bytes()]
+    names = sorted(
+        str(p.relative_to(a)) for pattern in patterns for p in a.rglob(pattern)
+    )
+    assert names == sorted(
+        str(p.relative_to(b)) for pattern in patterns for p in b.rglob(pattern)
+    )
+    different = [
+        n for n in names if (a / n).read_bytes() != (b / n).read_bytes()
+    ]
     assert not different, f"differ between two runs: {different}"
     return names
 
 
 def test_train_wordpiece_is_the_same_in_every_process(pairs, tmp_path):
     """Also under the trainer's own thread pool in one of the two."""
-    code = ("import sys\n"
-            "from labse_lite.data import load_corpus_file\n"
-            "from labse_lite.tokenization import train_wordpiece\n"
-            "corpus = load_corpus_file(sys.argv[1])\n"
-            f"tok = train_wordpiece(corpus.monolingual_texts(), "
-            f"vocab_size={VOCAB})\n"
-            "tok.save_pretrained(sys.argv[2])\n")
-    _twice(lambda out: ["-c", code, str(pairs[0]), str(out)],
-           tmp_path / "a", tmp_path / "b",
-           env_b={"TOKENIZERS_PARALLELISM": "true", "RAYON_NUM_THREADS": "2"})
-    assert _same_files(tmp_path / "a", tmp_path / "b",
-                       ["tokenizer.json"]) == ["tokenizer.json"]
+    code = (
+        "import sys\n"
+        "from labse_lite.data import load_corpus_file\n"
+        "from labse_lite.tokenization import train_wordpiece\n"
+        "corpus = load_corpus_file(sys.argv[1])\n"
+        f"tok = train_wordpiece(corpus.monolingual_texts(), "
+        f"vocab_size={VOCAB})\n"
+        "tok.save_pretrained(sys.argv[2])\n"
+    )
+    _twice(
+        lambda out: ["-c", code, str(pairs[0]), str(out)],
+        tmp_path / "a",
+        tmp_path / "b",
+        env_b={"TOKENIZERS_PARALLELISM": "true", "RAYON_NUM_THREADS": "2"},
+    )
+    assert _same_files(tmp_path / "a", tmp_path / "b", ["tokenizer.json"]) == [
+        "tokenizer.json"
+    ]
 
 
 def test_train_twice_gives_the_same_vocabulary_and_weights(pairs, tmp_path):
     def argv(out):
-        return ["-m", "labse_lite", "train", "--pairs-file", str(pairs[0]),
-                "--benchmark-file", str(pairs[1]), "--eval-languages", "deu",
-                "--model-preset", "tiny", "--vocab-size", VOCAB,
-                "--batch-size", "16", "--max-steps", "10",
-                "--checkpoint-every", "0", "--no-final-eval", "--no-resume",
-                "--no-progress", "--threads", "1", "--output-dir", str(out)]
+        return [
+            "-m",
+            "labse_lite",
+            "train",
+            "--pairs-file",
+            str(pairs[0]),
+            "--benchmark-file",
+            str(pairs[1]),
+            "--eval-languages",
+            "deu",
+            "--model-preset",
+            "tiny",
+            "--vocab-size",
+            VOCAB,
+            "--batch-size",
+            "16",
+            "--max-steps",
+            "10",
+            "--checkpoint-every",
+            "0",
+            "--no-final-eval",
+            "--no-resume",
+            "--no-progress",
+            "--threads",
+            "1",
+            "--output-dir",
+            str(out),
+        ]
 
     _twice(argv, tmp_path / "a", tmp_path / "b")
-    names = _same_files(tmp_path / "a", tmp_path / "b",
-                        ["tokenizer.json", "*.safetensors"])
+    names = _same_files(
+        tmp_path / "a", tmp_path / "b", ["tokenizer.json", "*.safetensors"]
+    )
     assert "tokenizer/tokenizer.json" in names
     assert "model/model.safetensors" in names
 
 
-def test_pretrain_twice_gives_the_same_vocabulary_and_weights(pairs,
-                                                               tmp_path):
+def test_pretrain_twice_gives_the_same_vocabulary_and_weights(pairs, tmp_path):
     def argv(out):
-        return ["-m", "labse_lite", "pretrain", "--pairs-file",
-                str(pairs[0]), "--model-preset", "tiny", "--num-layers", "4",
-                "--stage-steps", "2", "2", "2", "--vocab-size", VOCAB,
-                "--batch-size", "8", "--heldout-pairs", "20", "--no-resume",
-                "--no-progress", "--threads", "1", "--output-dir", str(out)]
+        return [
+            "-m",
+            "labse_lite",
+            "pretrain",
+            "--pairs-file",
+            str(pairs[0]),
+            "--model-preset",
+            "tiny",
+            "--num-layers",
+            "4",
+            "--stage-steps",
+            "2",
+            "2",
+            "2",
+            "--vocab-size",
+            VOCAB,
+            "--batch-size",
+            "8",
+            "--heldout-pairs",
+            "20",
+            "--no-resume",
+            "--no-progress",
+            "--threads",
+            "1",
+            "--output-dir",
+            str(out),
+        ]
 
     _twice(argv, tmp_path / "a", tmp_path / "b")
-    names = _same_files(tmp_path / "a", tmp_path / "b",
-                        ["tokenizer.json", "*.safetensors"])
+    names = _same_files(
+        tmp_path / "a", tmp_path / "b", ["tokenizer.json", "*.safetensors"]
+    )
     assert "tokenizer/tokenizer.json" in names
-    assert {"stage_0/model.safetensors",
-            "model/model.safetensors"} <= set(names)
+    assert {"stage_0/model.safetensors", "model/model.safetensors"} <= set(
+        names
+    )
 
 
 # --------------------------------------------------------------- a chapter
 _TIMING = re.compile(
     r"\d+(\.\d+)?\s*(s|ms|min|seconds?|minutes?|steps?/s|it/s|s/it|"
-    r"pairs/s|sentences/s)\b|\d{2}:\d{2}(:\d{2})?|\[\d+:\d+<[^\]]*\]")
+    r"pairs/s|sentences/s)\b|\d{2}:\d{2}(:\d{2})?|\[\d+:\d+<[^\]]*\]"
+)
 
 
 def _outputs(path: Path) -> list[str]:
@@ -138,15 +207,16 @@ def _outputs(path: Path) -> list[str]:
             continue
         for out in cell.get("outputs", []):
             text = "".join(out.get("text", "")) + "".join(
-                "".join(v) for k, v in out.get("data", {}).items()
-                if k.startswith("text/"))
+                "".join(v)
+                for k, v in out.get("data", {}).items()
+                if k.startswith("text/")
+            )
             shown.append(_TIMING.sub("<time>", text))
     return shown
 
 
 @pytest.mark.notebook
-def test_a_training_chapter_executed_twice_gives_identical_outputs(
-        tmp_path):
+def test_a_training_chapter_executed_twice_gives_identical_outputs(tmp_path):
     """Chapter 02 (it trains a vocabulary and a model and evaluates it),
     executed twice at small parameters in fresh kernels on one thread:
     the same outputs, timings masked."""
@@ -155,13 +225,18 @@ def test_a_training_chapter_executed_twice_gives_identical_outputs(
     runs = []
     for k in range(2):
         out = tmp_path / f"run{k}.ipynb"
-        pm.execute_notebook(str(book / "02_dual_encoder.ipynb"), str(out),
-                            parameters=dict(max_steps=60, seed=5),
-                            cwd=str(book), kernel_name="python3",
-                            progress_bar=False)
+        pm.execute_notebook(
+            str(book / "02_dual_encoder.ipynb"),
+            str(out),
+            parameters=dict(max_steps=60, seed=5),
+            cwd=str(book),
+            kernel_name="python3",
+            progress_bar=False,
+        )
         runs.append(_outputs(out))
-    assert len(runs[0]) > 10 and any("Tatoeba" in o or "deu" in o
-                                     for o in runs[0])
+    assert len(runs[0]) > 10 and any(
+        "Tatoeba" in o or "deu" in o for o in runs[0]
+    )
     for i, (a, b) in enumerate(zip(*runs)):
         assert a == b, f"output {i} differs:\n{a[:400]}\n---\n{b[:400]}"
     assert len(runs[0]) == len(runs[1])

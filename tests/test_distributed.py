@@ -37,21 +37,24 @@ WORLD, LOCAL_B, D_IN, D = 2, 4, 6, 5
 
 def make_model():
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(D_IN, 8), torch.nn.Tanh(),
-                               torch.nn.Linear(8, D)).double()
+    return torch.nn.Sequential(
+        torch.nn.Linear(D_IN, 8), torch.nn.Tanh(), torch.nn.Linear(8, D)
+    ).double()
 
 
 def make_inputs():
     g = torch.Generator().manual_seed(1)
     x = torch.randn(WORLD * LOCAL_B, D_IN, generator=g, dtype=torch.float64)
-    y = x + 0.3 * torch.randn(WORLD * LOCAL_B, D_IN, generator=g,
-                              dtype=torch.float64)
+    y = x + 0.3 * torch.randn(
+        WORLD * LOCAL_B, D_IN, generator=g, dtype=torch.float64
+    )
     return x, y
 
 
 def _mismatch_worker(rank, store_path, out_dir):
-    dist.init_process_group("gloo", init_method=f"file://{store_path}",
-                            rank=rank, world_size=WORLD)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{store_path}", rank=rank, world_size=WORLD
+    )
     ctx = DistContext(rank=rank, world_size=WORLD)
     try:
         check_equal_batch_sizes(LOCAL_B + rank, ctx)
@@ -72,37 +75,47 @@ def test_all_gather_matches_single_process_in_float64():
     from labse_lite.book.demos import simulate_global_batch
 
     for margin in (0.0, 0.3):
-        r = simulate_global_batch(world_size=WORLD, local_batch=LOCAL_B,
-                                  margin=margin, seed=0)
+        r = simulate_global_batch(
+            world_size=WORLD, local_batch=LOCAL_B, margin=margin, seed=0
+        )
         per_row = r["single_process_row_losses"]
         for rank, rank_loss in enumerate(r["rank_losses"]):
-            mine = per_row[rank * LOCAL_B:(rank + 1) * LOCAL_B]
+            mine = per_row[rank * LOCAL_B : (rank + 1) * LOCAL_B]
             assert abs(rank_loss - sum(mine) / LOCAL_B) <= 1e-10
         assert r["max_grad_diff_with_grad"] <= 1e-10
-        for wrong, right in zip(r["rank_losses_without_grad"],
-                                r["rank_losses"]):
+        for wrong, right in zip(
+            r["rank_losses_without_grad"], r["rank_losses"]
+        ):
             assert abs(wrong - right) <= 1e-10
         assert r["max_grad_diff_without_grad"] > 1e-4
-        assert abs(sum(r["rank_losses"]) / WORLD
-                   - r["single_process_loss"]) <= 1e-10
+        assert (
+            abs(sum(r["rank_losses"]) / WORLD - r["single_process_loss"])
+            <= 1e-10
+        )
 
 
 @pytest.mark.distributed
 def test_unequal_local_batches_are_refused(tmp_path):
-    mp.spawn(_mismatch_worker, args=(str(tmp_path / "store"),
-                                     str(tmp_path)),
-             nprocs=WORLD, join=True)
+    mp.spawn(
+        _mismatch_worker,
+        args=(str(tmp_path / "store"), str(tmp_path)),
+        nprocs=WORLD,
+        join=True,
+    )
     for rank in range(WORLD):
-        assert "local batch sizes differ across ranks: [4, 5]" in \
-            (tmp_path / f"rank{rank}.txt").read_text()
+        assert (
+            "local batch sizes differ across ranks: [4, 5]"
+            in (tmp_path / f"rank{rank}.txt").read_text()
+        )
 
 
-HARD = 2        # hard negatives per pair in the test below
+HARD = 2  # hard negatives per pair in the test below
 
 
 def _hard_negative_worker(rank, store_path, out_dir):
-    dist.init_process_group("gloo", init_method=f"file://{store_path}",
-                            rank=rank, world_size=WORLD)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{store_path}", rank=rank, world_size=WORLD
+    )
     from torch.nn.parallel import DistributedDataParallel
 
     ctx = DistContext(rank=rank, world_size=WORLD)
@@ -114,18 +127,22 @@ def _hard_negative_worker(rank, store_path, out_dir):
     x = F.normalize(model(x_all[rows]), dim=-1)
     y = F.normalize(model(y_all[rows]), dim=-1)
     n = F.normalize(model(negs_all[neg_rows]), dim=-1)
-    loss = global_batch_loss(x, y, ctx, extra_candidates=n, margin=0.3,
-                             scale=10.0)
+    loss = global_batch_loss(
+        x, y, ctx, extra_candidates=n, margin=0.3, scale=10.0
+    )
     loss.backward()
-    torch.save((loss.item(), [p.grad.clone() for p in model.parameters()]),
-               Path(out_dir) / f"hard{rank}.pt")
+    torch.save(
+        (loss.item(), [p.grad.clone() for p in model.parameters()]),
+        Path(out_dir) / f"hard{rank}.pt",
+    )
     dist.destroy_process_group()
 
 
 def hard_negative_inputs():
     g = torch.Generator().manual_seed(2)
-    return torch.randn(WORLD * LOCAL_B * HARD, D_IN, generator=g,
-                       dtype=torch.float64)
+    return torch.randn(
+        WORLD * LOCAL_B * HARD, D_IN, generator=g, dtype=torch.float64
+    )
 
 
 @pytest.mark.distributed
@@ -134,9 +151,12 @@ def test_hard_negatives_keep_labels_and_offsets_across_ranks(tmp_path):
     global batch's targets: the positives keep their rows rank × B + i,
     and the per-rank losses and DDP gradients equal one process's on the
     whole batch with every rank's negatives, to 1e-10."""
-    mp.spawn(_hard_negative_worker, args=(str(tmp_path / "store"),
-                                          str(tmp_path)),
-             nprocs=WORLD, join=True)
+    mp.spawn(
+        _hard_negative_worker,
+        args=(str(tmp_path / "store"), str(tmp_path)),
+        nprocs=WORLD,
+        join=True,
+    )
     x_all, y_all = make_inputs()
     model = make_model()
     x = F.normalize(model(x_all), dim=-1)
@@ -146,16 +166,20 @@ def test_hard_negatives_keep_labels_and_offsets_across_ranks(tmp_path):
     eye = torch.eye(total, dtype=torch.float64)
     fwd = F.cross_entropy(
         10 * (x @ torch.cat([y, n]).T - 0.3 * F.pad(eye, (0, len(n)))),
-        torch.arange(total), reduction="none")
-    bwd = F.cross_entropy(10 * (y @ x.T - 0.3 * eye), torch.arange(total),
-                          reduction="none")
+        torch.arange(total),
+        reduction="none",
+    )
+    bwd = F.cross_entropy(
+        10 * (y @ x.T - 0.3 * eye), torch.arange(total), reduction="none"
+    )
     (fwd + bwd).mean().backward()
     grads = [p.grad for p in model.parameters()]
     per_row = (fwd + bwd).detach()
     for r in range(WORLD):
-        got, got_grads = torch.load(tmp_path / f"hard{r}.pt",
-                                    weights_only=False)
-        want = per_row[r * LOCAL_B:(r + 1) * LOCAL_B].mean().item()
+        got, got_grads = torch.load(
+            tmp_path / f"hard{r}.pt", weights_only=False
+        )
+        want = per_row[r * LOCAL_B : (r + 1) * LOCAL_B].mean().item()
         assert abs(got - want) <= 1e-10
         for g, ref in zip(got_grads, grads):
             assert (g - ref).abs().max().item() <= 1e-10
@@ -165,21 +189,28 @@ def test_hard_negatives_keep_labels_and_offsets_across_ranks(tmp_path):
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.1])
-def test_cached_gradients_equal_full_batch(small_tokenizer, small_corpus,
-                                           dropout):
+def test_cached_gradients_equal_full_batch(
+    small_tokenizer, small_corpus, dropout
+):
     from labse_lite.model import DualEncoder
 
     torch.manual_seed(0)
-    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling="mean",
-                                    max_length=24, dropout=dropout)
+    model = DualEncoder.from_config(
+        small_tokenizer, "tiny", pooling="mean", max_length=24, dropout=dropout
+    )
     model.train()
     n, chunk = 16, 4
     xx, en = small_corpus.xx[:n], small_corpus.en[:n]
-    chunks = [model.collate(model.tokenize(xx[i:i + chunk])
-                            + model.tokenize(en[i:i + chunk]))
-              for i in range(0, n, chunk)]
+    chunks = [
+        model.collate(
+            model.tokenize(xx[i : i + chunk])
+            + model.tokenize(en[i : i + chunk])
+        )
+        for i in range(0, n, chunk)
+    ]
     loss_fn = lambda x, y: additive_margin_softmax_loss(  # noqa: E731
-        x, y, margin=0.3, scale=10.0)
+        x, y, margin=0.3, scale=10.0
+    )
 
     # Reference: one graph over the whole batch (chunk by chunk, so that
     # with dropout the masks come from the same random stream).
@@ -208,30 +239,70 @@ def _free_port():
         return s.getsockname()[1]
 
 
-TRAIN_ARGS = ["--languages", "deu", "fra", "--model-preset", "tiny",
-              "--vocab-size", "2000", "--batch-size", "8",
-              "--eval-languages", "deu", "--final-eval-languages", "deu",
-              "fra", "--no-progress", "--threads", "1"]
+TRAIN_ARGS = [
+    "--languages",
+    "deu",
+    "fra",
+    "--model-preset",
+    "tiny",
+    "--vocab-size",
+    "2000",
+    "--batch-size",
+    "8",
+    "--eval-languages",
+    "deu",
+    "--final-eval-languages",
+    "deu",
+    "fra",
+    "--no-progress",
+    "--threads",
+    "1",
+]
 
 
 @pytest.mark.distributed
 def test_torchrun_two_processes_end_to_end(tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run",
-           "--nproc_per_node=2", f"--master_port={_free_port()}",
-           "-m", "labse_lite", "train", "--output-dir", str(out),
-           "--max-steps", "6", "--checkpoint-every", "3",
-           "--grad-cache-chunk", "4"] + TRAIN_ARGS
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        "-m",
+        "labse_lite",
+        "train",
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        "6",
+        "--checkpoint-every",
+        "3",
+        "--grad-cache-chunk",
+        "4",
+    ] + TRAIN_ARGS
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 6
     assert summary["pairs_seen"] == 6 * 2 * 8
     assert (out / "checkpoint.pt").is_file()
-    run = subprocess.run([sys.executable, "-m", "labse_lite", "eval",
-                          "--model", str(out / "model"), "--languages",
-                          "deu", "--quiet"], capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labse_lite",
+            "eval",
+            "--model",
+            str(out / "model"),
+            "--languages",
+            "deu",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "deu" in json.loads(run.stdout)["tatoeba"]
 
@@ -241,15 +312,37 @@ def test_a_killed_rank_ends_the_other_with_an_error(tmp_path):
     port = _free_port()
     procs = []
     for rank in range(2):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank),
-                   WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                   MASTER_PORT=str(port))
-        cmd = [sys.executable, "-m", "labse_lite", "train",
-               "--output-dir", str(tmp_path / "run"), "--max-steps",
-               "100000", "--checkpoint-every", "0",
-               "--dist-timeout-seconds", "30"] + TRAIN_ARGS
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
+        env = dict(
+            os.environ,
+            RANK=str(rank),
+            LOCAL_RANK=str(rank),
+            WORLD_SIZE="2",
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(port),
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "labse_lite",
+            "train",
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--max-steps",
+            "100000",
+            "--checkpoint-every",
+            "0",
+            "--dist-timeout-seconds",
+            "30",
+        ] + TRAIN_ARGS
+        procs.append(
+            subprocess.Popen(
+                cmd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     log = tmp_path / "run" / "log.jsonl"
     deadline = time.time() + 300
     while not (log.is_file() and log.stat().st_size > 0):
@@ -285,23 +378,26 @@ def test_collectives_use_the_process_groups_device_under_nccl(monkeypatch):
 
     def record(*tensors):
         for t in tensors:
-            for u in (t if isinstance(t, list) else [t]):
+            for u in t if isinstance(t, list) else [t]:
                 devices.append(u.device)
         raise _Recorded
 
-    monkeypatch.setattr(D.dist, "all_gather",
-                        lambda out, t, **k: record(out, t))
+    monkeypatch.setattr(
+        D.dist, "all_gather", lambda out, t, **k: record(out, t)
+    )
     monkeypatch.setattr(D.dist, "all_reduce", lambda t, **k: record(t))
     monkeypatch.setattr(D, "_world", lambda: 2)
     cuda = torch.device("cuda", 0)
     ctx = DistContext(rank=0, world_size=2, device=cuda)
     with FakeTensorMode():
         x = torch.randn(4, 8, device=cuda)
-        for call in (lambda: check_equal_batch_sizes(4, ctx),
-                     lambda: D.any_rank(True, ctx),
-                     lambda: D.mean_over_ranks(torch.tensor(2.0), ctx),
-                     lambda: all_gather_with_grad(x),
-                     lambda: global_batch_loss(x, x, ctx)):
+        for call in (
+            lambda: check_equal_batch_sizes(4, ctx),
+            lambda: D.any_rank(True, ctx),
+            lambda: D.mean_over_ranks(torch.tensor(2.0), ctx),
+            lambda: all_gather_with_grad(x),
+            lambda: global_batch_loss(x, x, ctx),
+        ):
             devices.clear()
             with pytest.raises(_Recorded):
                 call()
@@ -311,11 +407,15 @@ def test_collectives_use_the_process_groups_device_under_nccl(monkeypatch):
 def _any_rank_worker(rank, store_path, out_dir):
     from labse_lite.distributed import any_rank
 
-    dist.init_process_group("gloo", init_method=f"file://{store_path}",
-                            rank=rank, world_size=WORLD)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{store_path}", rank=rank, world_size=WORLD
+    )
     ctx = DistContext(rank=rank, world_size=WORLD)
-    result = [any_rank(rank == 0, ctx), any_rank(False, ctx),
-              any_rank(rank == 1, ctx)]
+    result = [
+        any_rank(rank == 0, ctx),
+        any_rank(False, ctx),
+        any_rank(rank == 1, ctx),
+    ]
     torch.save(result, Path(out_dir) / f"rank{rank}.pt")
     dist.destroy_process_group()
 
@@ -325,8 +425,12 @@ def test_a_stop_decision_is_taken_by_all_ranks_together(tmp_path):
     """The time limit used to be checked on each rank's own clock, so one
     rank could stop while another went on into the next collective (a
     hang).  ``any_rank`` makes it one decision."""
-    mp.spawn(_any_rank_worker, nprocs=WORLD, join=True,
-             args=(str(tmp_path / "store"), str(tmp_path)))
+    mp.spawn(
+        _any_rank_worker,
+        nprocs=WORLD,
+        join=True,
+        args=(str(tmp_path / "store"), str(tmp_path)),
+    )
     for rank in range(WORLD):
         assert torch.load(tmp_path / f"rank{rank}.pt") == [True, False, True]
 
@@ -338,17 +442,35 @@ def test_slow_rank0_evaluation_outlives_the_collective_timeout(tmp_path):
     other rank waits for them in the long-timeout barrier instead of
     failing (issue 13)."""
     out = tmp_path / "slow"
-    cmd = [sys.executable, "-m", "torch.distributed.run",
-           "--nproc_per_node=2", f"--master_port={_free_port()}",
-           "-m", "labse_lite", "train", "--output-dir", str(out),
-           "--max-steps", "3", "--eval-every", "2", "--checkpoint-every",
-           "0", "--dist-timeout-seconds", "5"] + TRAIN_ARGS
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        "-m",
+        "labse_lite",
+        "train",
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        "3",
+        "--eval-every",
+        "2",
+        "--checkpoint-every",
+        "0",
+        "--dist-timeout-seconds",
+        "5",
+    ] + TRAIN_ARGS
     env = dict(os.environ, LABSE_LITE_TEST_EVAL_DELAY="9")
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                         env=env)
+    run = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=600, env=env
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 3 and "eval" in summary
-    logged = [json.loads(line) for line in
-              (out / "log.jsonl").read_text().splitlines()]
+    logged = [
+        json.loads(line)
+        for line in (out / "log.jsonl").read_text().splitlines()
+    ]
     assert any("tatoeba_xx2en" in row for row in logged)

@@ -29,8 +29,9 @@ class LookupModel:
         self.table = table
 
     def encode(self, sentences, batch_size=256, show_progress_bar=None):
-        return F.normalize(torch.stack([self.table[s] for s in sentences]),
-                           dim=-1)
+        return F.normalize(
+            torch.stack([self.table[s] for s in sentences]), dim=-1
+        )
 
 
 def test_tatoeba_and_large_pool_on_a_toy_benchmark():
@@ -45,9 +46,11 @@ def test_tatoeba_and_large_pool_on_a_toy_benchmark():
         "Thanks": torch.tensor([0.0, 1.0, 0.0, 0.0]),
         "Good night": torch.tensor([0.6, 0.0, 0.4, 1.0]),
     }
-    corpus = ParallelCorpus(["deu", "deu", "fra"],
-                            ["Hallo", "Danke", "Bonne nuit"],
-                            ["Hello", "Thanks", "Good night"])
+    corpus = ParallelCorpus(
+        ["deu", "deu", "fra"],
+        ["Hallo", "Danke", "Bonne nuit"],
+        ["Hello", "Thanks", "Good night"],
+    )
     res = evaluate_all(LookupModel(table), corpus)
     assert res["tatoeba"]["deu"]["xx2en"] == 100.0
     assert res["large_pool"]["pool_size"] == 3
@@ -56,19 +59,26 @@ def test_tatoeba_and_large_pool_on_a_toy_benchmark():
 
 
 def test_large_pool_counts_duplicate_english_once():
-    table = {"A": torch.tensor([1.0, 0.0]), "B": torch.tensor([0.0, 1.0]),
-             "a en": torch.tensor([1.0, 0.1]),
-             "b en": torch.tensor([0.1, 1.0])}
-    corpus = ParallelCorpus(["x", "y", "y"], ["A", "B", "A"],
-                            ["a en", "b en", "a en"])
+    table = {
+        "A": torch.tensor([1.0, 0.0]),
+        "B": torch.tensor([0.0, 1.0]),
+        "a en": torch.tensor([1.0, 0.1]),
+        "b en": torch.tensor([0.1, 1.0]),
+    }
+    corpus = ParallelCorpus(
+        ["x", "y", "y"], ["A", "B", "A"], ["a en", "b en", "a en"]
+    )
     res = evaluate_all(LookupModel(table), corpus)
     assert res["large_pool"]["pool_size"] == 2
     assert res["large_pool"]["y"] == 100.0
 
 
 def test_group_averages():
-    per = {"deu": {"xx2en": 80.0}, "fra": {"xx2en": 60.0},
-           "ang": {"xx2en": 10.0}}
+    per = {
+        "deu": {"xx2en": 80.0},
+        "fra": {"xx2en": 60.0},
+        "ang": {"xx2en": 10.0},
+    }
     avg = group_averages(per, trained=["deu", "fra"])
     assert avg["all"] == pytest.approx(50.0)
     assert avg["xtreme36"] == pytest.approx(70.0)
@@ -76,15 +86,18 @@ def test_group_averages():
 
 
 def test_large_pool_candidates_can_come_from_a_bigger_corpus():
-    table = {"A": torch.tensor([1.0, 0.0]), "a en": torch.tensor([1.0, 0.1]),
-             "other": torch.tensor([1.0, 0.05])}
+    table = {
+        "A": torch.tensor([1.0, 0.0]),
+        "a en": torch.tensor([1.0, 0.1]),
+        "other": torch.tensor([1.0, 0.05]),
+    }
     small = ParallelCorpus(["x"], ["A"], ["a en"])
     big = ParallelCorpus(["x", "y"], ["A", "B"], ["a en", "other"])
     alone = evaluate_all(LookupModel(table), small)
     pooled = evaluate_all(LookupModel(table), small, pool=big)
     assert alone["large_pool"]["pool_size"] == 1
     assert pooled["large_pool"]["pool_size"] == 2
-    assert pooled["large_pool"]["x"] == 0.0      # "other" is nearer
+    assert pooled["large_pool"]["x"] == 0.0  # "other" is nearer
     with pytest.raises(ValueError, match="not in the candidate pool"):
         evaluate_all(LookupModel(table), big, pool=small)
 
@@ -93,21 +106,24 @@ def test_duplicate_gold_sentences_count_as_the_gold_in_both_directions():
     """Copies of a sentence get one vector, so their tie must not count
     as a miss: xx→en with a repeated English side, en→xx with a repeated
     non-English side; the large pool agrees (issue 13)."""
-    table = {"Hallo": torch.tensor([1.0, 0.0, 0.0]),
-             "Hallo!": torch.tensor([0.9, 0.1, 0.0]),
-             "Danke": torch.tensor([0.0, 1.0, 0.0]),
-             "Tschüss": torch.tensor([0.0, 0.0, 1.0]),
-             "Hello": torch.tensor([1.0, 0.0, 0.0]),
-             "Hello there": torch.tensor([1.0, 0.0, 0.1]),
-             "Thanks": torch.tensor([0.0, 1.0, 0.0]),
-             "Bye": torch.tensor([0.0, 0.0, 1.0])}
+    table = {
+        "Hallo": torch.tensor([1.0, 0.0, 0.0]),
+        "Hallo!": torch.tensor([0.9, 0.1, 0.0]),
+        "Danke": torch.tensor([0.0, 1.0, 0.0]),
+        "Tschüss": torch.tensor([0.0, 0.0, 1.0]),
+        "Hello": torch.tensor([1.0, 0.0, 0.0]),
+        "Hello there": torch.tensor([1.0, 0.0, 0.1]),
+        "Thanks": torch.tensor([0.0, 1.0, 0.0]),
+        "Bye": torch.tensor([0.0, 0.0, 1.0]),
+    }
     # xx→en: two pairs share the English "Hello" (2nd copy loses the tie).
     # en→xx: "Danke" is the non-English side of two pairs.
     corpus = ParallelCorpus(
-        ["deu"] * 5, ["Hallo", "Hallo!", "Danke", "Danke", "Tschüss"],
-        ["Hello", "hello", "Thanks", "Thanks", "Bye"])
-    res = evaluate_all(LookupModel({**table, "hello": table["Hello"]}),
-                       corpus)
+        ["deu"] * 5,
+        ["Hallo", "Hallo!", "Danke", "Danke", "Tschüss"],
+        ["Hello", "hello", "Thanks", "Thanks", "Bye"],
+    )
+    res = evaluate_all(LookupModel({**table, "hello": table["Hello"]}), corpus)
     assert res["tatoeba"]["deu"]["xx2en"] == 100.0
     # en→xx: "hello" (a copy of "Hello") finds "Hallo", whose gold is
     # "Hello" -- but "Hallo" is not a copy of "Hallo!", so that one is a
@@ -115,8 +131,9 @@ def test_duplicate_gold_sentences_count_as_the_gold_in_both_directions():
     assert res["tatoeba"]["deu"]["en2xx"] == pytest.approx(80.0)
     assert res["large_pool"]["deu"] == 100.0
     # A genuine miss still counts: "Hello there" is another sentence.
-    corpus = ParallelCorpus(["deu", "deu"], ["Hallo", "Danke"],
-                            ["Hello there", "Thanks"])
+    corpus = ParallelCorpus(
+        ["deu", "deu"], ["Hallo", "Danke"], ["Hello there", "Thanks"]
+    )
     table["Hello there"] = torch.tensor([-1.0, 0.0, 0.0])
     res = evaluate_all(LookupModel(table), corpus)
     assert res["tatoeba"]["deu"]["xx2en"] == 50.0
@@ -125,10 +142,12 @@ def test_duplicate_gold_sentences_count_as_the_gold_in_both_directions():
 
 def test_retrieval_accuracy_candidate_keys():
     e = torch.eye(3)
-    cands = torch.stack([e[0], e[0], e[2]])            # rows 0, 1 are copies
+    cands = torch.stack([e[0], e[0], e[2]])  # rows 0, 1 are copies
     assert retrieval_accuracy(e[[0, 0, 2]], cands) == pytest.approx(2 / 3)
-    assert retrieval_accuracy(e[[0, 0, 2]], cands,
-                              candidate_keys=[0, 0, 1]) == 1.0
+    assert (
+        retrieval_accuracy(e[[0, 0, 2]], cands, candidate_keys=[0, 0, 1])
+        == 1.0
+    )
     with pytest.raises(ValueError, match="one id per candidate"):
         retrieval_accuracy(e, cands, candidate_keys=[0, 1])
 
@@ -153,11 +172,15 @@ def test_eval_cli_refuses_a_folder_that_is_no_model(tmp_path, capsys):
     from labse_lite.cli import main
 
     (tmp_path / "notes.txt").write_text("not a model\n")
-    assert main(["eval", "--model", str(tmp_path), "--languages",
-                 "deu"]) == 2
+    assert main(["eval", "--model", str(tmp_path), "--languages", "deu"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"labse-lite eval: error: {tmp_path} holds no model: no "
-                   f"config.json, modules.json or dual_encoder.json")
+    assert err == (
+        f"labse-lite eval: error: {tmp_path} holds no model: no "
+        f"config.json, modules.json or dual_encoder.json"
+    )
     assert main(["eval", "--model", str(tmp_path / "nope")]) == 2
-    assert capsys.readouterr().err.strip().endswith(
-        f"no model at {tmp_path / 'nope'}: no such folder")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(f"no model at {tmp_path / 'nope'}: no such folder")
+    )

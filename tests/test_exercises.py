@@ -24,8 +24,10 @@ def _nb(path):
 
 
 def _forms(path, kind):
-    return {n: f[kind] for n, f in
-            course.load_solutions(course.solutions_path(path)).items()}
+    return {
+        n: f[kind]
+        for n, f in course.load_solutions(course.solutions_path(path)).items()
+    }
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem[:2])
@@ -35,17 +37,24 @@ def test_chapter_has_graded_exercises(path):
     answers = course.answer_cells(nb)
     assert 2 <= len(answers) <= 4, (path.name, sorted(answers))
     assert all(start < i < stop for i in answers.values()), path.name
-    checks = [c for c in nb["cells"][start:stop]
-              if "exercise-check" in c["metadata"].get("tags", [])]
-    assert sorted(c["metadata"]["exercise"] for c in checks) \
-        == sorted(answers), path.name
+    checks = [
+        c
+        for c in nb["cells"][start:stop]
+        if "exercise-check" in c["metadata"].get("tags", [])
+    ]
+    assert sorted(c["metadata"]["exercise"] for c in checks) == sorted(
+        answers
+    ), path.name
     for c in checks:
         assert "nbval-ignore-output" in c["metadata"]["tags"], path.name
     for number, i in answers.items():
         src = "".join(nb["cells"][i]["source"])
         assert "# YOUR ANSWER" in src, (path.name, number)
-        assert "TODO" in src or "NotImplementedError" in src, \
-            (path.name, number, "the shipped form must be blank")
+        assert "TODO" in src or "NotImplementedError" in src, (
+            path.name,
+            number,
+            "the shipped form must be blank",
+        )
     sol = course.load_solutions(course.solutions_path(path))
     assert set(sol) == set(answers), path.name
     for number, forms in sol.items():
@@ -57,29 +66,35 @@ def test_checks_pass_on_solutions_and_fail_on_blank_and_wrong(path):
     nb = _nb(path)
     numbers = sorted(course.answer_cells(nb))
 
-    solved = course.run_exercises(course.fill(nb, _forms(path, "solution")),
-                                  BOOK, strict=True)
+    solved = course.run_exercises(
+        course.fill(nb, _forms(path, "solution")), BOOK, strict=True
+    )
     assert not solved.errors, solved.errors
     assert solved.status == {n: "correct" for n in numbers}, solved.messages
 
     blank = course.run_exercises(nb, BOOK, strict=True)
     assert not blank.errors, blank.errors
-    assert blank.status == {n: "not attempted" for n in numbers}, \
+    assert blank.status == {n: "not attempted" for n in numbers}, (
         blank.messages
+    )
     for n in numbers:
         assert "not attempted" in blank.messages[n]
 
     # Outside a grader the shipped form runs without an exception.
     relaxed = course.run_exercises(nb, BOOK, strict=False)
-    assert not relaxed.errors and set(relaxed.status.values()) \
-        == {"not attempted"}, relaxed.messages
+    assert not relaxed.errors and set(relaxed.status.values()) == {
+        "not attempted"
+    }, relaxed.messages
 
-    wrong = course.run_exercises(course.fill(nb, _forms(path, "wrong")),
-                                 BOOK, strict=True)
+    wrong = course.run_exercises(
+        course.fill(nb, _forms(path, "wrong")), BOOK, strict=True
+    )
     assert wrong.status == {n: "wrong" for n in numbers}, wrong.messages
-    for n in numbers:    # the message is the grader's, not a crash
-        assert wrong.messages[n].startswith(f"Exercise {n}:"), \
-            (n, wrong.messages[n])
+    for n in numbers:  # the message is the grader's, not a crash
+        assert wrong.messages[n].startswith(f"Exercise {n}:"), (
+            n,
+            wrong.messages[n],
+        )
 
 
 def test_check_reports_blank_raises_under_grader(monkeypatch, capsys):
@@ -106,16 +121,19 @@ def test_instructor_copy_fills_every_answer(tmp_path):
 def test_the_checkers_ship_with_the_package():
     """``labse_lite.book.exercises`` is listed in pyproject's packages, so a
     wheel (not only the editable install) can grade."""
-    tomllib = pytest.importorskip("tomllib")     # Python >= 3.11
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     packages = set(meta["tool"]["setuptools"]["packages"])
-    found = {str(p.parent.relative_to(ROOT)).replace("/", ".")
-             for p in (ROOT / "labse_lite").rglob("__init__.py")}
+    found = {
+        str(p.parent.relative_to(ROOT)).replace("/", ".")
+        for p in (ROOT / "labse_lite").rglob("__init__.py")
+    }
     assert found <= packages, found - packages
 
 
 # --- choice and set answers: a hint first, the answer only later --------
+
 
 def _solution_namespace(chapter: str, number: str) -> dict:
     """The names the solution cell of exercise ``number`` defines."""
@@ -141,8 +159,11 @@ def _choice_cases():
     src, tgt = ch05.toy_corpus()
     n_k = ch05._n_k(src, tgt, ch05.TOY_K)
     hub = int(n_k.argmax())
-    fixed_by = {s for s in ch05.SCORINGS
-                if ch05._pairs_x0_with_translation(src, tgt, s, ch05.TOY_K)}
+    fixed_by = {
+        s
+        for s in ch05.SCORINGS
+        if ch05._pairs_x0_with_translation(src, tgt, s, ch05.TOY_K)
+    }
     other_hub = (hub + 1) % len(n_k)
     return {
         "1.2": (({"D", "E"}, counts, 0.3), [str(gainers), "Measured"]),
@@ -165,11 +186,12 @@ def _wrong_message(case: str) -> str:
 
 @pytest.mark.parametrize("case", CHOICE_CASES)
 def test_choice_checkers_never_show_the_answer_under_a_grader(
-        monkeypatch, case):
+    monkeypatch, case
+):
     monkeypatch.setenv(grading.GRADE_ENV, "1")
     grading.reset_tries()
     _, give_away = _choice_cases()[case]
-    for _ in range(3):                       # however often it is tried
+    for _ in range(3):  # however often it is tried
         message = _wrong_message(case)
         assert "Hint:" in message, message
         assert "The answer" not in message, message
@@ -179,7 +201,8 @@ def test_choice_checkers_never_show_the_answer_under_a_grader(
 
 @pytest.mark.parametrize("case", CHOICE_CASES)
 def test_choice_checkers_give_a_hint_first_and_the_answer_second(
-        monkeypatch, case):
+    monkeypatch, case
+):
     monkeypatch.setenv(grading.GRADE_ENV, "0")
     grading.reset_tries()
     _, give_away = _choice_cases()[case]
@@ -191,7 +214,7 @@ def test_choice_checkers_give_a_hint_first_and_the_answer_second(
     assert "The answer:" in second, second
     for text in give_away:
         assert text in second, (text, second)
-    grading.reset_tries()                    # counted per process
+    grading.reset_tries()  # counted per process
     assert "The answer" not in _wrong_message(case)
 
 

@@ -33,40 +33,57 @@ def _parse(command, cls, argv):
 
 
 def test_config_flags_round_trip():
-    config = TrainConfig(output_dir="runs/x", languages=["deu", "fra"],
-                         exclude_languages=[], margin=0.1, lr=3e-4,
-                         projection_dim=None, final_eval=False,
-                         progress=False, eval_languages=["deu"],
-                         final_eval_languages=["deu", "jav"],
-                         time_limit_minutes=1.5, grad_cache_chunk=4)
+    config = TrainConfig(
+        output_dir="runs/x",
+        languages=["deu", "fra"],
+        exclude_languages=[],
+        margin=0.1,
+        lr=3e-4,
+        projection_dim=None,
+        final_eval=False,
+        progress=False,
+        eval_languages=["deu"],
+        final_eval_languages=["deu", "jav"],
+        time_limit_minutes=1.5,
+        grad_cache_chunk=4,
+    )
     assert _parse("train", TrainConfig, config_to_argv(config)) == config
-    pre = PretrainConfig(output_dir="runs/p", stage_steps=[2, 3, 4],
-                         languages=["deu"], tlm_fraction=0.25)
+    pre = PretrainConfig(
+        output_dir="runs/p",
+        stage_steps=[2, 3, 4],
+        languages=["deu"],
+        tlm_fraction=0.25,
+    )
     assert _parse("pretrain", PretrainConfig, config_to_argv(pre)) == pre
     assert config_to_argv(TrainConfig()) == []
 
 
 def test_corpus_file_round_trip(tmp_path):
     bench = load_tatoeba(["deu", "kab"])
-    assert load_corpus_file(write_corpus(bench, tmp_path / "b.tsv.gz")) \
-        == bench
+    assert (
+        load_corpus_file(write_corpus(bench, tmp_path / "b.tsv.gz")) == bench
+    )
 
 
 def test_torchrun_command_single_and_multi_node(tmp_path):
     one = torchrun_command(Launch(2), "train", ["--seed", "1"], tmp_path)
     assert "--standalone" in one and "--nproc_per_node=2" in one
     assert one[-4:] == ["labse_lite", "train", "--seed", "1"]
-    many = torchrun_command(Launch(8, nnodes=4, node_rank=2,
-                                   rdzv_endpoint="node0:29500"),
-                            "pretrain", [], tmp_path)
+    many = torchrun_command(
+        Launch(8, nnodes=4, node_rank=2, rdzv_endpoint="node0:29500"),
+        "pretrain",
+        [],
+        tmp_path,
+    )
     assert "--nnodes=4" in many and "--node-rank=2" in many
     assert "--rdzv-endpoint=node0:29500" in many
     assert "--standalone" not in many
     with pytest.raises(ValueError, match="rdzv_endpoint"):
         run_training(TrainConfig(), launch=Launch(2, nnodes=2))
     with pytest.raises(ValueError, match="multiple of 3"):
-        run_training(TrainConfig(batch_size=16, output_dir=str(tmp_path)),
-                     launch=3)
+        run_training(
+            TrainConfig(batch_size=16, output_dir=str(tmp_path)), launch=3
+        )
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +92,20 @@ def launch_setup(tmp_path_factory, small_corpus, small_tokenizer):
     small_tokenizer.save_pretrained(str(root / "tokenizer"))
     corpus = small_corpus.subset(["deu", "fra"])
     bench = load_tatoeba(["deu", "fra"])
-    base = TrainConfig(tokenizer=str(root / "tokenizer"),
-                       model_preset="tiny", batch_size=16, max_steps=20,
-                       warmup_steps=2, lr=2e-3, max_length=24,
-                       eval_languages=["deu"], checkpoint_every=0,
-                       progress=False, threads=1, resume=False)
+    base = TrainConfig(
+        tokenizer=str(root / "tokenizer"),
+        model_preset="tiny",
+        batch_size=16,
+        max_steps=20,
+        warmup_steps=2,
+        lr=2e-3,
+        max_length=24,
+        eval_languages=["deu"],
+        checkpoint_every=0,
+        progress=False,
+        threads=1,
+        resume=False,
+    )
     return root, corpus, bench, base
 
 
@@ -96,7 +122,7 @@ def test_two_processes_match_one_process(launch_setup):
         results[n] = run_training(config, corpus, bench, launch=n)
     one, two = results[1], results[2]
     assert two["world_size"] == 2 and one["world_size"] == 1
-    assert two["config"]["batch_size"] == 8            # per rank
+    assert two["config"]["batch_size"] == 8  # per rank
     assert two["pairs_seen"] == one["pairs_seen"] == 20 * 16
     assert two["final_loss"] == pytest.approx(one["final_loss"], rel=1e-4)
     for lang in ("deu", "fra"):
@@ -112,8 +138,9 @@ def _rank_processes(output_dir):
     for proc in psutil.process_iter(["cmdline"]):
         try:
             cmd = proc.info["cmdline"] or []
-            if str(output_dir) in cmd and "torch.distributed.run" not in \
-                    " ".join(cmd):
+            if str(
+                output_dir
+            ) in cmd and "torch.distributed.run" not in " ".join(cmd):
                 found[int(proc.environ().get("LOCAL_RANK", -1))] = proc
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -124,15 +151,19 @@ def _rank_processes(output_dir):
 def test_a_killed_rank_raises_in_the_caller_with_its_log(launch_setup):
     root, corpus, bench, base = launch_setup
     out = root / "killed"
-    config = dataclasses.replace(base, output_dir=str(out),
-                                 max_steps=100_000, log_every=1,
-                                 dist_timeout_seconds=30)
+    config = dataclasses.replace(
+        base,
+        output_dir=str(out),
+        max_steps=100_000,
+        log_every=1,
+        dist_timeout_seconds=30,
+    )
     caught = []
 
     def target():
         try:
             run_training(config, corpus, bench, launch=2)
-        except Exception as err:      # noqa: BLE001 -- examined below
+        except Exception as err:  # noqa: BLE001 -- examined below
             caught.append(err)
 
     thread = threading.Thread(target=target)

@@ -33,7 +33,7 @@ def _imports(path: Path, name: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - (node.level - 1)]
+                base = base[: len(base) - (node.level - 1)]
                 mod = ".".join(base + ([node.module] if node.module else []))
             else:
                 mod = node.module or ""
@@ -47,8 +47,11 @@ def import_graph() -> dict[str, set[str]]:
     files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph = {}
     for name, path in files.items():
-        graph[name] = {m for m in _imports(path, name)
-                       if m in files and m != name and m != "labse_lite"}
+        graph[name] = {
+            m
+            for m in _imports(path, name)
+            if m in files and m != name and m != "labse_lite"
+        }
     return graph
 
 
@@ -61,7 +64,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -92,9 +95,13 @@ def test_no_import_cycle():
 
 def test_the_core_never_imports_the_book():
     graph = import_graph()
-    upward = sorted((m, t) for m, targets in graph.items()
-                    if not m.startswith("labse_lite.book") and m not in APP
-                    for t in targets if t.startswith("labse_lite.book"))
+    upward = sorted(
+        (m, t)
+        for m, targets in graph.items()
+        if not m.startswith("labse_lite.book") and m not in APP
+        for t in targets
+        if t.startswith("labse_lite.book")
+    )
     assert not upward, f"core modules importing the book layer: {upward}"
 
 

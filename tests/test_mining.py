@@ -24,8 +24,10 @@ from labse_lite.mining import (  # noqa: E402
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Keep faiss and torch on one thread, restoring them afterwards."""
-    faiss_threads, torch_threads = (faiss.omp_get_max_threads(),
-                                    torch.get_num_threads())
+    faiss_threads, torch_threads = (
+        faiss.omp_get_max_threads(),
+        torch.get_num_threads(),
+    )
     faiss.omp_set_num_threads(1)
     torch.set_num_threads(1)
     yield
@@ -40,6 +42,7 @@ def normalised(n, dim, seed):
 
 # --- k-NN search --------------------------------------------------------
 
+
 def test_knn_exact_matches_brute_force():
     queries, candidates = normalised(50, 16, 0), normalised(60, 16, 1)
     scores, indices = knn(queries, candidates, k=5)
@@ -49,15 +52,21 @@ def test_knn_exact_matches_brute_force():
     expected = np.argsort(-sim, axis=1)[:, :5]
     np.testing.assert_array_equal(indices, expected)
     np.testing.assert_allclose(
-        scores, np.take_along_axis(sim, expected, axis=1), atol=1e-5)
-    assert (np.diff(scores, axis=1) <= 0).all()         # best first
+        scores, np.take_along_axis(sim, expected, axis=1), atol=1e-5
+    )
+    assert (np.diff(scores, axis=1) <= 0).all()  # best first
 
 
 def test_knn_accepts_torch_and_chunking_changes_nothing():
     queries, candidates = normalised(50, 16, 2), normalised(60, 16, 3)
     whole = knn(queries, candidates, k=4)
-    chunked = knn(torch.from_numpy(queries), torch.from_numpy(candidates),
-                  k=4, chunk_size=7, show_progress_bar=False)
+    chunked = knn(
+        torch.from_numpy(queries),
+        torch.from_numpy(candidates),
+        k=4,
+        chunk_size=7,
+        show_progress_bar=False,
+    )
     np.testing.assert_array_equal(whole[0], chunked[0])
     np.testing.assert_array_equal(whole[1], chunked[1])
 
@@ -77,11 +86,11 @@ def test_knn_approximate_recalls_exact_top1():
 def test_auto_index_switches_at_threshold():
     x = normalised(400, 8, 6)
     assert isinstance(build_index(x), faiss.IndexFlatIP)
-    assert isinstance(build_index(x, approximate_threshold=10),
-                      ListMajorIVF)
+    assert isinstance(build_index(x, approximate_threshold=10), ListMajorIVF)
     assert isinstance(build_index(x, "hnsw"), faiss.IndexHNSWFlat)
-    assert isinstance(build_index(x, "exact", approximate_threshold=10),
-                      faiss.IndexFlatIP)
+    assert isinstance(
+        build_index(x, "exact", approximate_threshold=10), faiss.IndexFlatIP
+    )
 
 
 def test_index_settings_follow_the_corpus_size_and_can_be_overridden():
@@ -94,7 +103,7 @@ def test_index_settings_follow_the_corpus_size_and_can_be_overridden():
     assert choose_index(300_000, 128).nprobe == 32
     mine_it = choose_index(1_000_000, 128, nlist=1024, nprobe=64)
     assert (mine_it.nlist, mine_it.nprobe) == (1024, 64)
-    assert choose_index(1000, 8, index="approx").nlist == 25   # 39 per list
+    assert choose_index(1000, 8, index="approx").nlist == 25  # 39 per list
     assert "nprobe=64" in big.describe()
     with pytest.raises(ValueError, match="nprobe must be a positive"):
         choose_index(10, 8, nprobe=0)
@@ -109,19 +118,20 @@ def test_approximate_mining_equals_exact_on_a_planted_set():
     perm = rng.permutation(3000)
     tgt = src[perm] + 0.15 * rng.standard_normal((3000, 32)) / np.sqrt(32)
     tgt = np.concatenate([tgt, normalised(1500, 32, 9)])
-    tgt = (tgt / np.linalg.norm(tgt, axis=1, keepdims=True)).astype(
-        np.float32)
+    tgt = (tgt / np.linalg.norm(tgt, axis=1, keepdims=True)).astype(np.float32)
     exact = mine(src, tgt, index="exact")
     approx = mine(src, tgt, index="ivf")
     assert approx.pairs() == exact.pairs()
     # The margins differ a little: the k=4 neighbours that set each
     # sentence's mean cosine are found approximately.
-    np.testing.assert_allclose(np.sort(approx.score), np.sort(exact.score),
-                               rtol=0.05)
+    np.testing.assert_allclose(
+        np.sort(approx.score), np.sort(exact.score), rtol=0.05
+    )
     assert {(int(perm[j]), j) for j in range(3000)} <= exact.pairs()
 
 
 # --- margin scores ------------------------------------------------------
+
 
 def brute_force_margins(src, tgt, k, scoring):
     """float64 reference: full similarity matrix, kNN means by sorting."""
@@ -144,54 +154,63 @@ def test_margin_scores_match_float64_reference(scoring):
     else:
         full = brute_force_margins(src, tgt, 4, scoring)
     rows = np.arange(50)[:, None]
-    np.testing.assert_allclose(margins.fwd_score,
-                               full[rows, margins.fwd_index], atol=1e-5)
+    np.testing.assert_allclose(
+        margins.fwd_score, full[rows, margins.fwd_index], atol=1e-5
+    )
     cols = np.arange(60)[:, None]
-    np.testing.assert_allclose(margins.bwd_score,
-                               full.T[cols, margins.bwd_index], atol=1e-5)
+    np.testing.assert_allclose(
+        margins.bwd_score, full.T[cols, margins.bwd_index], atol=1e-5
+    )
 
 
 # --- retrieval modes ----------------------------------------------------
 
 # Sources 0 and 1 both prefer target 0 (a conflict); source 2 is target 2.
-RAW = np.array([[0.9, 0.3, 0.1],
-                [0.8, 0.5, 0.1],
-                [0.1, 0.2, 0.9]])
+RAW = np.array([[0.9, 0.3, 0.1], [0.8, 0.5, 0.1], [0.1, 0.2, 0.9]])
 SRC = (RAW / np.linalg.norm(RAW, axis=1, keepdims=True)).astype(np.float32)
 TGT = np.eye(3, dtype=np.float32)
-COS = SRC.astype(np.float64)                # cos(src i, tgt j) = SRC[i, j]
+COS = SRC.astype(np.float64)  # cos(src i, tgt j) = SRC[i, j]
 
 
 def triples(pairs):
     return [(s, t) for s, t, _ in pairs], [score for _, _, score in pairs]
 
 
-@pytest.mark.parametrize("mode, expected", [
-    ("forward", [(2, 2), (0, 0), (1, 0)]),
-    ("backward", [(2, 2), (0, 0), (1, 1)]),
-    ("intersection", [(2, 2), (0, 0)]),
-    ("max", [(2, 2), (0, 0), (1, 1)]),
-])
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("forward", [(2, 2), (0, 0), (1, 0)]),
+        ("backward", [(2, 2), (0, 0), (1, 1)]),
+        ("intersection", [(2, 2), (0, 0)]),
+        ("max", [(2, 2), (0, 0), (1, 1)]),
+    ],
+)
 def test_retrieval_modes_hand_built(mode, expected):
     pairs = mine(SRC, TGT, k=3, scoring="absolute", mode=mode)
     got, scores = triples(pairs)
     assert got == expected
-    np.testing.assert_allclose(scores, [COS[s, t] for s, t in expected],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        scores, [COS[s, t] for s, t in expected], atol=1e-6
+    )
     assert len(pairs) == len(expected)
 
 
 def test_threshold_filters_and_torch_input():
-    pairs = mine(torch.from_numpy(SRC), torch.from_numpy(TGT), k=3,
-                 scoring="absolute", mode="max", threshold=0.6)
+    pairs = mine(
+        torch.from_numpy(SRC),
+        torch.from_numpy(TGT),
+        k=3,
+        scoring="absolute",
+        mode="max",
+        threshold=0.6,
+    )
     assert triples(pairs)[0] == [(2, 2), (0, 0)]
     assert pairs.pairs() == {(0, 0), (2, 2)}
 
 
 def test_select_pairs_reuses_one_scoring():
     margins = margin_scores(SRC, TGT, k=2, scoring="distance")
-    assert select_pairs(margins, "forward").pairs() == {(0, 0), (1, 0),
-                                                        (2, 2)}
+    assert select_pairs(margins, "forward").pairs() == {(0, 0), (1, 0), (2, 2)}
 
 
 def test_mine_recovers_planted_translations():
@@ -199,7 +218,7 @@ def test_mine_recovers_planted_translations():
     src = normalised(200, 32, 10)
     perm = rng.permutation(200)
     noisy = src[perm] + 0.05 * rng.standard_normal((200, 32))
-    tgt = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
+    tgt = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
     gold = {(int(perm[j]), j) for j in range(200)}
     for scoring in ("ratio", "distance"):
         pairs = mine(src, tgt.astype(np.float32), scoring=scoring)
@@ -209,6 +228,7 @@ def test_mine_recovers_planted_translations():
 
 
 # --- F1 -----------------------------------------------------------------
+
 
 def test_best_f1_threshold_known_curve():
     # F1 = 2 correct / (kept + n_gold) when cutting after each score:
@@ -235,37 +255,50 @@ def test_precision_recall_f1():
     mined = [(0, 0, 0.9), (1, 1, 0.8), (2, 3, 0.7)]
     gold = [(0, 0), (1, 1), (2, 2), (3, 3)]
     assert precision_recall_f1(mined, gold) == pytest.approx(
-        (2 / 3, 2 / 4, 4 / 7))
+        (2 / 3, 2 / 4, 4 / 7)
+    )
     assert precision_recall_f1([], gold) == (0.0, 0.0, 0.0)
 
 
 # --- bad input ----------------------------------------------------------
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: knn(np.ones((2, 3)), np.ones((4, 5)), k=1),
-     "different dimensions"),
-    (lambda: mine(np.ones((2, 3)), np.ones((4, 5))), "different dimensions"),
-    (lambda: knn(SRC, TGT, k=0), "k must be between 1"),
-    (lambda: knn(SRC, TGT, k=4), "k must be between 1"),
-    (lambda: mine(SRC, TGT, k=4), "k must be between 1"),
-    (lambda: mine(SRC, TGT, mode="union"), "unknown mode 'union'"),
-    (lambda: mine(SRC, TGT, scoring="cosine"), "unknown scoring 'cosine'"),
-    (lambda: knn(SRC, TGT, k=1, index="ivfpq"), "unknown index 'ivfpq'"),
-    (lambda: knn(SRC, TGT, k=1, chunk_size=0), "chunk_size must be"),
-    (lambda: mine(SRC[:0], TGT), "src is empty"),
-    (lambda: knn(SRC, TGT[:0], k=1), "candidates is empty"),
-    (lambda: mine(SRC[0], TGT), "must be a 2-D"),
-    (lambda: best_f1_threshold([], [], n_gold=1), "no scored candidates"),
-    (lambda: best_f1_threshold([0.5, 0.4], [1, 1], n_gold=1),
-     "n_gold must be"),
-    (lambda: precision_recall_f1([(0, 0)], []), "gold_pairs is empty"),
-])
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: knn(np.ones((2, 3)), np.ones((4, 5)), k=1),
+            "different dimensions",
+        ),
+        (
+            lambda: mine(np.ones((2, 3)), np.ones((4, 5))),
+            "different dimensions",
+        ),
+        (lambda: knn(SRC, TGT, k=0), "k must be between 1"),
+        (lambda: knn(SRC, TGT, k=4), "k must be between 1"),
+        (lambda: mine(SRC, TGT, k=4), "k must be between 1"),
+        (lambda: mine(SRC, TGT, mode="union"), "unknown mode 'union'"),
+        (lambda: mine(SRC, TGT, scoring="cosine"), "unknown scoring 'cosine'"),
+        (lambda: knn(SRC, TGT, k=1, index="ivfpq"), "unknown index 'ivfpq'"),
+        (lambda: knn(SRC, TGT, k=1, chunk_size=0), "chunk_size must be"),
+        (lambda: mine(SRC[:0], TGT), "src is empty"),
+        (lambda: knn(SRC, TGT[:0], k=1), "candidates is empty"),
+        (lambda: mine(SRC[0], TGT), "must be a 2-D"),
+        (lambda: best_f1_threshold([], [], n_gold=1), "no scored candidates"),
+        (
+            lambda: best_f1_threshold([0.5, 0.4], [1, 1], n_gold=1),
+            "n_gold must be",
+        ),
+        (lambda: precision_recall_f1([(0, 0)], []), "gold_pairs is empty"),
+    ],
+)
 def test_bad_input_raises(call, message):
     with pytest.raises(ValueError, match=message):
         call()
 
 
 # --- TSV ----------------------------------------------------------------
+
 
 def test_write_tsv_round_trip(tmp_path):
     src = ["Guten Morgen.", "Straße — ça va?", "Ein Baum."]
@@ -274,10 +307,12 @@ def test_write_tsv_round_trip(tmp_path):
     path = tmp_path / "mined.tsv"
     assert write_tsv(path, pairs, src, tgt) == len(pairs)
     rows = read_mined_pairs(path)
-    assert [(s, t) for _, s, t in rows] == [(src[i], tgt[j])
-                                            for i, j, _ in pairs]
-    np.testing.assert_allclose([score for score, _, _ in rows],
-                               pairs.score, atol=1e-6)
+    assert [(s, t) for _, s, t in rows] == [
+        (src[i], tgt[j]) for i, j, _ in pairs
+    ]
+    np.testing.assert_allclose(
+        [score for score, _, _ in rows], pairs.score, atol=1e-6
+    )
     text = path.read_text(encoding="utf-8")
     assert text.count("\n") == len(pairs) and "\t" in text
     assert write_tsv(path, [(0, 1, 1.25)], src, tgt) == 1
@@ -297,7 +332,7 @@ def test_list_major_ivf_scanning_every_cell_is_exact_search():
     index = ListMajorIVF(candidates, nlist=20, nprobe=20)
     scores, ids = index.search(queries, 5)
     np.testing.assert_allclose(scores, exact[0], atol=1e-5)
-    assert (ids == exact[1]).mean() > 0.999          # float ties only
+    assert (ids == exact[1]).mean() > 0.999  # float ties only
     fewer = ListMajorIVF(candidates, nlist=20, nprobe=3).search(queries, 5)
     assert (fewer[0] <= exact[0] + 1e-5).all()
     assert (fewer[0][:, 0] >= exact[0][:, 0] - 1e-5).mean() > 0.5

@@ -8,11 +8,16 @@ from labse_lite.model import MODEL_PRESETS, DualEncoder, bert_config
 
 def test_presets_have_the_published_shapes():
     assert MODEL_PRESETS["labse-base"] == dict(
-        num_hidden_layers=12, hidden_size=768, num_attention_heads=12,
-        intermediate_size=3072)
-    for name, hidden, heads in (("lealla-small", 128, 8),
-                                ("lealla-base", 192, 12),
-                                ("lealla-large", 256, 8)):
+        num_hidden_layers=12,
+        hidden_size=768,
+        num_attention_heads=12,
+        intermediate_size=3072,
+    )
+    for name, hidden, heads in (
+        ("lealla-small", 128, 8),
+        ("lealla-base", 192, 12),
+        ("lealla-large", 256, 8),
+    ):
         shape = MODEL_PRESETS[name]
         assert shape["num_hidden_layers"] == 24
         assert shape["hidden_size"] == hidden
@@ -26,8 +31,9 @@ def test_presets_have_the_published_shapes():
 
 @pytest.mark.parametrize("pooling", ["cls", "pooler", "mean", "max"])
 def test_poolings_give_unit_vectors(small_tokenizer, pooling):
-    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling=pooling,
-                                    max_length=16)
+    model = DualEncoder.from_config(
+        small_tokenizer, "tiny", pooling=pooling, max_length=16
+    )
     emb = model.encode(["Guten Morgen.", "Ich bin müde und gehe schlafen."])
     assert emb.shape == (2, 64)
     assert torch.allclose(emb.norm(dim=1), torch.ones(2), atol=1e-5)
@@ -46,15 +52,15 @@ def test_mean_and_max_pooling_ignore_padding(tiny_model):
         assert torch.allclose(a, b, atol=1e-5), pooling
 
 
-def test_encode_keeps_input_order_and_ignores_batch_size(tiny_model,
-                                                         small_corpus):
+def test_encode_keeps_input_order_and_ignores_batch_size(
+    tiny_model, small_corpus
+):
     sents = small_corpus.xx[:50]
     whole = tiny_model.encode(sents, batch_size=64)
     pieces = torch.cat([tiny_model.encode([s]) for s in sents[:5]])
     small = tiny_model.encode(sents, batch_size=3)
     assert torch.allclose(whole[:5], pieces, atol=1e-5)
     assert torch.allclose(whole, small, atol=1e-5)
-
 
 
 def test_encode_in_bf16_is_close_to_fp32(tiny_model, small_corpus):
@@ -68,21 +74,28 @@ def test_encode_in_bf16_is_close_to_fp32(tiny_model, small_corpus):
     assert torch.allclose(bf16.norm(dim=1), torch.ones(40), atol=1e-3)
     cos = (fp32 * bf16).sum(1)
     assert cos.min() > 0.99, cos.min()
-    assert not torch.equal(fp32, bf16)          # bf16 really was used
+    assert not torch.equal(fp32, bf16)  # bf16 really was used
     with pytest.raises(ValueError, match="precision"):
         tiny_model.encode(sents, precision="int8")
 
+
 def test_projection_and_round_trip(small_tokenizer, tmp_path, small_corpus):
-    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling="cls",
-                                    projection_dim=16, max_length=20)
+    model = DualEncoder.from_config(
+        small_tokenizer,
+        "tiny",
+        pooling="cls",
+        projection_dim=16,
+        max_length=20,
+    )
     before = model.encode(small_corpus.xx[:20])
     assert before.shape == (20, 16)
     model.save_pretrained(tmp_path / "m")
     assert (tmp_path / "m" / "model.safetensors").is_file()
     loaded = DualEncoder.from_pretrained(tmp_path / "m")
     assert loaded.pooling == "cls" and loaded.max_length == 20
-    assert torch.allclose(before, loaded.encode(small_corpus.xx[:20]),
-                          atol=1e-6)
+    assert torch.allclose(
+        before, loaded.encode(small_corpus.xx[:20]), atol=1e-6
+    )
 
 
 def test_wraps_a_plain_transformers_checkpoint(small_tokenizer, tmp_path):
@@ -121,25 +134,28 @@ def test_over_long_sentences_are_truncated_with_a_warning(tiny_model):
     assert torch.isfinite(emb).all()
 
 
-def test_pooling_a_lower_hidden_layer(small_tokenizer, small_corpus,
-                                      tmp_path):
+def test_pooling_a_lower_hidden_layer(small_tokenizer, small_corpus, tmp_path):
     """hidden_layer=-2 pools the second-to-last layer's states (the blog's
     open idea); it survives saving, and sentence-transformers, which pools
     only the last layer, gets no modules.json for it."""
     torch.manual_seed(0)
-    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling="mean",
-                                    max_length=24, hidden_layer=-2).eval()
+    model = DualEncoder.from_config(
+        small_tokenizer, "tiny", pooling="mean", max_length=24, hidden_layer=-2
+    ).eval()
     ids, mask = model.collate(model.tokenize(small_corpus.en[:6]))
     with torch.no_grad():
-        states = model.encoder(input_ids=ids, attention_mask=mask,
-                               output_hidden_states=True).hidden_states
+        states = model.encoder(
+            input_ids=ids, attention_mask=mask, output_hidden_states=True
+        ).hidden_states
         m = mask.unsqueeze(-1).float()
         want = torch.nn.functional.normalize(
-            (states[-2] * m).sum(1) / m.sum(1), dim=-1)
+            (states[-2] * m).sum(1) / m.sum(1), dim=-1
+        )
         assert torch.allclose(model(ids, mask), want, atol=1e-6)
         last = (states[-1] * m).sum(1) / m.sum(1)
-        assert not torch.allclose(model(ids, mask),
-                                  torch.nn.functional.normalize(last, dim=-1))
+        assert not torch.allclose(
+            model(ids, mask), torch.nn.functional.normalize(last, dim=-1)
+        )
     with pytest.warns(UserWarning, match="no modules.json"):
         model.save_pretrained(tmp_path / "m")
     assert not (tmp_path / "m" / "modules.json").exists()
@@ -148,13 +164,14 @@ def test_pooling_a_lower_hidden_layer(small_tokenizer, small_corpus,
     with pytest.raises(ValueError, match="hidden_layer"):
         DualEncoder.from_config(small_tokenizer, "tiny", hidden_layer=5)
     with pytest.raises(ValueError, match="pooler"):
-        DualEncoder.from_config(small_tokenizer, "tiny", pooling="pooler",
-                                hidden_layer=-2)
+        DualEncoder.from_config(
+            small_tokenizer, "tiny", pooling="pooler", hidden_layer=-2
+        )
 
 
-def test_a_large_input_is_tokenised_once_per_vocabulary(tiny_model,
-                                                        small_corpus,
-                                                        monkeypatch):
+def test_a_large_input_is_tokenised_once_per_vocabulary(
+    tiny_model, small_corpus, monkeypatch
+):
     """encode() reuses the token ids of a large input it has seen with the
     same vocabulary and max_length (every run of a sweep embeds the same
     benchmark); the vectors are those of a fresh tokenisation."""
@@ -174,10 +191,10 @@ def test_a_large_input_is_tokenised_once_per_vocabulary(tiny_model,
     first = tiny_model.encode(texts)
     again = tiny_model.encode(texts)
     assert calls == [40] and torch.equal(first, again)
-    tiny_model.max_length = 8                      # another truncation
+    tiny_model.max_length = 8  # another truncation
     short = tiny_model.encode(texts)
     assert calls == [40, 40]
-    tiny_model.encode(texts[:5])                   # small: never cached
+    tiny_model.encode(texts[:5])  # small: never cached
     tiny_model.encode(texts[:5])
     assert calls == [40, 40, 5, 5]
     assert torch.equal(short, DualEncoder.encode(tiny_model, texts))
@@ -188,10 +205,18 @@ def test_pad_batch_pads_right_and_masks_exactly_the_tokens():
 
     ids = [[5, 6, 7], [8], [], [9, 10, 11, 12]]
     input_ids, mask = pad_batch(ids, pad_id=0)
-    assert input_ids.tolist() == [[5, 6, 7, 0], [8, 0, 0, 0], [0, 0, 0, 0],
-                                  [9, 10, 11, 12]]
-    assert mask.tolist() == [[1, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0],
-                             [1, 1, 1, 1]]
+    assert input_ids.tolist() == [
+        [5, 6, 7, 0],
+        [8, 0, 0, 0],
+        [0, 0, 0, 0],
+        [9, 10, 11, 12],
+    ]
+    assert mask.tolist() == [
+        [1, 1, 1, 0],
+        [1, 0, 0, 0],
+        [0, 0, 0, 0],
+        [1, 1, 1, 1],
+    ]
     assert input_ids.dtype == mask.dtype == torch.long
     # A pad id that is also a real token id: only the mask tells them apart.
     input_ids, mask = pad_batch([(3, 3), (3,)], pad_id=3)
@@ -207,36 +232,58 @@ def test_saved_model_has_a_model_card(small_tokenizer, tmp_path):
 
     from labse_lite.st_format import model_card, write_model_card
 
-    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling="mean",
-                                    projection_dim=16, max_length=20)
+    model = DualEncoder.from_config(
+        small_tokenizer,
+        "tiny",
+        pooling="mean",
+        projection_dim=16,
+        max_length=20,
+    )
     model.save_pretrained(tmp_path / "m")
     text = (tmp_path / "m" / "README.md").read_text()
     front, body = text.split("---\n")[1:3]
     assert "library_name: sentence-transformers" in front
     assert "- labse-lite" in front and "- sentence-transformers" in front
     n_params = sum(p.numel() for p in model.parameters())
-    for line in ("| encoder | bert: 2 layers, hidden size 64, 2 attention "
-                 "heads, FFN size 128 |", "| projection | linear 64 → 16 |",
-                 "| output | 16-d, L2-normalised",
-                 f"| vocabulary | {len(small_tokenizer):,} tokens |",
-                 f"| parameters | {n_params:,} |", "| max_length | 20 tokens",
-                 "| pooling | `mean`"):
+    for line in (
+        "| encoder | bert: 2 layers, hidden size 64, 2 attention "
+        "heads, FFN size 128 |",
+        "| projection | linear 64 → 16 |",
+        "| output | 16-d, L2-normalised",
+        f"| vocabulary | {len(small_tokenizer):,} tokens |",
+        f"| parameters | {n_params:,} |",
+        "| max_length | 20 tokens",
+        "| pooling | `mean`",
+    ):
         assert line in body, line
     assert "## Training" not in body and "## Tatoeba" not in body
 
-    summary = {"config": {"languages": ["deu", "fra"], "max_steps": 5,
-                          "lr": 0.002, "teacher": None},
-               "steps": 5, "train_seconds": 90.0, "pairs_per_second": 41.7,
-               "eval": {"tatoeba": {
-                   "deu": {"xx2en": 50.0, "en2xx": 48.0, "n": 1000},
-                   "fra": {"xx2en": 40.0, "en2xx": 41.5, "n": 1000}},
-                   "tatoeba_avg_xx2en": {"all": 45.0, "trained": 45.0},
-                   "tatoeba_avg_en2xx": {"all": 44.75, "trained": 44.75}}}
+    summary = {
+        "config": {
+            "languages": ["deu", "fra"],
+            "max_steps": 5,
+            "lr": 0.002,
+            "teacher": None,
+        },
+        "steps": 5,
+        "train_seconds": 90.0,
+        "pairs_per_second": 41.7,
+        "eval": {
+            "tatoeba": {
+                "deu": {"xx2en": 50.0, "en2xx": 48.0, "n": 1000},
+                "fra": {"xx2en": 40.0, "en2xx": 41.5, "n": 1000},
+            },
+            "tatoeba_avg_xx2en": {"all": 45.0, "trained": 45.0},
+            "tatoeba_avg_en2xx": {"all": 44.75, "trained": 44.75},
+        },
+    }
     write_model_card(model, tmp_path / "m", summary)
     text = (tmp_path / "m" / "README.md").read_text()
     assert "| languages | 2: deu fra |" in text
-    assert "| training time | 1.5 min |" in text and "teacher" not in \
-        text.split("```json")[0]
+    assert (
+        "| training time | 1.5 min |" in text
+        and "teacher" not in text.split("```json")[0]
+    )
     block = text.split("```json\n")[1].split("```")[0]
     assert json.loads(block) == summary["config"]
     assert "(2 languages, 2,000 pairs)" in text

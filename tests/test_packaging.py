@@ -21,8 +21,13 @@ import labse_lite
 from labse_lite import data as D
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_FILES = ("train.tsv.gz", "tatoeba_v1.tsv.gz", "flores200_devtest.tsv.gz",
-              "README.md", "stats.json")
+DATA_FILES = (
+    "train.tsv.gz",
+    "tatoeba_v1.tsv.gz",
+    "flores200_devtest.tsv.gz",
+    "README.md",
+    "stats.json",
+)
 
 
 def test_one_version_and_the_public_names():
@@ -32,7 +37,7 @@ def test_one_version_and_the_public_names():
     try:
         installed = importlib.metadata.version("labse-lite")
     except importlib.metadata.PackageNotFoundError:
-        installed = None        # run from a clone that was never installed
+        installed = None  # run from a clone that was never installed
     if installed is not None:
         assert installed == labse_lite.__version__
     from labse_lite.data import load_tatoeba
@@ -61,18 +66,25 @@ def test_one_version_and_the_public_names():
 
 def test_import_is_cheap():
     """``import labse_lite`` loads neither torch nor transformers."""
-    code = ("import sys, labse_lite; print(sorted(m for m in ('torch', "
-            "'transformers', 'numpy') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, text=True,
-                         capture_output=True, check=True).stdout
+    code = (
+        "import sys, labse_lite; print(sorted(m for m in ('torch', "
+        "'transformers', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout
     assert out.strip() == "[]"
 
 
 def test_data_dir_order(tmp_path, monkeypatch):
     monkeypatch.delenv("LABSE_LITE_DATA", raising=False)
-    assert D.data_dir() == REPO / "data"                # a clone
+    assert D.data_dir() == REPO / "data"  # a clone
     monkeypatch.setenv("LABSE_LITE_DATA", str(tmp_path))
-    assert D.data_dir() == tmp_path                     # the override
+    assert D.data_dir() == tmp_path  # the override
     monkeypatch.delenv("LABSE_LITE_DATA")
     # Installed: no data/ beside the package; the copy inside it.
     monkeypatch.setattr(D, "__file__", str(tmp_path / "pkg" / "data.py"))
@@ -80,8 +92,10 @@ def test_data_dir_order(tmp_path, monkeypatch):
 
 
 def _files(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in root.rglob("*")}
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+    }
 
 
 @pytest.mark.slow
@@ -100,14 +114,30 @@ def test_a_built_wheel_trains_from_anywhere(tmp_path):
         shutil.copytree(REPO / name, src / name, ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LABSE_LITE_DATA", "PYTHONPATH")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LABSE_LITE_DATA", "PYTHONPATH")
+    }
     env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
     pip = [sys.executable, "-m", "pip"]
-    subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation",
-                          "--no-index", "-q", "-w", str(tmp_path / "dist"),
-                          str(src)], env=env, check=True, cwd=tmp_path)
-    wheel, = (tmp_path / "dist").glob("labse_lite-*.whl")
+    subprocess.run(
+        pip
+        + [
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        env=env,
+        check=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = (tmp_path / "dist").glob("labse_lite-*.whl")
     assert wheel.name.startswith(f"labse_lite-{labse_lite.__version__}-")
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in DATA_FILES:
@@ -118,28 +148,73 @@ def test_a_built_wheel_trains_from_anywhere(tmp_path):
         assert f"labse_lite/book/exercises/{path.name}" in names, path.name
 
     site = tmp_path / "site"
-    subprocess.run(pip + ["install", "--no-deps", "--no-index", "-q",
-                          "--target", str(site), str(wheel)],
-                   env=env, check=True, cwd=tmp_path)
+    subprocess.run(
+        pip
+        + [
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        env=env,
+        check=True,
+        cwd=tmp_path,
+    )
     before = _files(site)
     work, out = tmp_path / "elsewhere", tmp_path / "run"
     work.mkdir()
-    env.update(PYTHONPATH=str(site), PYTHONDONTWRITEBYTECODE="1",
-               LABSE_LITE_CACHE=str(tmp_path / "cache"),
-               OMP_NUM_THREADS="1", LABSE_LITE_MAX_THREADS="1")
+    env.update(
+        PYTHONPATH=str(site),
+        PYTHONDONTWRITEBYTECODE="1",
+        LABSE_LITE_CACHE=str(tmp_path / "cache"),
+        OMP_NUM_THREADS="1",
+        LABSE_LITE_MAX_THREADS="1",
+    )
     where = tmp_path / "where.json"
-    code = ("import json, sys, labse_lite; from labse_lite.data import "
-            "data_dir; from labse_lite.cli import main; "
-            f"open({str(where)!r}, 'w').write(json.dumps("
-            "[labse_lite.__file__, str(data_dir())])); "
-            "sys.exit(main(sys.argv[1:]))")
+    code = (
+        "import json, sys, labse_lite; from labse_lite.data import "
+        "data_dir; from labse_lite.cli import main; "
+        f"open({str(where)!r}, 'w').write(json.dumps("
+        "[labse_lite.__file__, str(data_dir())])); "
+        "sys.exit(main(sys.argv[1:]))"
+    )
     run = subprocess.run(
-        [sys.executable, "-c", code, "train", "--output-dir", str(out),
-         "--max-steps", "5", "--vocab-size", "500", "--languages", "deu",
-         "fra", "--batch-size", "8", "--model-preset", "tiny",
-         "--no-final-eval", "--eval-languages", "deu",
-         "--checkpoint-every", "0", "--no-progress", "--threads", "1"],
-        cwd=work, env=env, text=True, capture_output=True, timeout=300)
+        [
+            sys.executable,
+            "-c",
+            code,
+            "train",
+            "--output-dir",
+            str(out),
+            "--max-steps",
+            "5",
+            "--vocab-size",
+            "500",
+            "--languages",
+            "deu",
+            "fra",
+            "--batch-size",
+            "8",
+            "--model-preset",
+            "tiny",
+            "--no-final-eval",
+            "--eval-languages",
+            "deu",
+            "--checkpoint-every",
+            "0",
+            "--no-progress",
+            "--threads",
+            "1",
+        ],
+        cwd=work,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     module, data = json.loads(where.read_text())
     assert Path(module) == site / "labse_lite" / "__init__.py"

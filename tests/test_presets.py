@@ -21,10 +21,11 @@ def test_every_chapter_has_every_scale():
 
 
 def test_overrides_replace_single_settings():
-    s = presets.settings("margin", "laptop", margin_values=[0.0, 0.2],
-                         seeds=None)
+    s = presets.settings(
+        "margin", "laptop", margin_values=[0.0, 0.2], seeds=None
+    )
     assert s["margin_values"] == [0.0, 0.2]
-    assert s["seeds"] == presets.settings("margin")["seeds"]   # None: keep
+    assert s["seeds"] == presets.settings("margin")["seeds"]  # None: keep
     with pytest.raises(ValueError, match="unknown setting"):
         presets.settings("margin", "laptop", margins=[0.1])
     with pytest.raises(ValueError, match="unknown scale"):

@@ -37,14 +37,19 @@ ARTEFACTS = ROOT / "_build" / "site-test"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
-pytestmark = [pytest.mark.site, pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="no Chromium: the site test needs Debian's chromium and "
-           "chromium-driver (apt-get install chromium chromium-driver; "
-           ".ci/run installs them)")]
+pytestmark = [
+    pytest.mark.site,
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER),
+        reason="no Chromium: the site test needs Debian's chromium and "
+        "chromium-driver (apt-get install chromium chromium-driver; "
+        ".ci/run installs them)",
+    ),
+]
 
 
 # -- the site -----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
@@ -52,13 +57,25 @@ def site(tmp_path_factory) -> Path:
     if not (ROOT / "_mathjax_static" / "mathjax" / "tex-chtml.js").is_file():
         if shutil.which("npm") is None:
             pytest.skip("npm is needed to fetch the pinned MathJax")
-        subprocess.run([sys.executable, "scripts/site_assets.py"],
-                       cwd=ROOT, check=True)
+        subprocess.run(
+            [sys.executable, "scripts/site_assets.py"], cwd=ROOT, check=True
+        )
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).with_name("jupyter-book")
     done = subprocess.run(
-        [str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n",
-         "--keep-going"], capture_output=True, text=True)
+        [
+            str(jb),
+            "build",
+            str(ROOT),
+            "--path-output",
+            str(out),
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out / "_build" / "html"
 
@@ -91,16 +108,21 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--window-size=1280,1000",
-                # no network but localhost: a CDN asset cannot load
-                "--host-resolver-rules=MAP * ~NOTFOUND , "
-                "EXCLUDE 127.0.0.1"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        # no network but localhost: a CDN asset cannot load
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(
         options=options,
-        service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+        service=webdriver.ChromeService(executable_path=CHROMEDRIVER),
+    )
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(60)
     yield driver
@@ -155,21 +177,21 @@ def broken_links(hrefs: list[str], base: str) -> list[str]:
     bad = []
     for href in sorted(set(hrefs)):
         if not href.startswith(base):
-            continue                            # external: not ours to test
+            continue  # external: not ours to test
         page, _, anchor = href.partition("#")
         html = _fetch(page)
         if html is None:
             bad.append(href)
         elif anchor and not re.search(
-                r'id=["\']%s["\']' % re.escape(urllib.parse.unquote(anchor)),
-                html):
+            r'id=["\']%s["\']' % re.escape(urllib.parse.unquote(anchor)), html
+        ):
             bad.append(href)
     return bad
 
 
 def page_problems(driver, base: str, page: str, math: bool = True) -> list:
     """Everything wrong with ``page`` as Chromium renders it."""
-    driver.get_log("browser")                   # drop earlier messages
+    driver.get_log("browser")  # drop earlier messages
     driver.get(base + page)
     problems = []
     if math:
@@ -182,8 +204,10 @@ def page_problems(driver, base: str, page: str, math: bool = True) -> list:
         problems.append(f"{page}: broken internal link {href}")
     for entry in driver.get_log("browser"):
         # the browser's own request for /favicon.ico is not the page's
-        if entry["level"] == "SEVERE" and "/favicon.ico" not in entry[
-                "message"]:
+        if (
+            entry["level"] == "SEVERE"
+            and "/favicon.ico" not in entry["message"]
+        ):
             problems.append(f"{page}: console error: {entry['message']}")
     return problems
 
@@ -193,28 +217,36 @@ def has_math(chapter: str) -> bool:
     import json
 
     nb = json.loads((ROOT / "book" / f"{chapter}.ipynb").read_text())
-    text = "".join("".join(c["source"]) for c in nb["cells"]
-                   if c["cell_type"] == "markdown")
+    text = "".join(
+        "".join(c["source"])
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown"
+    )
     text = re.sub(r"```.*?```", "", text, flags=re.S)
     return re.search(r"\$[^$\n]+\$", text) is not None
 
 
 # -- tests --------------------------------------------------------------------
 
+
 def test_every_chapter_renders_as_a_reader_sees_it(site, serve, browser):
     base = serve(site)
-    assert sum(map(has_math, CHAPTERS)) >= 5     # the math check has work
+    assert sum(map(has_math, CHAPTERS)) >= 5  # the math check has work
     problems = []
     for chapter in CHAPTERS:
         page = f"book/{chapter}.html"
-        problems += page_problems(browser, base, page,
-                                  math=has_math(chapter))
-        colab = [a.get_attribute("href") for a in browser.find_elements(
-            "css selector", "a[href*='colab.research.google.com']")]
+        problems += page_problems(browser, base, page, math=has_math(chapter))
+        colab = [
+            a.get_attribute("href")
+            for a in browser.find_elements(
+                "css selector", "a[href*='colab.research.google.com']"
+            )
+        ]
         expected = f"/book/{chapter}.ipynb"
         if not any(href.endswith(expected) for href in colab):
-            problems.append(f"{page}: no Colab button for {expected} "
-                            f"({colab})")
+            problems.append(
+                f"{page}: no Colab button for {expected} ({colab})"
+            )
         if chapter in ("03_margin", "05_mining"):
             ARTEFACTS.mkdir(parents=True, exist_ok=True)
             shot = ARTEFACTS / f"{chapter}.png"
@@ -230,15 +262,19 @@ def test_search_finds_a_chapter_by_a_term_of_its_text(site, serve, browser):
 
     base = serve(site)
     browser.get(base + "search.html?q=stacking")
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(
-        "css selector", "#search-results li a"))
-    found = [a.get_attribute("href") for a in browser.find_elements(
-        "css selector", "#search-results li a")]
+    WebDriverWait(browser, 30).until(
+        lambda d: d.find_elements("css selector", "#search-results li a")
+    )
+    found = [
+        a.get_attribute("href")
+        for a in browser.find_elements("css selector", "#search-results li a")
+    ]
     assert any("06_pretraining.html" in href for href in found), found
 
 
 def test_the_checks_catch_a_missing_figure_and_a_broken_link(
-        site, serve, browser, tmp_path):
+    site, serve, browser, tmp_path
+):
     """The same checks on a deliberately broken copy of the site: one of
     chapter 03's figures deleted, a link to a missing page and one to a
     missing anchor added."""
@@ -250,8 +286,11 @@ def test_the_checks_catch_a_missing_figure_and_a_broken_link(
     assert image, "chapter 03 has no figure file to remove"
     (page.parent / image.group(1)).resolve().unlink()
     html = html.replace(
-        "</article>", '<a href="no_such_chapter.html">x</a>'
-        '<a href="05_mining.html#no-such-section">y</a></article>', 1)
+        "</article>",
+        '<a href="no_such_chapter.html">x</a>'
+        '<a href="05_mining.html#no-such-section">y</a></article>',
+        1,
+    )
     page.write_text(html)
     problems = page_problems(browser, serve(broken), "book/03_margin.html")
     text = "\n".join(problems)

@@ -12,8 +12,13 @@ from labse_lite.model import DualEncoder
 
 st = pytest.importorskip("sentence_transformers")
 
-SENTENCES = ["Der Hund schläft.", "The dog is sleeping.", "Bonjour !",
-             "Ich habe zwei Katzen und einen Hund.", "Merci beaucoup."]
+SENTENCES = [
+    "Der Hund schläft.",
+    "The dog is sleeping.",
+    "Bonjour !",
+    "Ich habe zwei Katzen und einen Hund.",
+    "Merci beaucoup.",
+]
 
 
 def _st_encode(path):
@@ -24,12 +29,18 @@ def _st_encode(path):
 @pytest.mark.parametrize("pooling", ["cls", "pooler", "mean", "max"])
 @pytest.mark.parametrize("projection_dim", [None, 16])
 def test_saved_model_loads_in_sentence_transformers(
-        tmp_path, small_tokenizer, pooling, projection_dim):
+    tmp_path, small_tokenizer, pooling, projection_dim
+):
     torch.manual_seed(0)
-    model = DualEncoder.from_config(small_tokenizer, "tiny", pooling=pooling,
-                                    projection_dim=projection_dim,
-                                    max_length=24, dropout=0.0)
-    if pooling == "pooler":     # a pooler that is not the identity-ish init
+    model = DualEncoder.from_config(
+        small_tokenizer,
+        "tiny",
+        pooling=pooling,
+        projection_dim=projection_dim,
+        max_length=24,
+        dropout=0.0,
+    )
+    if pooling == "pooler":  # a pooler that is not the identity-ish init
         torch.nn.init.normal_(model.encoder.pooler.dense.weight, std=0.3)
     model.save_pretrained(tmp_path / "m")
     ours = model.encode(SENTENCES)
@@ -54,12 +65,15 @@ def _labse_layout(tmp_path, small_tokenizer, projection: bool):
     config = bert_config(len(small_tokenizer), "tiny", dropout=0.0)
     BertModel(config).save_pretrained(bert_dir)
     small_tokenizer.save_pretrained(bert_dir)
-    pipeline = [M.Transformer(str(bert_dir), max_seq_length=24),
-                M.Pooling(64, pooling_mode="cls"),
-                M.Dense(64, 64, activation_function=torch.nn.Tanh())]
+    pipeline = [
+        M.Transformer(str(bert_dir), max_seq_length=24),
+        M.Pooling(64, pooling_mode="cls"),
+        M.Dense(64, 64, activation_function=torch.nn.Tanh()),
+    ]
     if projection:
-        pipeline.append(M.Dense(64, 12,
-                                activation_function=torch.nn.Identity()))
+        pipeline.append(
+            M.Dense(64, 12, activation_function=torch.nn.Identity())
+        )
     pipeline.append(M.Normalize())
     model = st.SentenceTransformer(modules=pipeline, device="cpu")
     model.save(str(tmp_path / "st"))
@@ -67,8 +81,9 @@ def _labse_layout(tmp_path, small_tokenizer, projection: bool):
 
 
 @pytest.mark.parametrize("projection", [False, True])
-def test_released_labse_layout_loads_in_labse_lite(tmp_path, small_tokenizer,
-                                                   projection):
+def test_released_labse_layout_loads_in_labse_lite(
+    tmp_path, small_tokenizer, projection
+):
     path = _labse_layout(tmp_path, small_tokenizer, projection)
     ours = DualEncoder.from_pretrained(path)
     assert ours.pooling == "pooler" and ours.normalize
@@ -91,8 +106,13 @@ def test_unsupported_pipelines_are_refused(tmp_path, small_tokenizer):
     with pytest.raises(ValueError, match="cannot represent"):
         DualEncoder.from_pretrained(path)
     pooling = path / "1_Pooling" / "config.json"
-    pooling.write_text(json.dumps({"word_embedding_dimension": 64,
-                                   "pooling_mode_mean_sqrt_len_tokens":
-                                   True}))
+    pooling.write_text(
+        json.dumps(
+            {
+                "word_embedding_dimension": 64,
+                "pooling_mode_mean_sqrt_len_tokens": True,
+            }
+        )
+    )
     with pytest.raises(ValueError, match="pooling"):
         DualEncoder.from_pretrained(path)

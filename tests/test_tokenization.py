@@ -13,7 +13,7 @@ from labse_lite.tokenization import (
 
 def test_sampling_probabilities():
     p = language_sampling_probs({"a": 1000, "b": 10}, alpha=0.3)
-    assert p["a"] / p["b"] == pytest.approx(100 ** 0.3)
+    assert p["a"] / p["b"] == pytest.approx(100**0.3)
     assert sum(p.values()) == pytest.approx(1.0)
     uniform = language_sampling_probs({"a": 1000, "b": 10}, alpha=0.0)
     assert uniform["a"] == pytest.approx(0.5)
@@ -29,7 +29,7 @@ def test_smoothed_corpus_upsamples_small_languages():
     n_small = sum(t.startswith("s") for t in corpus)
     p = language_sampling_probs({"big": 1000, "small": 2}, 0.3)
     assert n_small == round(p["small"] * 2000)
-    assert n_small > 2 * 2          # far more than its natural share (0.2%)
+    assert n_small > 2 * 2  # far more than its natural share (0.2%)
     assert smoothed_corpus(texts, 0.3, 2000, seed=1) == corpus
 
 
@@ -72,15 +72,24 @@ def test_registered_starting_pieces_are_the_trainers_own():
 
     from labse_lite.tokenization import _bert_wordpiece, _letters
 
-    texts = ["Grüße aus Köln, Ma\u0308dchen!", "東京に行く x\u00a0yz",
-             "naïve cafe\u0301 (l'été)", "a\u200bb  c\td", "Ύ ωραία"]
+    texts = [
+        "Grüße aus Köln, Ma\u0308dchen!",
+        "東京に行く x\u00a0yz",
+        "naïve cafe\u0301 (l'été)",
+        "a\u200bb  c\td",
+        "Ύ ωραία",
+    ]
     tok = _bert_wordpiece()
     # vocab_size 1: no merges, only the starting pieces
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(
-        vocab_size=1, continuing_subword_prefix="##", show_progress=False))
+    tok.train_from_iterator(
+        texts,
+        trainers.WordPieceTrainer(
+            vocab_size=1, continuing_subword_prefix="##", show_progress=False
+        ),
+    )
     letters, inner = _letters(tok, texts)
     assert set(tok.get_vocab()) == letters | {f"##{ch}" for ch in inner}
-    assert "ä" in letters and "\u0308" not in letters      # NFC
+    assert "ä" in letters and "\u0308" not in letters  # NFC
     assert "東" in letters and "##京" not in tok.get_vocab()  # CJK: 1 char
 
 
@@ -94,7 +103,10 @@ def test_vocabulary_is_the_same_in_every_call():
     texts = [f"ab{c}{d} {d}{c}ba" for c in "cdefgh" for d in "ijklmn"]
     shuffled = texts[:]
     random.Random(1).shuffle(shuffled)
-    vocabs = [train_wordpiece({"x": t}, vocab_size=150, min_frequency=1,
-                              alpha=1.0).get_vocab()
-              for t in (texts, texts, shuffled)]
+    vocabs = [
+        train_wordpiece(
+            {"x": t}, vocab_size=150, min_frequency=1, alpha=1.0
+        ).get_vocab()
+        for t in (texts, texts, shuffled)
+    ]
     assert vocabs[0] == vocabs[1] == vocabs[2]

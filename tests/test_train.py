@@ -14,11 +14,20 @@ from labse_lite.train import PairBatcher, TrainConfig, train
 
 
 def tiny_config(tmp_path, **overrides):
-    values = dict(output_dir=str(tmp_path), model_preset="tiny",
-                  vocab_size=1500, max_length=24, batch_size=16,
-                  max_steps=30, warmup_steps=5, lr=2e-3,
-                  checkpoint_every=10, eval_languages=["deu", "fra"],
-                  progress=False, threads=1)
+    values = dict(
+        output_dir=str(tmp_path),
+        model_preset="tiny",
+        vocab_size=1500,
+        max_length=24,
+        batch_size=16,
+        max_steps=30,
+        warmup_steps=5,
+        lr=2e-3,
+        checkpoint_every=10,
+        eval_languages=["deu", "fra"],
+        progress=False,
+        threads=1,
+    )
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -43,7 +52,7 @@ def test_batches_are_deterministic_balanced_and_duplicate_free():
     langs = ["big"] * 2900 + ["small"] * 100
     xx = [[0] * int(rng.integers(3, 30)) for _ in range(n)]
     en = [[0] * int(rng.integers(3, 30)) for _ in range(n)]
-    en_keys = np.arange(n) % 500           # many repeated English sides
+    en_keys = np.arange(n) % 500  # many repeated English sides
     b1 = PairBatcher(xx, en, langs, 32, alpha=0.3, seed=1, en_keys=en_keys)
     b2 = PairBatcher(xx, en, langs, 32, alpha=0.3, seed=1, en_keys=en_keys)
     seen_small = 0
@@ -51,7 +60,7 @@ def test_batches_are_deterministic_balanced_and_duplicate_free():
         rows = b1.batch(step)
         assert len(rows) == 32
         assert np.array_equal(rows, b2.batch(step))
-        assert len(set(en_keys[rows])) == 32        # no duplicate English
+        assert len(set(en_keys[rows])) == 32  # no duplicate English
     padding, random_padding = 0, 0
     for step in range(100):
         rows = b1.batch(step)
@@ -63,10 +72,12 @@ def test_batches_are_deterministic_balanced_and_duplicate_free():
     # Length bucketing: far less padding than random batches would need.
     assert padding < 0.2 * random_padding
     p_small = b1.language_probabilities()["small"]
-    assert p_small == pytest.approx(100 ** 0.3 / (100 ** 0.3 + 2900 ** 0.3))
+    assert p_small == pytest.approx(100**0.3 / (100**0.3 + 2900**0.3))
     assert seen_small / 3200 == pytest.approx(p_small, abs=0.03)
-    assert not np.array_equal(b1.batch(0), PairBatcher(
-        xx, en, langs, 32, 0.3, seed=2, en_keys=en_keys).batch(0))
+    assert not np.array_equal(
+        b1.batch(0),
+        PairBatcher(xx, en, langs, 32, 0.3, seed=2, en_keys=en_keys).batch(0),
+    )
 
 
 def test_a_small_corpus_fills_every_batch_without_duplicates():
@@ -86,18 +97,21 @@ def test_a_small_corpus_fills_every_batch_without_duplicates():
 
 
 def test_invalid_configs_are_rejected():
-    for kwargs, message in ((dict(batch_size=1), "at least 2"),
-                            (dict(margin=-0.3), "margin"),
-                            (dict(scale=0), "scale"),
-                            (dict(lr=0), "lr"),
-                            (dict(pooling="sum"), "pooling"),
-                            (dict(languages="deu"), "list")):
+    for kwargs, message in (
+        (dict(batch_size=1), "at least 2"),
+        (dict(margin=-0.3), "margin"),
+        (dict(scale=0), "scale"),
+        (dict(lr=0), "lr"),
+        (dict(pooling="sum"), "pooling"),
+        (dict(languages="deu"), "list"),
+    ):
         with pytest.raises(ValueError, match=message):
             TrainConfig(**kwargs).validate()
 
 
 def test_training_learns_and_resumes_to_the_same_result(
-        tmp_path, small_corpus, small_tokenizer, bench):
+    tmp_path, small_corpus, small_tokenizer, bench
+):
     # A fixed vocabulary, so that the test is about the loop alone (the
     # vocabulary build is tested for determinism in test_determinism.py).
     small_tokenizer.save_pretrained(str(tmp_path / "tok"))
@@ -107,8 +121,9 @@ def test_training_learns_and_resumes_to_the_same_result(
 
     # Uninterrupted run.
     full = train(cfg(tmp_path / "a"), small_corpus, benchmark=bench)
-    losses = [json.loads(l)["loss"]
-              for l in open(tmp_path / "a" / "log.jsonl")]
+    losses = [
+        json.loads(l)["loss"] for l in open(tmp_path / "a" / "log.jsonl")
+    ]
     assert full["steps"] == 30
     # It learned something: better than chance (1/1000) on Tatoeba deu.
     assert full["eval"]["tatoeba"]["deu"]["xx2en"] > 1.0
@@ -122,21 +137,19 @@ def test_training_learns_and_resumes_to_the_same_result(
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        train(cfg(tmp_path / "b"), small_corpus, on_step=stop,
-              benchmark=bench)
-    resumed = train(cfg(tmp_path / "b"), small_corpus,
-                    benchmark=bench)
+        train(cfg(tmp_path / "b"), small_corpus, on_step=stop, benchmark=bench)
+    resumed = train(cfg(tmp_path / "b"), small_corpus, benchmark=bench)
     a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
-    assert resumed["final_loss"] == pytest.approx(full["final_loss"],
-                                                  abs=1e-6)
+    assert resumed["final_loss"] == pytest.approx(full["final_loss"], abs=1e-6)
     assert len(losses) == 30 and losses[-1] < losses[0]
 
 
-def test_nan_loss_stops_with_a_clear_error(tmp_path, small_corpus, bench,
-                                           monkeypatch):
+def test_nan_loss_stops_with_a_clear_error(
+    tmp_path, small_corpus, bench, monkeypatch
+):
     import labse_lite.distributed as dist_utils
 
     real = dist_utils.global_batch_loss
@@ -145,8 +158,9 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path, small_corpus, bench,
         return real(*args, **kwargs) * float("nan")
 
     monkeypatch.setattr(dist_utils, "global_batch_loss", poisoned)
-    with pytest.raises(FloatingPointError,
-                       match="at step 0: training diverged"):
+    with pytest.raises(
+        FloatingPointError, match="at step 0: training diverged"
+    ):
         train(tiny_config(tmp_path), small_corpus, benchmark=bench)
 
 
@@ -159,21 +173,54 @@ def test_empty_pairs_are_rejected(tmp_path, bench):
 @pytest.mark.slow
 def test_cli_train_then_eval(tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "labse_lite", "train",
-           "--output-dir", str(out), "--languages", "deu", "fra",
-           "--model-preset", "tiny", "--vocab-size", "2000",
-           "--max-steps", "8", "--batch-size", "16",
-           "--eval-languages", "deu", "--final-eval-languages", "deu", "fra",
-           "--no-progress", "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "labse_lite",
+        "train",
+        "--output-dir",
+        str(out),
+        "--languages",
+        "deu",
+        "fra",
+        "--model-preset",
+        "tiny",
+        "--vocab-size",
+        "2000",
+        "--max-steps",
+        "8",
+        "--batch-size",
+        "16",
+        "--eval-languages",
+        "deu",
+        "--final-eval-languages",
+        "deu",
+        "fra",
+        "--no-progress",
+        "--threads",
+        "1",
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["steps"] == 8
     assert set(report["tatoeba_xx2en"]) >= {"all"}
     run = subprocess.run(
-        [sys.executable, "-m", "labse_lite", "eval", "--model",
-         str(out / "model"), "--languages", "deu", "--quiet"],
-        capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "labse_lite",
+            "eval",
+            "--model",
+            str(out / "model"),
+            "--languages",
+            "deu",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert 0.0 <= result["tatoeba"]["deu"]["xx2en"] <= 100.0
@@ -182,13 +229,33 @@ def test_cli_train_then_eval(tmp_path):
 
 def test_cli_reports_bad_config(tmp_path):
     run = subprocess.run(
-        [sys.executable, "-m", "labse_lite", "train", "--margin", "-1",
-         "--output-dir", str(tmp_path)], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "labse_lite",
+            "train",
+            "--margin",
+            "-1",
+            "--output-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2
     assert "margin=-1.0 must be >= 0" in run.stderr
     run = subprocess.run(
-        [sys.executable, "-m", "labse_lite", "eval", "--model",
-         str(tmp_path / "missing")], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "labse_lite",
+            "eval",
+            "--model",
+            str(tmp_path / "missing"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode != 0
 
 
@@ -211,45 +278,64 @@ def test_checkpoint_keeps_the_loss_scaler_and_cuda_rng(tmp_path, monkeypatch):
         return model, opt, sched, torch.amp.GradScaler("cpu", enabled=True)
 
     model, opt, sched, scaler = parts()
-    no_terms = torch.nn.ModuleList()        # a run without loss parameters
-    scaler.load_state_dict({"scale": 1024.0, "growth_factor": 2.0,
-                            "backoff_factor": 0.5, "growth_interval": 100,
-                            "_growth_tracker": 37})
+    no_terms = torch.nn.ModuleList()  # a run without loss parameters
+    scaler.load_state_dict(
+        {
+            "scale": 1024.0,
+            "growth_factor": 2.0,
+            "backoff_factor": 0.5,
+            "growth_interval": 100,
+            "_growth_tracker": 37,
+        }
+    )
     path = tmp_path / "checkpoint.pt"
-    T._save_checkpoint(path, model, no_terms, opt, sched, scaler, 5,
-                       TrainConfig())
+    T._save_checkpoint(
+        path, model, no_terms, opt, sched, scaler, 5, TrainConfig()
+    )
     model2, opt2, sched2, scaler2 = parts()
-    assert T._load_checkpoint(path, model2, no_terms, opt2, sched2,
-                              scaler2) == 5
+    assert (
+        T._load_checkpoint(path, model2, no_terms, opt2, sched2, scaler2) == 5
+    )
     assert scaler2.state_dict() == scaler.state_dict()
     assert scaler2.get_scale() == 1024.0
     assert len(restored) == 1 and torch.equal(restored[0][0], cuda_state[0])
     # A checkpoint of an fp32 run (scaler disabled) still loads.
     _, opt3, sched3, _ = parts()
     off = torch.amp.GradScaler("cpu", enabled=False)
-    T._save_checkpoint(path, model, no_terms, opt3, sched3, off, 6,
-                       TrainConfig())
-    assert T._load_checkpoint(path, model2, no_terms, opt2, sched2,
-                              off) == 6
+    T._save_checkpoint(
+        path, model, no_terms, opt3, sched3, off, 6, TrainConfig()
+    )
+    assert T._load_checkpoint(path, model2, no_terms, opt2, sched2, off) == 6
 
 
 def test_final_pool_languages_limit_the_large_pool_queries(
-        tmp_path, small_corpus, small_tokenizer, bench):
+    tmp_path, small_corpus, small_tokenizer, bench
+):
     small_tokenizer.save_pretrained(str(tmp_path / "tok"))
-    summary = train(tiny_config(tmp_path / "run", tokenizer=str(
-        tmp_path / "tok"), max_steps=2, checkpoint_every=0,
-        final_pool_languages=["fra", "xyz"]), small_corpus, benchmark=bench)
+    summary = train(
+        tiny_config(
+            tmp_path / "run",
+            tokenizer=str(tmp_path / "tok"),
+            max_steps=2,
+            checkpoint_every=0,
+            final_pool_languages=["fra", "xyz"],
+        ),
+        small_corpus,
+        benchmark=bench,
+    )
     ev = summary["eval"]
     assert set(ev["tatoeba"]) == {"deu", "fra", "spa"}
     assert set(ev["large_pool"]) == {"pool_size", "fra"}
     from labse_lite.data import normalize_for_overlap
 
     assert ev["large_pool"]["pool_size"] == len(
-        {normalize_for_overlap(e) for e in bench.en})
+        {normalize_for_overlap(e) for e in bench.en}
+    )
 
 
 def test_a_corpus_is_tokenized_once_per_vocabulary(
-        small_corpus, small_tokenizer, tiny_model, monkeypatch):
+    small_corpus, small_tokenizer, tiny_model, monkeypatch
+):
     """Runs of a sweep that share the corpus and the vocabulary reuse one
     tokenisation; another corpus or vocabulary is tokenised afresh."""
     import labse_lite.train as T
@@ -258,8 +344,9 @@ def test_a_corpus_is_tokenized_once_per_vocabulary(
 
     calls = []
     real = T._tokenize_pairs
-    monkeypatch.setattr(T, "_tokenize_pairs",
-                        lambda m, c: calls.append(len(c)) or real(m, c))
+    monkeypatch.setattr(
+        T, "_tokenize_pairs", lambda m, c: calls.append(len(c)) or real(m, c)
+    )
     T._TOKENIZED.clear()
     corpus = small_corpus.sample(300, seed=1)
     first = T._tokenize_corpus(tiny_model, corpus)
@@ -267,46 +354,70 @@ def test_a_corpus_is_tokenized_once_per_vocabulary(
     assert calls == [300]
     T._tokenize_corpus(tiny_model, small_corpus.sample(200, seed=1))
     assert calls == [300, 200]
-    other_vocab = train_wordpiece(small_corpus.monolingual_texts(),
-                                  vocab_size=700)
-    other = DualEncoder.from_config(other_vocab, "tiny", pooling="mean",
-                                    max_length=24)
+    other_vocab = train_wordpiece(
+        small_corpus.monolingual_texts(), vocab_size=700
+    )
+    other = DualEncoder.from_config(
+        other_vocab, "tiny", pooling="mean", max_length=24
+    )
     again = T._tokenize_corpus(other, small_corpus.sample(200, seed=1))
     assert calls == [300, 200, 200]
     assert again[0] == real(other, small_corpus.sample(200, seed=1))[0]
 
 
 def test_frozen_word_embeddings_stay_bit_identical(
-        tmp_path, small_corpus, small_tokenizer, bench):
+    tmp_path, small_corpus, small_tokenizer, bench
+):
     """English-only tuning freezes the word-embedding table: after training
     it equals the initial one bit for bit, while the layers moved; with
     freeze_layers=1 the lowest layer is fixed and the next one trains."""
     from labse_lite.model import DualEncoder
 
     small_tokenizer.save_pretrained(str(tmp_path / "tok"))
-    start = DualEncoder.from_config(small_tokenizer, "tiny",
-                                    pooling="mean", max_length=24)
+    start = DualEncoder.from_config(
+        small_tokenizer, "tiny", pooling="mean", max_length=24
+    )
     start.save_pretrained(tmp_path / "start")
-    cfg = tiny_config(tmp_path / "frozen", init_model=str(tmp_path / "start"),
-                      max_steps=5, checkpoint_every=0, final_eval=False,
-                      freeze_embeddings=True, freeze_layers=1, lr=1e-2)
+    cfg = tiny_config(
+        tmp_path / "frozen",
+        init_model=str(tmp_path / "start"),
+        max_steps=5,
+        checkpoint_every=0,
+        final_eval=False,
+        freeze_embeddings=True,
+        freeze_layers=1,
+        lr=1e-2,
+    )
     train(cfg, small_corpus, benchmark=bench)
     after = DualEncoder.from_pretrained(tmp_path / "frozen" / "model")
-    table = lambda m: m.encoder.get_input_embeddings().weight   # noqa: E731
+    table = lambda m: m.encoder.get_input_embeddings().weight  # noqa: E731
     assert torch.equal(table(start), table(after))
-    layers = lambda m: m.encoder.encoder.layer                  # noqa: E731
-    for p, q in zip(layers(start)[0].parameters(),
-                    layers(after)[0].parameters()):
+    layers = lambda m: m.encoder.encoder.layer  # noqa: E731
+    for p, q in zip(
+        layers(start)[0].parameters(), layers(after)[0].parameters()
+    ):
         assert torch.equal(p, q)
-    assert any(not torch.equal(p, q) for p, q in zip(
-        layers(start)[1].parameters(), layers(after)[1].parameters()))
-    assert not torch.equal(start.encoder.embeddings.position_embeddings
-                           .weight, after.encoder.embeddings
-                           .position_embeddings.weight)
+    assert any(
+        not torch.equal(p, q)
+        for p, q in zip(
+            layers(start)[1].parameters(), layers(after)[1].parameters()
+        )
+    )
+    assert not torch.equal(
+        start.encoder.embeddings.position_embeddings.weight,
+        after.encoder.embeddings.position_embeddings.weight,
+    )
     with pytest.raises(ValueError, match="freeze_layers=9"):
-        train(tiny_config(tmp_path / "bad", freeze_layers=9,
-                          tokenizer=str(tmp_path / "tok"), max_steps=1),
-              small_corpus, benchmark=bench)
+        train(
+            tiny_config(
+                tmp_path / "bad",
+                freeze_layers=9,
+                tokenizer=str(tmp_path / "tok"),
+                max_steps=1,
+            ),
+            small_corpus,
+            benchmark=bench,
+        )
 
 
 def test_adamw_is_fused_and_agrees_with_the_per_tensor_update():
@@ -326,9 +437,13 @@ def test_adamw_is_fused_and_agrees_with_the_per_tensor_update():
 
     fused = adamw(*groups(net), lr=1e-2, weight_decay=0.1)
     plain = torch.optim.AdamW(
-        [{"params": groups(other)[0], "weight_decay": 0.1},
-         {"params": groups(other)[1], "weight_decay": 0.0}], lr=1e-2,
-        foreach=False)
+        [
+            {"params": groups(other)[0], "weight_decay": 0.1},
+            {"params": groups(other)[1], "weight_decay": 0.0},
+        ],
+        lr=1e-2,
+        foreach=False,
+    )
     assert fused.defaults["fused"] is True
     assert [g["weight_decay"] for g in fused.param_groups] == [0.1, 0.0]
     ids = torch.randint(0, 50, (16,))
@@ -340,7 +455,7 @@ def test_adamw_is_fused_and_agrees_with_the_per_tensor_update():
     for a, b in zip(net.parameters(), other.parameters()):
         assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
     moved = (net[1].weight - start[1].weight).abs().max()
-    assert moved > 1e-2, moved                  # the steps did something
+    assert moved > 1e-2, moved  # the steps did something
 
 
 def test_bf16_loss_matches_fp32_on_a_fixed_batch(tiny_model, small_corpus):
@@ -350,35 +465,50 @@ def test_bf16_loss_matches_fp32_on_a_fixed_batch(tiny_model, small_corpus):
     same way (cosine > 0.99)."""
     from labse_lite.losses import additive_margin_softmax_loss
 
-    ids = [tiny_model.tokenizer(t, truncation=True, max_length=24)
-           ["input_ids"] for t in small_corpus.xx[:32] + small_corpus.en[:32]]
+    ids = [
+        tiny_model.tokenizer(t, truncation=True, max_length=24)["input_ids"]
+        for t in small_corpus.xx[:32] + small_corpus.en[:32]
+    ]
     input_ids, mask = tiny_model.collate(ids)
     results = {}
     for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
         tiny_model.zero_grad()
-        with torch.autocast("cpu", dtype=dtype or torch.bfloat16,
-                            enabled=dtype is not None):
+        with torch.autocast(
+            "cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None
+        ):
             emb = tiny_model(input_ids, mask)
         emb = emb.float()
-        loss = additive_margin_softmax_loss(emb[:32], emb[32:],
-                                            check_normalized=False)
+        loss = additive_margin_softmax_loss(
+            emb[:32], emb[32:], check_normalized=False
+        )
         loss.backward()
-        grad = torch.cat([p.grad.flatten() for p in tiny_model.parameters()
-                          if p.grad is not None])
+        grad = torch.cat(
+            [
+                p.grad.flatten()
+                for p in tiny_model.parameters()
+                if p.grad is not None
+            ]
+        )
         results[name] = (loss.item(), grad)
     (l32, g32), (l16, g16) = results["fp32"], results["bf16"]
     assert abs(l16 - l32) <= 0.02 * abs(l32), (l16, l32)
-    assert l16 != l32                       # bf16 really was used
+    assert l16 != l32  # bf16 really was used
     cos = torch.nn.functional.cosine_similarity(g32, g16, dim=0)
     assert cos > 0.99, cos
 
 
 def test_bf16_training_learns(tmp_path, small_corpus, small_tokenizer, bench):
     small_tokenizer.save_pretrained(str(tmp_path / "tok"))
-    cfg = tiny_config(tmp_path / "bf16", tokenizer=str(tmp_path / "tok"),
-                      precision="bf16", checkpoint_every=0, log_every=1)
+    cfg = tiny_config(
+        tmp_path / "bf16",
+        tokenizer=str(tmp_path / "tok"),
+        precision="bf16",
+        checkpoint_every=0,
+        log_every=1,
+    )
     summary = train(cfg, small_corpus, benchmark=bench)
-    losses = [json.loads(l)["loss"]
-              for l in open(tmp_path / "bf16" / "log.jsonl")]
+    losses = [
+        json.loads(l)["loss"] for l in open(tmp_path / "bf16" / "log.jsonl")
+    ]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
     assert summary["eval"]["tatoeba"]["deu"]["xx2en"] > 1.0

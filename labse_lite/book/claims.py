@@ -44,8 +44,8 @@ class Comparison:
 
     mean_a: float
     mean_b: float
-    diff: float              # mean_a - mean_b
-    se: float                # standard error of the difference
+    diff: float  # mean_a - mean_b
+    se: float  # standard error of the difference
     n_a: int
     n_b: int
     paired: bool
@@ -60,8 +60,10 @@ class Comparison:
 
     @property
     def resolved(self) -> bool:
-        return (min(self.n_a, self.n_b) >= self.min_seeds
-                and abs(self.z) > self.sigmas)
+        return (
+            min(self.n_a, self.n_b) >= self.min_seeds
+            and abs(self.z) > self.sigmas
+        )
 
     @property
     def direction(self) -> int:
@@ -70,11 +72,14 @@ class Comparison:
 
     def __str__(self) -> str:
         kind = "paired" if self.paired else "unpaired"
-        verdict = ("resolved" if self.resolved
-                   else "not resolved at this budget")
-        return (f"{self.mean_a:.2f} vs {self.mean_b:.2f}: difference "
-                f"{self.diff:+.2f} ± {self.se:.2f} (SE, {kind}, seeds "
-                f"{self.n_a}/{self.n_b}), {verdict}")
+        verdict = (
+            "resolved" if self.resolved else "not resolved at this budget"
+        )
+        return (
+            f"{self.mean_a:.2f} vs {self.mean_b:.2f}: difference "
+            f"{self.diff:+.2f} ± {self.se:.2f} (SE, {kind}, seeds "
+            f"{self.n_a}/{self.n_b}), {verdict}"
+        )
 
 
 def _sample_var(xs: Sequence[float]) -> float:
@@ -85,9 +90,14 @@ def _sample_var(xs: Sequence[float]) -> float:
     return sum((x - m) ** 2 for x in xs) / (n - 1)
 
 
-def compare(a: Sequence[float], b: Sequence[float], *,
-            paired: bool = False, sigmas: float = 2.0,
-            min_seeds: int = 3) -> Comparison:
+def compare(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    paired: bool = False,
+    sigmas: float = 2.0,
+    min_seeds: int = 3,
+) -> Comparison:
     """The evidence rule of the book: mean(a) - mean(b) and its standard
     error, from per-seed results.
 
@@ -101,30 +111,48 @@ def compare(a: Sequence[float], b: Sequence[float], *,
     if not a or not b:
         raise ValueError("compare needs at least one result per arm")
     if paired and len(a) != len(b):
-        raise ValueError(f"paired arms need as many results each, not "
-                         f"{len(a)} and {len(b)}")
+        raise ValueError(
+            f"paired arms need as many results each, not {len(a)} and {len(b)}"
+        )
     mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
     if paired:
         d = [x - y for x, y in zip(a, b)]
         se = math.sqrt(_sample_var(d) / len(d))
     else:
         se = math.sqrt(_sample_var(a) / len(a) + _sample_var(b) / len(b))
-    return Comparison(mean_a, mean_b, mean_a - mean_b, se, len(a), len(b),
-                      paired, sigmas, min_seeds)
+    return Comparison(
+        mean_a,
+        mean_b,
+        mean_a - mean_b,
+        se,
+        len(a),
+        len(b),
+        paired,
+        sigmas,
+        min_seeds,
+    )
 
 
 class Claims:
-    def __init__(self, chapter: str, *, scale: str = "laptop",
-                 measured_under: dict[str, Any] | None = None,
-                 measured_scale: str = "laptop", **settings: Any) -> None:
+    def __init__(
+        self,
+        chapter: str,
+        *,
+        scale: str = "laptop",
+        measured_under: dict[str, Any] | None = None,
+        measured_scale: str = "laptop",
+        **settings: Any,
+    ) -> None:
         self.chapter = chapter
         self.scale = scale
         self.measured_scale = measured_scale
         self.measured_under = dict(measured_under or {})
         unknown = set(self.measured_under) - set(settings)
         if unknown:
-            raise ValueError(f"measured_under names {sorted(unknown)}, "
-                             f"which are not among the settings given")
+            raise ValueError(
+                f"measured_under names {sorted(unknown)}, "
+                f"which are not among the settings given"
+            )
         self.settings = settings
         self.checked: list[tuple[str, bool]] = []
         self.not_reproduced: list[str] = []
@@ -133,8 +161,11 @@ class Claims:
     @property
     def changed(self) -> dict[str, Any]:
         """The settings that differ from the preset's."""
-        return {k: v for k, v in self.settings.items()
-                if k in self.measured_under and v != self.measured_under[k]}
+        return {
+            k: v
+            for k, v in self.settings.items()
+            if k in self.measured_under and v != self.measured_under[k]
+        }
 
     @property
     def preset(self) -> bool:
@@ -150,13 +181,22 @@ class Claims:
         if self.scale != self.measured_scale:
             yours = {"scale": self.scale, **yours}
             preset = {"scale": self.measured_scale, **preset}
-        show = lambda d: ", ".join(f"{k}={v!r}" for k, v in d.items())
+
+        def show(d):
+            return ", ".join(f"{k}={v!r}" for k, v in d.items())
+
         if not yours:
             return f"the preset's settings (scale={self.scale!r})"
         return f"{show(yours)} (the preset has {show(preset)})"
 
-    def check(self, holds: Any, claim: str, *, measured: Any = None,
-              needs_preset: bool = True) -> None:
+    def check(
+        self,
+        holds: Any,
+        claim: str,
+        *,
+        measured: Any = None,
+        needs_preset: bool = True,
+    ) -> None:
         """Check one claim (see the module).  Returns nothing, so that a
         check ending a cell prints nothing; ``checked`` records it."""
         ok = bool(holds)
@@ -166,21 +206,31 @@ class Claims:
         got = f" Measured: {measured}." if measured is not None else ""
         if needs_preset and not self.preset:
             self.not_reproduced.append(claim)
-            print(f"Not reproduced with your settings (chapter "
-                  f"{self.chapter}): {claim}.{got} The chapter measured "
-                  f"this under its {self.measured_scale} preset and may "
-                  f"need its budget; you run with {self._describe()}. "
-                  f"The chapter goes on.")
+            print(
+                f"Not reproduced with your settings (chapter "
+                f"{self.chapter}): {claim}.{got} The chapter measured "
+                f"this under its {self.measured_scale} preset and may "
+                f"need its budget; you run with {self._describe()}. "
+                f"The chapter goes on."
+            )
             return
-        where = ("the preset's settings" if self.preset
-                 else "any settings")
-        raise ClaimFailed(f"Chapter {self.chapter}'s claim does not hold: "
-                          f"{claim}.{got} It must hold under {where}; this "
-                          f"run: {self._describe()}.")
+        where = "the preset's settings" if self.preset else "any settings"
+        raise ClaimFailed(
+            f"Chapter {self.chapter}'s claim does not hold: "
+            f"{claim}.{got} It must hold under {where}; this "
+            f"run: {self._describe()}."
+        )
 
-    def compare(self, a: Sequence[float], b: Sequence[float], claim: str,
-                *, expect: int = 1, paired: bool = False,
-                needs_preset: bool = True) -> Comparison:
+    def compare(
+        self,
+        a: Sequence[float],
+        b: Sequence[float],
+        claim: str,
+        *,
+        expect: int = 1,
+        paired: bool = False,
+        needs_preset: bool = True,
+    ) -> Comparison:
         """Enforce "arm a is larger (``expect=1``) or smaller (-1) than arm
         b" under the book's rule (:func:`compare`: at least 3 seeds each,
         difference beyond 2 standard errors).  A comparison the seeds do
@@ -192,11 +242,17 @@ class Claims:
         if not result.resolved:
             self.checked.append((claim, True))
             self.unresolved.append(claim)
-            print(f"Not resolved at this budget (chapter {self.chapter}): "
-                  f"{claim}: {result}.")
+            print(
+                f"Not resolved at this budget (chapter {self.chapter}): "
+                f"{claim}: {result}."
+            )
             return result
-        self.check(result.direction == expect, claim, measured=str(result),
-                   needs_preset=needs_preset)
+        self.check(
+            result.direction == expect,
+            claim,
+            measured=str(result),
+            needs_preset=needs_preset,
+        )
         return result
 
     def unchecked(self, claim: str, why: str) -> None:
@@ -204,19 +260,25 @@ class Claims:
         one seed leaves no spread to compare with).  Under the preset that
         is a failure: the chapter's claims must all be checkable there."""
         if self.preset:
-            raise ClaimFailed(f"Chapter {self.chapter}'s claim cannot be "
-                              f"checked under its preset: {claim} ({why}).")
+            raise ClaimFailed(
+                f"Chapter {self.chapter}'s claim cannot be "
+                f"checked under its preset: {claim} ({why})."
+            )
         self.not_reproduced.append(claim)
-        print(f"Not checked with your settings (chapter {self.chapter}): "
-              f"{claim}, because {why}; you run with {self._describe()}.")
+        print(
+            f"Not checked with your settings (chapter {self.chapter}): "
+            f"{claim}, because {why}; you run with {self._describe()}."
+        )
 
     def summary(self) -> str:
         held = sum(ok for _, ok in self.checked)
         text = f"{held} of {len(self.checked)} claims held"
         if self.not_reproduced:
-            text += ("; not reproduced with these settings: "
-                     + "; ".join(self.not_reproduced))
+            text += "; not reproduced with these settings: " + "; ".join(
+                self.not_reproduced
+            )
         if self.unresolved:
-            text += ("; not resolved at this budget: "
-                     + "; ".join(self.unresolved))
+            text += "; not resolved at this budget: " + "; ".join(
+                self.unresolved
+            )
         return text

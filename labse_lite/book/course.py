@@ -34,8 +34,14 @@ from typing import Iterator
 
 from . import grading
 
-__all__ = ["exercise_section", "load_solutions", "fill", "run_exercises",
-           "instructor_copy", "Outcome"]
+__all__ = [
+    "exercise_section",
+    "load_solutions",
+    "fill",
+    "run_exercises",
+    "instructor_copy",
+    "Outcome",
+]
 
 _HEADER = re.compile(r"^# %% (\d+\.\d+)(?:\s+(wrong))?\b.*$", re.M)
 _SECTION = re.compile(r"^##\s+Exercises\s*$", re.M)
@@ -59,14 +65,25 @@ def exercise_section(nb: dict) -> tuple[int, int]:
     """``(start, stop)`` cell indices of the chapter's exercise section:
     from the ``## Exercises`` heading to the next ``##`` heading."""
     cells = nb["cells"]
-    start = next((i for i, c in enumerate(cells)
-                  if c["cell_type"] == "markdown"
-                  and _SECTION.search(_source(c))), None)
+    start = next(
+        (
+            i
+            for i, c in enumerate(cells)
+            if c["cell_type"] == "markdown" and _SECTION.search(_source(c))
+        ),
+        None,
+    )
     if start is None:
         raise ValueError("the chapter has no '## Exercises' section")
-    stop = next((i for i in range(start + 1, len(cells))
-                 if cells[i]["cell_type"] == "markdown"
-                 and _NEXT.search(_source(cells[i]))), len(cells))
+    stop = next(
+        (
+            i
+            for i in range(start + 1, len(cells))
+            if cells[i]["cell_type"] == "markdown"
+            and _NEXT.search(_source(cells[i]))
+        ),
+        len(cells),
+    )
     return start, stop
 
 
@@ -77,8 +94,7 @@ def answer_cells(nb: dict) -> dict[str, int]:
         if "exercise" in _tags(c):
             number = _number(c)
             if not number:
-                raise ValueError(f"answer cell {i} has no 'exercise' "
-                                 f"metadata")
+                raise ValueError(f"answer cell {i} has no 'exercise' metadata")
             out[number] = i
     return out
 
@@ -90,12 +106,13 @@ def load_solutions(path: str | Path) -> dict[str, dict[str, str]]:
     marks = list(_HEADER.finditer(text))
     out: dict[str, dict[str, str]] = {}
     for mark, nxt in zip(marks, marks[1:] + [None]):
-        body = text[mark.end():nxt.start() if nxt else len(text)]
+        body = text[mark.end() : nxt.start() if nxt else len(text)]
         kind = "wrong" if mark.group(2) else "solution"
         forms = out.setdefault(mark.group(1), {})
         if kind in forms:
-            raise ValueError(f"{path}: exercise {mark.group(1)} has two "
-                             f"{kind} cells")
+            raise ValueError(
+                f"{path}: exercise {mark.group(1)} has two {kind} cells"
+            )
         forms[kind] = body.strip("\n") + "\n"
     return out
 
@@ -121,14 +138,17 @@ def fill(nb: dict, forms: dict[str, str]) -> dict:
 class Outcome:
     """What running an exercise section gave, per exercise number:
     ``"correct"``, ``"not attempted"`` or ``"wrong"`` (with messages)."""
+
     status: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)   # non-check cells
+    errors: list[str] = field(default_factory=list)  # non-check cells
 
     @property
     def score(self) -> tuple[int, int]:
-        return (sum(s == "correct" for s in self.status.values()),
-                len(self.status))
+        return (
+            sum(s == "correct" for s in self.status.values()),
+            len(self.status),
+        )
 
 
 @contextlib.contextmanager
@@ -146,8 +166,9 @@ def _environment(cwd: Path, strict: bool) -> Iterator[None]:
             os.environ[grading.GRADE_ENV] = old_env
 
 
-def run_exercises(nb: dict, cwd: str | Path, *, strict: bool = True,
-                  echo: bool = False) -> Outcome:
+def run_exercises(
+    nb: dict, cwd: str | Path, *, strict: bool = True, echo: bool = False
+) -> Outcome:
     """Run the exercise section of ``nb`` in a fresh namespace (in this
     process, from ``cwd``) and report each exercise's outcome.  A failing
     check does not stop the later exercises."""
@@ -164,12 +185,14 @@ def run_exercises(nb: dict, cwd: str | Path, *, strict: bool = True,
             buffer = io.StringIO()
             try:
                 with contextlib.redirect_stdout(buffer):
-                    exec(compile(_source(cell), f"<cell {i}>", "exec"),
-                         namespace)
+                    exec(
+                        compile(_source(cell), f"<cell {i}>", "exec"),
+                        namespace,
+                    )
             except grading.NotAttempted as err:
                 outcome.status[number] = "not attempted"
                 outcome.messages[number] = str(err)
-            except AssertionError as err:   # WrongAnswer and claims
+            except AssertionError as err:  # WrongAnswer and claims
                 if is_check:
                     outcome.status[number] = "wrong"
                     outcome.messages[number] = str(err)
@@ -186,8 +209,10 @@ def run_exercises(nb: dict, cwd: str | Path, *, strict: bool = True,
                 if is_check:
                     text = buffer.getvalue()
                     outcome.status[number] = (
-                        "correct" if f"Exercise {number}: correct" in text
-                        else "not attempted")
+                        "correct"
+                        if f"Exercise {number}: correct" in text
+                        else "not attempted"
+                    )
                     outcome.messages[number] = text.strip()
             if echo and buffer.getvalue():
                 print(buffer.getvalue(), end="")
@@ -206,11 +231,15 @@ def instructor_copy(book: str | Path, out: str | Path) -> list[Path]:
         sol = solutions_path(path)
         if not sol.exists():
             continue
-        forms = {n: f["solution"] for n, f in load_solutions(sol).items()
-                 if "solution" in f}
+        forms = {
+            n: f["solution"]
+            for n, f in load_solutions(sol).items()
+            if "solution" in f
+        }
         target = out / path.name
-        target.write_text(json.dumps(fill(nb, forms), indent=1,
-                                     ensure_ascii=False) + "\n")
+        target.write_text(
+            json.dumps(fill(nb, forms), indent=1, ensure_ascii=False) + "\n"
+        )
         written.append(target)
     return written
 
@@ -220,15 +249,18 @@ def grade(paths: list[str | Path], strict: bool = True) -> int:
     failed = 0
     for path in paths:
         path = Path(path)
-        outcome = run_exercises(json.loads(path.read_text()), path.parent,
-                                strict=strict)
+        outcome = run_exercises(
+            json.loads(path.read_text()), path.parent, strict=strict
+        )
         right, total = outcome.score
         print(f"{path}: {right}/{total} exercises correct")
         for number, status in sorted(outcome.status.items()):
             print(f"  {number}: {status}")
             if status != "correct":
-                print("    " + outcome.messages[number].strip()
-                      .replace("\n", "\n    "))
+                print(
+                    "    "
+                    + outcome.messages[number].strip().replace("\n", "\n    ")
+                )
         for error in outcome.errors:
             print(f"  setup error: {error}")
         failed += (right < total) or bool(outcome.errors)

@@ -23,12 +23,15 @@ from ..train import TrainConfig
 __all__ = ["run_grid"]
 
 
-def run_grid(base: TrainConfig, grid: Mapping[str, Iterable[Any]],
-             corpus: ParallelCorpus | None = None,
-             benchmark: ParallelCorpus | None = None,
-             output_root: str | Path | None = None,
-             progress: bool = True,
-             launch: Launch | int | None = None) -> list[dict]:
+def run_grid(
+    base: TrainConfig,
+    grid: Mapping[str, Iterable[Any]],
+    corpus: ParallelCorpus | None = None,
+    benchmark: ParallelCorpus | None = None,
+    output_root: str | Path | None = None,
+    progress: bool = True,
+    launch: Launch | int | None = None,
+) -> list[dict]:
     """Train once per combination of ``grid`` values (a product over its
     keys, which must be ``TrainConfig`` fields) and return one row per run:
     the grid values, Tatoeba xx→en / en→xx averages over the evaluated
@@ -47,14 +50,23 @@ def run_grid(base: TrainConfig, grid: Mapping[str, Iterable[Any]],
     for values in tqdm(combos, desc="runs", disable=not progress):
         setting = dict(zip(keys, values))
         name = "_".join(f"{k}={v}" for k, v in setting.items())
-        config = dataclasses.replace(base, output_dir=str(root / name),
-                                     resume=False, progress=False,
-                                     **setting)
+        config = dataclasses.replace(
+            base,
+            output_dir=str(root / name),
+            resume=False,
+            progress=False,
+            **setting,
+        )
         summary = run_training(config, corpus, benchmark, launch)
         ev = summary["eval"]
-        rows.append({**setting, **headline(ev),
-                     "steps": summary["steps"],
-                     "final_loss": summary["final_loss"],
-                     "train_seconds": summary["train_seconds"],
-                     "output_dir": config.output_dir})
+        rows.append(
+            {
+                **setting,
+                **headline(ev),
+                "steps": summary["steps"],
+                "final_loss": summary["final_loss"],
+                "train_seconds": summary["train_seconds"],
+                "output_dir": config.output_dir,
+            }
+        )
     return rows

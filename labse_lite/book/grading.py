@@ -38,10 +38,22 @@ from typing import Any, Callable, Iterable, NoReturn
 
 import numpy as np
 
-__all__ = ["TODO", "check", "strict", "WrongAnswer", "NotAttempted",
-           "expect", "expect_close", "expect_number", "expect_choice",
-           "wrong_choice", "reset_tries", "unit_rows", "register",
-           "CHECKS"]
+__all__ = [
+    "TODO",
+    "check",
+    "strict",
+    "WrongAnswer",
+    "NotAttempted",
+    "expect",
+    "expect_close",
+    "expect_number",
+    "expect_choice",
+    "wrong_choice",
+    "reset_tries",
+    "unit_rows",
+    "register",
+    "CHECKS",
+]
 
 GRADE_ENV = "LABSE_LITE_GRADE"
 
@@ -84,18 +96,24 @@ def register(number: str) -> Callable:
     checker takes the answers passed to :func:`check`, raises
     :class:`WrongAnswer` on a wrong one, and may return a sentence that
     :func:`check` prints on success."""
+
     def wrap(fn: Callable) -> Callable:
         if number in CHECKS and CHECKS[number] is not fn:
             raise ValueError(f"exercise {number} is registered twice")
         CHECKS[number] = fn
         return fn
+
     return wrap
 
 
 def strict() -> bool:
     """True when a course grader runs the book (``LABSE_LITE_GRADE=1``)."""
     return os.environ.get(GRADE_ENV, "").strip().lower() in (
-        "1", "true", "yes", "strict")
+        "1",
+        "true",
+        "yes",
+        "strict",
+    )
 
 
 def _is_todo(answer: Any) -> bool:
@@ -112,10 +130,13 @@ def _not_attempted(number: str, why: str) -> None:
     if strict():
         raise NotAttempted(
             f"Exercise {number} is not attempted: {why}. Fill in the cell "
-            f"marked '# YOUR ANSWER' above and run it again.")
-    print(f"Exercise {number}: not attempted yet ({why}). Fill in the cell "
-          f"marked '# YOUR ANSWER' and run this cell again; a course "
-          f"grader ({GRADE_ENV}=1 pytest --nbval) marks it failed.")
+            f"marked '# YOUR ANSWER' above and run it again."
+        )
+    print(
+        f"Exercise {number}: not attempted yet ({why}). Fill in the cell "
+        f"marked '# YOUR ANSWER' and run this cell again; a course "
+        f"grader ({GRADE_ENV}=1 pytest --nbval) marks it failed."
+    )
 
 
 def check(number: str, *answers: Any, **context: Any) -> bool:
@@ -136,8 +157,7 @@ def check(number: str, *answers: Any, **context: Any) -> bool:
         _not_attempted(number, str(err))
         return False
     except NotImplementedError:
-        _not_attempted(number, "the function still raises "
-                       "NotImplementedError")
+        _not_attempted(number, "the function still raises NotImplementedError")
         return False
     except WrongAnswer as err:
         raise WrongAnswer(f"Exercise {number}: {err}") from None
@@ -149,6 +169,7 @@ def check(number: str, *answers: Any, **context: Any) -> bool:
 
 # --- building blocks for checkers ---------------------------------------
 
+
 def expect(condition: bool, message: str) -> None:
     """Raise :class:`WrongAnswer` with ``message`` unless ``condition``."""
     if not condition:
@@ -157,12 +178,14 @@ def expect(condition: bool, message: str) -> None:
 
 def _as_array(value: Any, what: str) -> np.ndarray:
     if value is None:
-        raise WrongAnswer(f"{what} is None: did the function forget to "
-                          f"`return` its result?")
+        raise WrongAnswer(
+            f"{what} is None: did the function forget to `return` its result?"
+        )
     if _is_todo(value):
         raise NotAttempted(f"{what} is still TODO")
     try:
         import torch
+
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu().double().numpy()
     except ImportError:  # pragma: no cover - torch is a dependency
@@ -170,38 +193,56 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise WrongAnswer(f"{what} should be a number or an array of "
-                          f"numbers, got {type(value).__name__}: "
-                          f"{value!r:.80}") from None
+        raise WrongAnswer(
+            f"{what} should be a number or an array of "
+            f"numbers, got {type(value).__name__}: "
+            f"{value!r:.80}"
+        ) from None
 
 
-def expect_close(got: Any, want: Any, what: str, *, rtol: float = 1e-4,
-                 atol: float = 1e-6, hint: str = "") -> None:
+def expect_close(
+    got: Any,
+    want: Any,
+    what: str,
+    *,
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+    hint: str = "",
+) -> None:
     """Raise :class:`WrongAnswer` unless ``got`` matches ``want`` (numbers,
     arrays or tensors) within the tolerances."""
     g, w = _as_array(got, what), _as_array(want, "the expected value")
     if g.shape != w.shape and g.size == w.size == 1:
         g, w = g.reshape(()), w.reshape(())
     if g.shape != w.shape:
-        raise WrongAnswer(f"{what} has shape {g.shape}, expected "
-                          f"{w.shape}." + (f" Hint: {hint}" if hint else ""))
+        raise WrongAnswer(
+            f"{what} has shape {g.shape}, expected "
+            f"{w.shape}." + (f" Hint: {hint}" if hint else "")
+        )
     if not np.all(np.isfinite(g)):
-        raise WrongAnswer(f"{what} contains NaN or infinity."
-                          + (f" Hint: {hint}" if hint else ""))
+        raise WrongAnswer(
+            f"{what} contains NaN or infinity."
+            + (f" Hint: {hint}" if hint else "")
+        )
     if not np.allclose(g, w, rtol=rtol, atol=atol):
         diff = float(np.max(np.abs(g - w)))
-        shown = (f"got {float(g):.6g}, expected {float(w):.6g}"
-                 if g.size == 1 else f"largest difference {diff:.3g}")
-        raise WrongAnswer(f"{what} is off: {shown}."
-                          + (f" Hint: {hint}" if hint else ""))
+        shown = (
+            f"got {float(g):.6g}, expected {float(w):.6g}"
+            if g.size == 1
+            else f"largest difference {diff:.3g}"
+        )
+        raise WrongAnswer(
+            f"{what} is off: {shown}." + (f" Hint: {hint}" if hint else "")
+        )
 
 
 def expect_number(got: Any, what: str) -> float:
     """``got`` as a finite float, or :class:`WrongAnswer`."""
     value = _as_array(got, what)
     if value.size != 1 or not math.isfinite(float(value.reshape(-1)[0])):
-        raise WrongAnswer(f"{what} should be one finite number, got "
-                          f"{got!r:.80}")
+        raise WrongAnswer(
+            f"{what} should be one finite number, got {got!r:.80}"
+        )
     return float(value.reshape(-1)[0])
 
 
@@ -229,8 +270,7 @@ def reset_tries() -> None:
     _WRONG_TRIES.clear()
 
 
-def wrong_choice(what: str, got: Any, *, hint: str,
-                 answer: str) -> NoReturn:
+def wrong_choice(what: str, got: Any, *, hint: str, answer: str) -> NoReturn:
     """Raise :class:`WrongAnswer` for a wrong choice or set answer ``what``
     without giving the answer away: under a grader the message holds the
     hint only; in self-study the first wrong try of ``what`` gets the
@@ -244,8 +284,10 @@ def wrong_choice(what: str, got: Any, *, hint: str,
     if strict():
         message += " (A graded run does not show the answer.)"
     elif tries < 2:
-        message += (" Think it through and try again; the answer is shown "
-                    "after a second wrong try.")
+        message += (
+            " Think it through and try again; the answer is shown "
+            "after a second wrong try."
+        )
     else:
         message += f" The answer: {answer}"
     raise WrongAnswer(message)

@@ -22,8 +22,14 @@ LASER = {"tatoeba_xtreme36": 84.4, "tatoeba_all": 65.5}
 
 # Fig. 4: average UN P@1 against the additive margin (approximate, read off
 # the figure; the paper gives no table).
-MARGIN_SWEEP_UN = {0.0: 60.0, 0.1: 80.0, 0.2: 86.0, 0.3: 88.0, 0.4: 88.0,
-                   0.5: 88.0}
+MARGIN_SWEEP_UN = {
+    0.0: 60.0,
+    0.1: 80.0,
+    0.2: 86.0,
+    0.3: 88.0,
+    0.4: 88.0,
+    0.5: 88.0,
+}
 
 # Table 3: BUCC 2018 F1, forward search (en as target).
 BUCC_F1 = {"fra": 88.7, "deu": 92.5, "rus": 88.9, "cmn": 88.9}
@@ -55,13 +61,20 @@ LEALLA_SHAPES = {
 
 # Appendix B: 3 mined hard negatives per pair forced the batch from 128 down
 # to 32 and lowered average UN P@1 (batch size mattered more).
-HARD_NEGATIVES_UN = {"batch 128, no hard negatives": 89.5,
-                     "batch 32, 3 hard negatives": 88.7}
+HARD_NEGATIVES_UN = {
+    "batch 128, no hard negatives": 89.5,
+    "batch 32, 3 hard negatives": 88.7,
+}
 
 # all-MiniLM-L6-v2 (the English teacher of chapter 09) on Tatoeba, as the
 # MTEB leaderboard reports it (BitextMining, xx-eng).
-MINILM_TATOEBA_MTEB = {"deu": 8.6, "fra": 8.6, "spa": 6.1, "rus": 0.2,
-                       "cmn": 2.7}
+MINILM_TATOEBA_MTEB = {
+    "deu": 8.6,
+    "fra": 8.6,
+    "spa": 6.1,
+    "rus": 0.2,
+    "cmn": 2.7,
+}
 
 # Reimers & Gurevych (2020): bilingual students beat ten-language students
 # by 1-2 points (the curse of multilinguality), range in points.
@@ -71,8 +84,14 @@ KD_BILINGUAL_GAIN = (1.0, 2.0)
 # (mBERT fine-tuned on SNLI + MultiNLI, embeddings frozen): Tatoeba xx→en
 # error rates (%), (fine-tuned with mean pooling, untuned mean baseline),
 # and the largest relative error reduction per pooling (%).
-ENGLISH_ONLY_ERRORS = {"ita": (50.2, 50.0), "spa": (46.8, 47.9),
-                       "fra": (48.9, 51.8), "deu": (48.7, 51.2),
-                       "rus": (50.2, 57.0), "jpn": (62.2, 73.2),
-                       "cmn": (35.6, 49.0), "hin": (90.5, 91.6)}
+ENGLISH_ONLY_ERRORS = {
+    "ita": (50.2, 50.0),
+    "spa": (46.8, 47.9),
+    "fra": (48.9, 51.8),
+    "deu": (48.7, 51.2),
+    "rus": (50.2, 57.0),
+    "jpn": (62.2, 73.2),
+    "cmn": (35.6, 49.0),
+    "hin": (90.5, 91.6),
+}
 ENGLISH_ONLY_MAX_REDUCTION = {"mean": 27.0, "max": 50.0, "cls": 61.0}

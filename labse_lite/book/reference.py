@@ -27,27 +27,50 @@ import os
 import shutil
 from pathlib import Path
 
-
 from ..data import data_dir
 from ..distill import teacher_embeddings
-from ..runtime import cache_root, file_sha256, machine_fingerprint
 from ..languages import ZERO_SHOT_LABELLED
+from ..runtime import cache_root, file_sha256, machine_fingerprint
 
-__all__ = ["cache_root", "file_sha256", "data_checksum", "cache_key",
-           "reference_config", "reference_teacher", "cached_training",
-           "reference_encoder", "teacher_embeddings", "resolve_teacher",
-           "REFERENCE_TEACHER", "REFERENCE_ENCODER"]
+__all__ = [
+    "cache_root",
+    "file_sha256",
+    "data_checksum",
+    "cache_key",
+    "reference_config",
+    "reference_teacher",
+    "cached_training",
+    "reference_encoder",
+    "teacher_embeddings",
+    "resolve_teacher",
+    "REFERENCE_TEACHER",
+    "REFERENCE_ENCODER",
+]
 
 # Settings that change how a run is carried out, not the model it makes.
-_NOT_IN_KEY = ("output_dir", "progress", "resume", "threads", "device",
-               "dist_timeout_seconds", "dist_wait_timeout_seconds",
-               "checkpoint_every", "log_every", "eval_every",
-               "final_pool_languages")
+_NOT_IN_KEY = (
+    "output_dir",
+    "progress",
+    "resume",
+    "threads",
+    "device",
+    "dist_timeout_seconds",
+    "dist_wait_timeout_seconds",
+    "checkpoint_every",
+    "log_every",
+    "eval_every",
+    "final_pool_languages",
+)
 # Options added after models were cached, off by default: they enter the
 # key only when set, so adding an option does not invalidate every cache.
-_KEY_WHEN_SET = {"kd_weight": 0.0, "hidden_layer": -1, "hard_negatives": 0,
-                 "hard_negative_start": 0,
-                 "freeze_embeddings": False, "freeze_layers": 0}
+_KEY_WHEN_SET = {
+    "kd_weight": 0.0,
+    "hidden_layer": -1,
+    "hard_negatives": 0,
+    "hard_negative_start": 0,
+    "freeze_embeddings": False,
+    "freeze_layers": 0,
+}
 _DATA_FILES = ("train.tsv.gz", "tatoeba_v1.tsv.gz")
 # Raised when a change in the code makes the same config build a different
 # model, so that no cache built before it is served: 2 = the vocabulary is
@@ -66,12 +89,21 @@ def data_checksum() -> str:
 def cache_key(config, data: str | None = None) -> str:
     """16 hex digits of sha256 over the config's model-defining fields and
     the data checksum."""
-    fields = {k: v for k, v in dataclasses.asdict(config).items()
-              if k not in _NOT_IN_KEY
-              and not (k in _KEY_WHEN_SET and v == _KEY_WHEN_SET[k])}
-    text = json.dumps({"config": fields, "kind": type(config).__name__,
-                       "data": data or data_checksum(),
-                       "builder": _BUILDER}, sort_keys=True)
+    fields = {
+        k: v
+        for k, v in dataclasses.asdict(config).items()
+        if k not in _NOT_IN_KEY
+        and not (k in _KEY_WHEN_SET and v == _KEY_WHEN_SET[k])
+    }
+    text = json.dumps(
+        {
+            "config": fields,
+            "kind": type(config).__name__,
+            "data": data or data_checksum(),
+            "builder": _BUILDER,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -80,8 +112,11 @@ def cache_key(config, data: str | None = None) -> str:
 # every training language except the rows labelled with a zero-shot
 # language, so that chapter 07 can measure zero-shot transfer on it.  About
 # 3 minutes on 2 cores.
-REFERENCE_TEACHER = dict(exclude_languages=list(ZERO_SHOT_LABELLED),
-                         max_steps=1200, warmup_steps=100)
+REFERENCE_TEACHER = dict(
+    exclude_languages=list(ZERO_SHOT_LABELLED),
+    max_steps=1200,
+    warmup_steps=100,
+)
 
 
 def reference_config():
@@ -92,8 +127,9 @@ def reference_config():
     return TrainConfig(**copy.deepcopy(REFERENCE_TEACHER))
 
 
-def reference_teacher(config=None, progress: bool = True,
-                      root: str | os.PathLike | None = None) -> Path:
+def reference_teacher(
+    config=None, progress: bool = True, root: str | os.PathLike | None = None
+) -> Path:
     """The reference dual encoder's model folder, trained on a cache miss.
 
     ``config`` defaults to :func:`reference_config` (about 3 minutes on 2
@@ -101,12 +137,14 @@ def reference_teacher(config=None, progress: bool = True,
     ``summary.json`` (its final Tatoeba and large-pool evaluation) and
     ``log.jsonl``.
     """
-    return cached_training(config if config is not None
-                           else reference_config(), progress, root)
+    return cached_training(
+        config if config is not None else reference_config(), progress, root
+    )
 
 
-def cached_training(config, progress: bool = True,
-                    root: str | os.PathLike | None = None) -> Path:
+def cached_training(
+    config, progress: bool = True, root: str | os.PathLike | None = None
+) -> Path:
     """``train(config)`` once per key of its model-defining settings and
     the data (:func:`cache_key`); the cached model folder.  A config equal
     to :func:`reference_config` in every such setting (threads, output
@@ -119,14 +157,23 @@ def cached_training(config, progress: bool = True,
 # The reference encoder: masked language modelling only (no TLM), a small
 # 2-layer model without stacking, sized to pre-train in about two minutes
 # on 2 cores.
-REFERENCE_ENCODER = dict(tlm_fraction=0.0, model_preset="tiny", num_layers=2,
-                         stacking=False, max_length=32, vocab_size=16000,
-                         max_steps=800, batch_size=128, lr=2e-3,
-                         warmup_steps=80)
+REFERENCE_ENCODER = dict(
+    tlm_fraction=0.0,
+    model_preset="tiny",
+    num_layers=2,
+    stacking=False,
+    max_length=32,
+    vocab_size=16000,
+    max_steps=800,
+    batch_size=128,
+    lr=2e-3,
+    warmup_steps=80,
+)
 
 
-def reference_encoder(config=None, progress: bool = True,
-                      root: str | os.PathLike | None = None) -> Path:
+def reference_encoder(
+    config=None, progress: bool = True, root: str | os.PathLike | None = None
+) -> Path:
     """A pre-trained encoder's model folder (``BertForMaskedLM`` +
     tokenizer), pre-trained on a cache miss.  ``config`` defaults to
     ``PretrainConfig(**REFERENCE_ENCODER)``: masked language modelling on
@@ -135,13 +182,17 @@ def reference_encoder(config=None, progress: bool = True,
     starting point, like mBERT's)."""
     from ..pretrain import PretrainConfig, pretrain
 
-    return _cached(config if config is not None
-                   else PretrainConfig(**REFERENCE_ENCODER), pretrain,
-                   progress, root)
+    return _cached(
+        config if config is not None else PretrainConfig(**REFERENCE_ENCODER),
+        pretrain,
+        progress,
+        root,
+    )
 
 
-def _cached(config, build, progress: bool,
-            root: str | os.PathLike | None) -> Path:
+def _cached(
+    config, build, progress: bool, root: str | os.PathLike | None
+) -> Path:
     """``build(config)`` into ``<root>/<key>/`` once; its ``model`` folder.
 
     The build writes to a temporary folder that is renamed into place only
@@ -156,16 +207,27 @@ def _cached(config, build, progress: bool,
         return final / "model"
     work = folder / f"{key}.partial-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
-    build(dataclasses.replace(config, output_dir=str(work), resume=False,
-                              progress=progress))
-    (work / "checkpoint.pt").unlink(missing_ok=True)   # not needed: 3x model
+    build(
+        dataclasses.replace(
+            config, output_dir=str(work), resume=False, progress=progress
+        )
+    )
+    (work / "checkpoint.pt").unlink(missing_ok=True)  # not needed: 3x model
     for stage in work.glob("stage_*"):
         shutil.rmtree(stage, ignore_errors=True)
-    (work / "cache_key.json").write_text(json.dumps(
-        {"key": key, "data_checksum": data, "kind": type(config).__name__,
-         "config": dataclasses.asdict(config),
-         "machine": machine_fingerprint()}, indent=1))
-    if final.exists():            # built meanwhile by another process
+    (work / "cache_key.json").write_text(
+        json.dumps(
+            {
+                "key": key,
+                "data_checksum": data,
+                "kind": type(config).__name__,
+                "config": dataclasses.asdict(config),
+                "machine": machine_fingerprint(),
+            },
+            indent=1,
+        )
+    )
+    if final.exists():  # built meanwhile by another process
         shutil.rmtree(work, ignore_errors=True)
     else:
         os.replace(work, final)
