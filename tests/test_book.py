@@ -71,3 +71,23 @@ def test_every_chapter_is_a_lesson():
             path.name,
             f"no note after the figure of cell {waiting}",
         )
+
+
+def test_the_colab_cell_clones_the_configured_repository():
+    """One repository URL: _config.yml's repository.url (which the Colab
+    buttons use) is the one every chapter's Colab cell clones."""
+    import re
+
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    url = config["repository"]["url"]
+    for path in CHAPTERS:
+        nb = json.loads(path.read_text())
+        cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
+        source = "".join(cell["source"])
+        cloned = re.findall(r'"(https://[^"]+)"', source)
+        assert cloned == [url], (
+            f"{path.name}: the Colab cell clones {cloned}, _config.yml "
+            f"says {url}"
+        )
