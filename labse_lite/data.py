@@ -533,3 +533,24 @@ def smoothed_probabilities(sizes, alpha: float):
 
     p = np.asarray(sizes, dtype=np.float64) ** alpha
     return p / p.sum()
+
+
+def distinct_rows(texts: Sequence[str], key=None):
+    """``(distinct, rows)``: each distinct text once, in order of first
+    appearance, and for every text the row of its copy in ``distinct``
+    (int64 array).  Texts are the same when ``key`` (default: the text
+    itself; e.g. :func:`normalize_for_overlap`) maps them alike.  Embed or
+    tokenise ``distinct``, then index the result by ``rows``."""
+    import numpy as np
+
+    index: dict[str, int] = {}
+    distinct: list[str] = []
+    rows = np.empty(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        k = text if key is None else key(text)
+        row = index.get(k)
+        if row is None:
+            row = index[k] = len(distinct)
+            distinct.append(text)
+        rows[i] = row
+    return distinct, rows

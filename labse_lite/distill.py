@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import distinct_rows
 from .runtime import cache_root, file_sha256, quiet_truncation
 
 __all__ = [
@@ -298,14 +299,13 @@ def teacher_embeddings(
     )
     if path.is_file():
         return torch.load(path)
-    index: dict[str, int] = {}
-    rows = [index.setdefault(s, len(index)) for s in sentences]
+    texts, rows = distinct_rows(list(sentences))
     model = DualEncoder.from_pretrained(str(teacher)).eval()
     with quiet_truncation():  # truncated as in training, silently
         distinct = model.encode(
-            list(index), batch_size=batch_size, show_progress_bar=progress
+            texts, batch_size=batch_size, show_progress_bar=progress
         )  # (U, D)
-    emb = distinct[torch.tensor(rows)].float().contiguous()  # (N, D)
+    emb = distinct[torch.as_tensor(rows)].float().contiguous()  # (N, D)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
     torch.save(emb, tmp)

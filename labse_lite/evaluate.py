@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from .data import ParallelCorpus, normalize_for_overlap
+from .data import ParallelCorpus, distinct_rows, normalize_for_overlap
 from .languages import GROUPS
 from .runtime import quiet_truncation
 
@@ -101,10 +101,7 @@ def retrieval_accuracy(
 
 def _sentence_ids(texts: Sequence[str]) -> torch.Tensor:
     """One id per text, equal for copies (``normalize_for_overlap``)."""
-    index: dict[str, int] = {}
-    return torch.tensor(
-        [index.setdefault(normalize_for_overlap(t), len(index)) for t in texts]
-    )
+    return torch.as_tensor(distinct_rows(texts, normalize_for_overlap)[1])
 
 
 def _embed_benchmark(
@@ -118,22 +115,16 @@ def _embed_benchmark(
     English sentence of ``pool`` (default: ``corpus``) once; ``en_index[i]``
     is the row of pair i's English sentence among the pool's."""
     pool = corpus if pool is None else pool
-    distinct: dict[str, int] = {}
-    texts: list[str] = []
-    for text in pool.en:
-        key = normalize_for_overlap(text)
-        if key not in distinct:
-            distinct[key] = len(texts)
-            texts.append(text)
-    try:
-        en_index = torch.tensor(
-            [distinct[normalize_for_overlap(e)] for e in corpus.en]
-        )
-    except KeyError as err:
+    texts, rows = distinct_rows(pool.en + corpus.en, normalize_for_overlap)
+    n_pool = int(rows[: len(pool.en)].max()) + 1 if len(pool.en) else 0
+    en_index = torch.as_tensor(rows[len(pool.en) :])
+    missing = (en_index >= n_pool).nonzero()
+    if len(missing):
         raise ValueError(
-            f"English sentence {err} of the queries is not in "
-            f"the candidate pool"
-        ) from None
+            f"English sentence {corpus.en[int(missing[0])]!r} of the "
+            f"queries is not in the candidate pool"
+        )
+    texts = texts[:n_pool]
     # Benchmarks are evaluated as the model sees them: sentences longer
     # than max_length are truncated (as in training), without a warning.
     with quiet_truncation():

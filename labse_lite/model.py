@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import st_format
-from .runtime import quiet_hub_progress
+from .runtime import ProcessCache, quiet_hub_progress
 
 __all__ = [
     "DualEncoder",
@@ -437,9 +437,8 @@ class DualEncoder(nn.Module):
 # max_length, texts): a sweep evaluates every run on the same benchmark
 # with the same vocabulary (the students of chapters 08-09), and
 # tokenising a 69k-sentence pool costs about as much as encoding it.
-_ENCODED_IDS: dict[tuple, tuple] = {}
 _CACHE_MIN_SENTENCES = 5000
-_CACHE_ENTRIES = 4
+_ENCODED_IDS = ProcessCache(entries=4)
 
 
 def tokenizer_key(tokenizer) -> str:
@@ -470,11 +469,9 @@ def _tokenize_cached(model: "DualEncoder", sentences: Sequence[str]):
         model.max_length,
         hashlib.sha256("\0".join(sentences).encode()).hexdigest(),
     )
-    if key not in _ENCODED_IDS:
-        if len(_ENCODED_IDS) >= _CACHE_ENTRIES:
-            _ENCODED_IDS.pop(next(iter(_ENCODED_IDS)))
-        _ENCODED_IDS[key] = model.tokenize(sentences, return_n_truncated=True)
-    return _ENCODED_IDS[key]
+    return _ENCODED_IDS.get(
+        key, lambda: model.tokenize(sentences, return_n_truncated=True)
+    )
 
 
 def pad_batch(

@@ -33,6 +33,7 @@ __all__ = [
     "machine_fingerprint",
     "quiet_truncation",
     "quiet_hub_progress",
+    "ProcessCache",
 ]
 
 
@@ -222,3 +223,29 @@ def quiet_hub_progress():
     finally:
         if shown:
             hf_logging.enable_progress_bar()
+
+
+class ProcessCache:
+    """The last ``entries`` values computed in this process, by key; the
+    oldest is dropped first.  For work that a sweep of runs repeats on the
+    same input (tokenising the same corpus or benchmark with the same
+    vocabulary): ``cache.get(key, compute)``."""
+
+    def __init__(self, entries: int):
+        if entries < 1:
+            raise ValueError(f"entries must be >= 1, got {entries}")
+        self.entries = entries
+        self._items: dict = {}
+
+    def get(self, key, compute):
+        if key not in self._items:
+            while len(self._items) >= self.entries:
+                self._items.pop(next(iter(self._items)))
+            self._items[key] = compute()
+        return self._items[key]
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -24,6 +24,7 @@ import torch
 from .config import RunConfig
 from .data import (
     ParallelCorpus,
+    distinct_rows,
     load_tatoeba,
     normalize_for_overlap,
     select_corpus,
@@ -34,6 +35,7 @@ from .languages import XTREME_36
 from .model import DualEncoder
 from .objectives import Batch, Objective, build_objective
 from .runtime import (
+    ProcessCache,
     machine_fingerprint,
     make_optimizer,
     make_scheduler,
@@ -438,7 +440,7 @@ def freeze_parameters(config: TrainConfig, model: DualEncoder) -> None:
 # The last corpus tokenised in this process, by (vocabulary, max_length,
 # texts): a sweep of runs that share one tokenizer and one corpus (the
 # students of chapter 08) tokenises it once, not once per run.
-_TOKENIZED: dict[tuple, tuple] = {}
+_TOKENIZED = ProcessCache(entries=1)
 
 
 def _tokenize_corpus(model: DualEncoder, corpus: ParallelCorpus):
@@ -455,24 +457,12 @@ def _tokenize_corpus(model: DualEncoder, corpus: ParallelCorpus):
             "\0".join(corpus.xx + ["\1"] + corpus.en).encode()
         ).hexdigest(),
     )
-    if key not in _TOKENIZED:
-        _TOKENIZED.clear()
-        _TOKENIZED[key] = _tokenize_pairs(model, corpus)
-    return _TOKENIZED[key]
+    return _TOKENIZED.get(key, lambda: _tokenize_pairs(model, corpus))
 
 
 def _tokenize_pairs(model: DualEncoder, corpus: ParallelCorpus):
     def ids_and_keys(texts):
-        index: dict[str, int] = {}
-        keys = np.empty(len(texts), dtype=np.int64)
-        distinct = []
-        for i, text in enumerate(texts):
-            key = normalize_for_overlap(text)
-            k = index.get(key)
-            if k is None:
-                k = index[key] = len(distinct)
-                distinct.append(text)
-            keys[i] = k
+        distinct, keys = distinct_rows(texts, normalize_for_overlap)
         ids = model.tokenize(distinct)
         return [ids[k] for k in keys], keys
 

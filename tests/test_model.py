@@ -178,7 +178,9 @@ def test_a_large_input_is_tokenised_once_per_vocabulary(
     from labse_lite import model as model_module
 
     monkeypatch.setattr(model_module, "_CACHE_MIN_SENTENCES", 10)
-    monkeypatch.setattr(model_module, "_ENCODED_IDS", {})
+    monkeypatch.setattr(
+        model_module, "_ENCODED_IDS", model_module.ProcessCache(4)
+    )
     texts = list(small_corpus.xx[:40])
     calls = []
     real = DualEncoder.tokenize
