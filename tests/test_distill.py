@@ -14,9 +14,9 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import torch.nn.functional as F
 
 from labse_lite.book import reference
+from labse_lite.book.grading import unit_rows as _unit
 from labse_lite.distill import (
     feature_distillation_loss,
     logit_distillation_loss,
@@ -24,13 +24,6 @@ from labse_lite.distill import (
 )
 from labse_lite.distributed import all_gather_with_grad
 from labse_lite.train import TrainConfig
-
-
-def _unit(n, d, seed):
-    g = torch.Generator().manual_seed(seed)
-    return F.normalize(
-        torch.randn(n, d, generator=g, dtype=torch.float64), dim=-1
-    )
 
 
 def test_feature_loss_matches_a_float64_loop():
