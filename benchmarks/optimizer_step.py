@@ -38,13 +38,9 @@ IMPLEMENTATIONS = {
 
 
 def _groups(model):
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        (
-            no_decay
-            if param.dim() < 2 or "LayerNorm" in name or "embeddings" in name
-            else decay
-        ).append(param)
+    from labse_lite.runtime import parameter_groups
+
+    decay, no_decay = parameter_groups(model.named_parameters())
     return [
         {"params": decay, "weight_decay": 0.01},
         {"params": no_decay, "weight_decay": 0.0},

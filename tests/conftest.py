@@ -13,14 +13,7 @@ def small_corpus():
     from labse_lite.data import load_train_pairs
 
     full = load_train_pairs(["deu", "fra", "spa", "tur"])
-    keep = list(range(0, len(full), 20))[:2000]
-    from labse_lite.data import ParallelCorpus
-
-    return ParallelCorpus(
-        [full.langs[i] for i in keep],
-        [full.xx[i] for i in keep],
-        [full.en[i] for i in keep],
-    )
+    return full.take(list(range(0, len(full), 20))[:2000])
 
 
 @pytest.fixture(scope="session")

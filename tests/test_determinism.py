@@ -34,11 +34,7 @@ def pairs(tmp_path_factory):
     keep = list(range(0, len(full), 50))[:600]
     folder = tmp_path_factory.mktemp("pairs")
     train = write_corpus(
-        ParallelCorpus(
-            [full.langs[i] for i in keep],
-            [full.xx[i] for i in keep],
-            [full.en[i] for i in keep],
-        ),
+        full.take(keep),
         folder / "train.tsv.gz",
     )
     tatoeba = load_tatoeba(["deu"])
