@@ -17,7 +17,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run train book book-execute test test-fast test-colab lint setup bench clean
+.PHONY: run train book book-execute book-reproduce test test-fast test-colab lint setup bench clean
 
 $(BIN)/.installed: requirements-lock.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ book: $(BIN)/.installed $(MATHJAX)
 book-execute: $(BIN)/.installed $(MATHJAX)
 	$(BIN)/python scripts/execute_notebooks.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# Execute every chapter twice on this machine (side by side, one thread
+# each) and compare the outputs, timings masked: writes
+# benchmarks/results/reproduce.json (and the claims every chapter
+# compared); exit 1 if a chapter's two runs differ.  About 45 minutes.
+book-reproduce: $(BIN)/.installed
+	$(BIN)/python scripts/reproduce.py
 
 # The reference model (chapters 05, 07 and 08 share it) and the reference
 # pre-trained encoder (chapter 10) are built first, on every core, unless

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
         "--output", default="benchmarks/results/batch_size_effect.json"
     )
     args = parser.parse_args(argv)
-
+    from labse_lite.runtime import provenance
     from labse_lite.train import TrainConfig, train
 
     tokenizer = None
@@ -77,7 +77,13 @@ def main(argv=None) -> int:
         results.append(row)
         print(json.dumps(row), flush=True)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(results, indent=1) + "\n")
+    out = {
+        "runs": results,
+        "provenance": provenance(
+            __file__, sys.argv[1:] if argv is None else list(argv)
+        ),
+    }
+    Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
     return 0
 
 

@@ -133,6 +133,9 @@ def main(argv=None) -> int:
         help="only evaluate the starting point and add it to --output",
     )
     args = parser.parse_args(argv)
+    from labse_lite.book.results import current_reference_key
+    from labse_lite.runtime import provenance
+
     if args.start_only:
         result = json.loads(Path(args.output).read_text())
         result["start"] = evaluate_start()
@@ -192,6 +195,12 @@ def main(argv=None) -> int:
             "89.5 -> 88.7",
         },
         "machine": {"cpus": os.cpu_count(), "threads": args.threads},
+        "provenance": {
+            **provenance(
+                __file__, sys.argv[1:] if argv is None else list(argv)
+            ),
+            "reference_key": current_reference_key(),
+        },
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=1) + "\n")

@@ -157,11 +157,12 @@ def main(argv=None) -> int:
         "--output", default="benchmarks/results/lightweight_student.json"
     )
     args = parser.parse_args(argv)
-
     import torch
 
     from labse_lite.book import presets
     from labse_lite.book.reference import reference_teacher
+    from labse_lite.book.results import current_reference_key
+    from labse_lite.runtime import provenance
 
     torch.set_num_threads(args.threads)
     shapes = presets.settings("lightweight")["shapes"]
@@ -191,6 +192,12 @@ def main(argv=None) -> int:
             "processor": platform.processor() or platform.machine(),
         },
         "date": time.strftime("%Y-%m-%d"),
+        "provenance": {
+            **provenance(
+                __file__, sys.argv[1:] if argv is None else list(argv)
+            ),
+            "reference_key": current_reference_key(),
+        },
     }
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as handle:

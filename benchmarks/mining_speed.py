@@ -663,6 +663,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    from labse_lite.runtime import provenance
+
     if args.worker:
         return worker(args)
     if not 0 <= args.planted <= 1:
@@ -701,6 +703,9 @@ def main(argv=None) -> int:
             "python": platform.python_version(),
         },
         "machine": {"cpus": os.cpu_count(), "threads": args.threads},
+        "provenance": provenance(
+            __file__, sys.argv[1:] if argv is None else list(argv)
+        ),
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=1) + "\n")

@@ -44,9 +44,9 @@ def main(argv=None) -> int:
         help="a TrainConfig setting (JSON value)",
     )
     args = parser.parse_args(argv)
-
     from labse_lite.evaluate import flores_retrieval
     from labse_lite.model import DualEncoder
+    from labse_lite.runtime import provenance
     from labse_lite.train import TrainConfig, train
 
     overrides = {}
@@ -103,6 +103,9 @@ def main(argv=None) -> int:
             in __import__("labse_lite.languages", fromlist=["x"]).XTREME_36
         },
         "cpus": os.cpu_count(),
+        "provenance": provenance(
+            __file__, sys.argv[1:] if argv is None else list(argv)
+        ),
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=1) + "\n")

@@ -31,6 +31,7 @@ __all__ = [
     "file_sha256",
     "cache_root",
     "machine_fingerprint",
+    "provenance",
     "quiet_truncation",
     "quiet_hub_progress",
     "ProcessCache",
@@ -196,6 +197,65 @@ def machine_fingerprint() -> dict:
         "torch": torch.__version__.split("+")[0],
         "machine": platform.machine(),
         "cpu_flags": [f for f in wanted if f in flags],
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def _git_commit(cwd: Path) -> str | None:
+    """The checkout's commit (short), ``-dirty`` when tracked files have
+    uncommitted changes; None outside a git checkout."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True
+        )
+
+    head = git("rev-parse", "--short", "HEAD")
+    if head.returncode:
+        return None
+    dirty = git("status", "--porcelain", "--untracked-files=no").stdout
+    return head.stdout.strip() + ("-dirty" if dirty.strip() else "")
+
+
+def provenance(script: str | os.PathLike, argv: list[str]) -> dict:
+    """Where a result file comes from, for its caption: the command that
+    wrote it, the commit, the date and the machine
+    (:func:`machine_fingerprint`, the core count and CPU model)."""
+    import datetime
+    import shlex
+    import sys
+
+    script = Path(script).resolve()
+    root = script.parent.parent
+    try:
+        shown = script.relative_to(root)
+    except ValueError:
+        shown = script
+    return {
+        "command": shlex.join(["python", str(shown), *argv]),
+        "commit": _git_commit(root),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        ),
+        "machine": {
+            **machine_fingerprint(),
+            "cpus": os.cpu_count(),
+            "cpu_model": _cpu_model(),
+            "python": sys.version.split()[0],
+        },
     }
 
 

@@ -11,7 +11,9 @@ chapter's own)."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
+import json
 import os
 import re
 import subprocess
@@ -27,8 +29,15 @@ RUN_TIME = re.compile(r"^\*Laptop run time:.*$", re.M)
 
 def run_time_line(seconds: float) -> str:
     shown = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+    cap = os.environ.get("LABSE_LITE_MAX_THREADS")
+    where = (
+        f"{os.cpu_count()} CPU cores"
+        if not cap
+        else f"{cap} CPU thread{'s' if cap != '1' else ''} "
+        f"(LABSE_LITE_MAX_THREADS={cap})"
+    )
     return (
-        f"*Laptop run time: {shown} on {os.cpu_count()} CPU cores, "
+        f"*Laptop run time: {shown} on {where}, "
         f"with the reference models cached (measured by "
         f"`scripts/execute_notebooks.py` on "
         f"{datetime.date.today().isoformat()}).*"
@@ -61,7 +70,9 @@ def merge_outputs(executed, current) -> None:
         new.metadata = old.metadata
 
 
-def execute(path: Path, timeout: int = 900) -> float:
+def run(path: Path, timeout: int = 1800):
+    """Execute chapter ``path`` in a fresh kernel, in its own folder;
+    returns the executed notebook and its wall time."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(
@@ -70,16 +81,38 @@ def execute(path: Path, timeout: int = 900) -> float:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
-    seconds = time.perf_counter() - start
+    return nb, time.perf_counter() - start
+
+
+def write_back(path: Path, executed, seconds: float) -> None:
+    """Put ``executed``'s outputs and the run time into chapter ``path``."""
     current = nbformat.read(path, as_version=4)
-    merge_outputs(nb, current)
+    merge_outputs(executed, current)
     stamp(current, seconds)
     nbformat.write(current, path)
+
+
+def execute(path: Path, timeout: int = 1800) -> float:
+    nb, seconds = run(path, timeout)
+    write_back(path, nb, seconds)
     return seconds
 
 
-def main(argv: list[str]) -> int:
-    paths = [Path(p) for p in argv] or sorted(Path("book").glob("*.ipynb"))
+def execute_to(paths: list[Path], out: Path) -> None:
+    """Execute each chapter into ``out`` (the book is left as it is), with
+    its wall time in ``out/times.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    times_file = out / "times.json"
+    times = json.loads(times_file.read_text()) if times_file.exists() else {}
+    for path in paths:
+        nb, seconds = run(path)
+        nbformat.write(nb, out / path.name)
+        times[path.name] = round(seconds, 1)
+        times_file.write_text(json.dumps(times, indent=1) + "\n")
+        print(f"{path}: {seconds:.0f} s -> {out / path.name}", flush=True)
+
+
+def build_references() -> None:
     subprocess.run(
         [
             sys.executable,
@@ -92,6 +125,22 @@ def main(argv: list[str]) -> int:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapters", nargs="*", type=Path)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="execute into this folder instead of in place",
+    )
+    args = parser.parse_args(argv)
+    paths = args.chapters or sorted(Path("book").glob("*.ipynb"))
+    build_references()
+    if args.out:
+        execute_to(paths, args.out)
+        return 0
     for path in paths:
         print(f"{path}: {execute(path):.0f} s", flush=True)
     return 0

@@ -91,3 +91,41 @@ def test_the_colab_cell_clones_the_configured_repository():
             f"{path.name}: the Colab cell clones {cloned}, _config.yml "
             f"says {url}"
         )
+
+
+# Results that chapters compare with the reference model they build: the
+# file must come from the same build (issue 27, "one build per book").
+REFERENCE_RESULTS = {"hard_negatives.json", "lightweight_student.json"}
+
+
+def test_every_result_file_a_chapter_shows_names_its_source():
+    """A number from benchmarks/results is shown with its command, commit,
+    date and machine (labse_lite.book.results.read_result), and the files
+    compared with the reference model come from this book's build of it."""
+    import re
+
+    from labse_lite.book.results import current_reference_key, results_dir
+
+    shown = set()
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code":
+                assert "benchmarks\" / \"results" not in source, (
+                    f"{path.name} reads a result file without its caption: "
+                    f"use labse_lite.book.results.read_result"
+                )
+                shown |= set(re.findall(r'read_result\("([^"]+)"', source))
+    assert REFERENCE_RESULTS <= shown and len(shown) >= 5
+    key = current_reference_key()
+    for name in sorted(shown):
+        prov = json.loads((results_dir() / name).read_text())["provenance"]
+        assert prov["command"].startswith("python benchmarks/"), name
+        assert prov["commit"] and prov["date"], name
+        assert prov["machine"]["cpus"] and prov["machine"]["threads"], name
+        if name in REFERENCE_RESULTS:
+            assert prov["reference_key"] == key, (
+                f"{name} was measured on another build of the reference "
+                f"model ({prov['reference_key']}, this book builds {key}): "
+                f"re-run `{prov['command']}`"
+            )

@@ -1,5 +1,7 @@
 """Chapter claims: enforced under the preset, reported off it."""
 
+import json
+
 import pytest
 
 from labse_lite.book.claims import ClaimFailed, Claims
@@ -106,3 +108,26 @@ def test_claims_compare_reports_unresolved_and_fails_when_reversed(capsys):
         claims.compare(
             [1.0, 1.1, 1.2], [3.0, 3.1, 3.2], "a beats b", paired=True
         )
+
+
+def test_claims_compare_prints_a_resolved_difference_and_logs_it(
+    capsys, tmp_path, monkeypatch
+):
+    log = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("LABSE_LITE_CLAIMS_LOG", str(log))
+    claims = _claims()
+    res = claims.compare(
+        [3.0, 3.2, 3.1], [1.0, 1.1, 1.3], "a beats b", paired=True
+    )
+    out = capsys.readouterr().out
+    assert res.resolved and out.startswith("Resolved (chapter 02): a beats b")
+    assert f"{res.diff:+.2f} ± {res.se:.2f}" in out
+    assert f"{abs(res.z):.1f} SE, 2 required" in out
+    claims.compare([1.0, 1.2, 0.8], [1.1, 0.9, 1.0], "c beats d")
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["claim"], r["resolved"]) for r in rows] == [
+        ("a beats b", True),
+        ("c beats d", False),
+    ]
+    assert rows[0]["n_a"] == 3 and rows[0]["paired"] and rows[0]["preset"]
+    assert rows[0]["diff"] == pytest.approx(1.9666667)

@@ -9,9 +9,9 @@ ties between rare merges differently: different vocabularies, hence
 different weights.)
 """
 
+import importlib.util
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -187,28 +187,16 @@ def test_pretrain_twice_gives_the_same_vocabulary_and_weights(pairs, tmp_path):
 
 
 # --------------------------------------------------------------- a chapter
-_TIMING = re.compile(
-    r"\d+(\.\d+)?\s*(s|ms|min|seconds?|minutes?|steps?/s|it/s|s/it|"
-    r"pairs/s|sentences/s)\b|\d{2}:\d{2}(:\d{2})?|\[\d+:\d+<[^\]]*\]"
-)
-
-
 def _outputs(path: Path) -> list[str]:
-    """Every code cell's text and data outputs, with anything that is a
-    time (durations, rates, progress bars) masked."""
-    nb = json.loads(path.read_text())
-    shown = []
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        for out in cell.get("outputs", []):
-            text = "".join(out.get("text", "")) + "".join(
-                "".join(v)
-                for k, v in out.get("data", {}).items()
-                if k.startswith("text/")
-            )
-            shown.append(_TIMING.sub("<time>", text))
-    return shown
+    """Every code cell's outputs, timings and temporary paths masked
+    (the mask of ``scripts/reproduce.py``, which runs every chapter
+    twice)."""
+    spec = importlib.util.spec_from_file_location(
+        "reproduce", ROOT / "scripts" / "reproduce.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.masked_outputs(json.loads(path.read_text()))
 
 
 @pytest.mark.notebook

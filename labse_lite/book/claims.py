@@ -25,7 +25,9 @@ on; claims with ``needs_preset=False`` are always enforced.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -133,6 +135,29 @@ def compare(
     )
 
 
+def _ledger(chapter: str, claim: str, result: Comparison, preset: bool):
+    """Append one comparison to the JSON-lines file named by
+    ``$LABSE_LITE_CLAIMS_LOG``, if set: the list of every comparison a
+    book execution made, with its seeds, effect and standard error
+    (``scripts/reproduce.py`` collects it)."""
+    path = os.environ.get("LABSE_LITE_CLAIMS_LOG")
+    if not path:
+        return
+    row = {
+        "chapter": chapter,
+        "claim": claim,
+        "preset": preset,
+        "resolved": result.resolved,
+        **{k: getattr(result, k) for k in _FIELDS},
+        "z": result.z if math.isfinite(result.z) else None,
+    }
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+_FIELDS = ("mean_a", "mean_b", "diff", "se", "n_a", "n_b", "paired", "sigmas")
+
+
 class Claims:
     def __init__(
         self,
@@ -157,6 +182,7 @@ class Claims:
         self.checked: list[tuple[str, bool]] = []
         self.not_reproduced: list[str] = []
         self.unresolved: list[str] = []
+        self.comparisons: list[tuple[str, Comparison]] = []
 
     @property
     def changed(self) -> dict[str, Any]:
@@ -239,6 +265,8 @@ class Claims:
         difference in the other direction fails like :meth:`check`.
         Returns the :class:`Comparison` for the chapter's prose."""
         result = compare(a, b, paired=paired)
+        self.comparisons.append((claim, result))
+        _ledger(self.chapter, claim, result, self.preset)
         if not result.resolved:
             self.checked.append((claim, True))
             self.unresolved.append(claim)
@@ -253,6 +281,12 @@ class Claims:
             measured=str(result),
             needs_preset=needs_preset,
         )
+        if result.direction == expect:
+            print(
+                f"Resolved (chapter {self.chapter}): {claim}: {result}; "
+                f"|difference| = {abs(result.z):.1f} SE, "
+                f"{result.sigmas:g} required."
+            )
         return result
 
     def unchecked(self, claim: str, why: str) -> None:

@@ -1,0 +1,197 @@
+#!/usr/bin/env python
+"""Does the book reproduce itself?  Execute every chapter twice on this
+machine -- same seeds, same parameters, the same thread count, fresh
+kernels -- and compare the two runs' outputs with timings masked
+(``make book-reproduce``; some chapters: ``python scripts/reproduce.py
+book/02_dual_encoder.ipynb``).
+
+The two runs go side by side, one CPU thread each.  Besides the two runs,
+the first is compared with the outputs committed in ``book/`` (they were
+executed earlier, perhaps with other code or thread counts: a difference
+there is reported, not a failure).  Every comparison a chapter's claims
+made (``labse_lite.book.claims``) is collected from the first run.
+
+Writes a report (``benchmarks/results/reproduce.json``) with the command,
+commit, date and machine; ``--write-back`` then puts the first run's
+outputs (and its run time) into the chapters that reproduced.  Exit status
+1 when any chapter's two runs differ."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts import execute_notebooks  # noqa: E402
+
+# What is a time and may differ between two runs: durations, rates,
+# clock times, progress-bar timers.
+TIMING = re.compile(
+    r"\d+(\.\d+)?\s*(s|ms|min|seconds?|minutes?|steps?/s|it/s|s/it|"
+    r"pairs/s|sentences/s)\b|\d{2}:\d{2}(:\d{2})?|\[\d+:\d+<[^\]]*\]"
+)
+# Paths of temporary folders (tempfile.mkdtemp) differ on every run.
+TEMP = re.compile(r"/tmp/[\w.-]+")
+
+
+def masked_outputs(nb: dict) -> list[str]:
+    """Every code cell's text and data outputs (images excluded: their
+    bytes carry the renderer's metadata), times and temporary paths
+    masked; one entry per cell."""
+    shown = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        text = ""
+        for out in cell.get("outputs", []):
+            text += "".join(out.get("text", ""))
+            for kind, value in out.get("data", {}).items():
+                if kind.startswith("text/"):
+                    text += "".join(value)
+            if out.get("output_type") == "error":
+                text += f"ERROR {out.get('ename')}: {out.get('evalue')}"
+        shown.append(TEMP.sub("<tmp>", TIMING.sub("<time>", text)))
+    return shown
+
+
+def diff(a: list[str], b: list[str]) -> dict:
+    """How many cells' masked outputs agree, and the first that does not."""
+    differ = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    first = None
+    if differ:
+        i = differ[0]
+        first = {"code_cell": i, "a": a[i][:600], "b": b[i][:600]}
+    return {
+        "cells": len(a),
+        "identical": len(a) == len(b) and not differ,
+        "cells_differing": len(differ) + abs(len(a) - len(b)),
+        "first_difference": first,
+    }
+
+
+def run_twice(paths: list[Path], out: Path, threads: int) -> list[float]:
+    """Execute ``paths`` into out/a and out/b, side by side."""
+    procs = []
+    for name in ("a", "b"):
+        (out / name).mkdir(parents=True, exist_ok=True)
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS=str(threads),
+            LABSE_LITE_MAX_THREADS=str(threads),
+            LABSE_LITE_CLAIMS_LOG=str(out / name / "claims.jsonl"),
+        )
+        (out / name / "claims.jsonl").unlink(missing_ok=True)
+        cmd = [sys.executable, str(ROOT / "scripts/execute_notebooks.py")]
+        cmd += ["--out", str(out / name), *map(str, paths)]
+        log = open(out / f"{name}.log", "w")
+        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log))
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        raise SystemExit(
+            f"an execution failed (exit {codes}); see {out}/*.log"
+        )
+    return codes
+
+
+def report(paths: list[Path], out: Path, threads: int, argv) -> dict:
+    from labse_lite.runtime import machine_fingerprint
+
+    def load(p: Path) -> dict:
+        return json.loads(p.read_text())
+
+    chapters = {}
+    for path in paths:
+        a = masked_outputs(load(out / "a" / path.name))
+        b = masked_outputs(load(out / "b" / path.name))
+        committed = masked_outputs(load(path))
+        chapters[path.stem] = {
+            "twice": diff(a, b),
+            "against_committed": diff(committed, a),
+            "seconds": [
+                load(out / k / "times.json")[path.name] for k in ("a", "b")
+            ],
+        }
+    claims_log = out / "a" / "claims.jsonl"
+    claims = (
+        [
+            json.loads(line)
+            for line in claims_log.read_text().splitlines()
+            if line.strip()
+        ]
+        if claims_log.exists()
+        else []
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.strip()
+    return {
+        "command": "python scripts/reproduce.py " + " ".join(argv),
+        "commit": commit,
+        "date": datetime.date.today().isoformat(),
+        "machine": {**machine_fingerprint(), "threads": threads},
+        "chapters": chapters,
+        "claims": claims,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapters", nargs="*", type=Path)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs/reproduce")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=ROOT / "benchmarks/results/reproduce.json",
+    )
+    parser.add_argument(
+        "--write-back",
+        action="store_true",
+        help="put the first run's outputs into the chapters that reproduced",
+    )
+    args = parser.parse_args(argv)
+    paths = args.chapters or sorted((ROOT / "book").glob("*.ipynb"))
+    execute_notebooks.build_references()
+    run_twice(paths, args.out, args.threads)
+    result = report(paths, args.out, args.threads, argv)
+    args.report.write_text(json.dumps(result, indent=1) + "\n")
+    bad = [
+        c for c, r in result["chapters"].items() if not r["twice"]["identical"]
+    ]
+    for stem, r in result["chapters"].items():
+        t, c = r["twice"], r["against_committed"]
+        print(
+            f"{stem}: twice {'identical' if t['identical'] else 'DIFFERENT'}"
+            f" ({t['cells']} cells, {t['cells_differing']} differ); "
+            f"against committed: {c['cells_differing']} cells differ; "
+            f"{r['seconds'][0]:.0f} s / {r['seconds'][1]:.0f} s"
+        )
+    if args.write_back:
+        import nbformat
+
+        # The stamped run time names the thread count it ran with.
+        os.environ["LABSE_LITE_MAX_THREADS"] = str(args.threads)
+
+        for path in paths:
+            if path.stem in bad:
+                continue
+            executed = nbformat.read(args.out / "a" / path.name, as_version=4)
+            seconds = result["chapters"][path.stem]["seconds"][0]
+            execute_notebooks.write_back(path, executed, seconds)
+    print(f"report: {args.report}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
