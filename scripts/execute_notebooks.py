@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 RUN_TIME = re.compile(r"^\*Laptop run time:.*$", re.M)
 
@@ -104,12 +105,20 @@ def execute_to(paths: list[Path], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     times_file = out / "times.json"
     times = json.loads(times_file.read_text()) if times_file.exists() else {}
+    failed = []
     for path in paths:
-        nb, seconds = run(path)
+        try:
+            nb, seconds = run(path)
+        except CellExecutionError as error:  # the next chapters still run
+            failed.append(path.name)
+            print(f"{path}: FAILED\n{error}", flush=True)
+            continue
         nbformat.write(nb, out / path.name)
         times[path.name] = round(seconds, 1)
         times_file.write_text(json.dumps(times, indent=1) + "\n")
         print(f"{path}: {seconds:.0f} s -> {out / path.name}", flush=True)
+    if failed:
+        raise SystemExit(f"chapters that failed: {', '.join(failed)}")
 
 
 def build_references() -> None:

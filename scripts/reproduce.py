@@ -95,9 +95,7 @@ def run_twice(paths: list[Path], out: Path, threads: int) -> list[float]:
         procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log))
     codes = [p.wait() for p in procs]
     if any(codes):
-        raise SystemExit(
-            f"an execution failed (exit {codes}); see {out}/*.log"
-        )
+        print(f"an execution failed (exit {codes}); see {out}/*.log")
     return codes
 
 
@@ -109,6 +107,9 @@ def report(paths: list[Path], out: Path, threads: int, argv) -> dict:
 
     chapters = {}
     for path in paths:
+        if not all((out / k / path.name).exists() for k in ("a", "b")):
+            chapters[path.stem] = {"failed": True}
+            continue
         a = masked_outputs(load(out / "a" / path.name))
         b = masked_outputs(load(out / "b" / path.name))
         committed = masked_outputs(load(path))
@@ -167,9 +168,14 @@ def main(argv: list[str]) -> int:
     result = report(paths, args.out, args.threads, argv)
     args.report.write_text(json.dumps(result, indent=1) + "\n")
     bad = [
-        c for c, r in result["chapters"].items() if not r["twice"]["identical"]
+        c
+        for c, r in result["chapters"].items()
+        if r.get("failed") or not r["twice"]["identical"]
     ]
     for stem, r in result["chapters"].items():
+        if r.get("failed"):
+            print(f"{stem}: FAILED (see {args.out}/a.log, b.log)")
+            continue
         t, c = r["twice"], r["against_committed"]
         print(
             f"{stem}: twice {'identical' if t['identical'] else 'DIFFERENT'}"
