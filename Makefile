@@ -17,7 +17,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run train book book-execute book-reproduce test test-fast test-colab lint setup bench clean
+.PHONY: run train book book-execute book-reproduce test test-fast test-colab lint setup bench ladder clean
 
 $(BIN)/.installed: requirements-lock.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +109,16 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/mining_speed.py
 	$(BIN)/python benchmarks/mining_speed.py --embeddings real \
 		--sizes 100000 1000000 --output benchmarks/results/mining_real.json
+
+# The compute ladder (issue 28): the laptop recipe trained at 5, 15 and 45
+# CPU-minutes on 2 threads (steps scaled, model unchanged), each rung
+# evaluated on the development split, Tatoeba and the large pool; writes
+# benchmarks/results/compute_ladder.json.  About 65 minutes of training
+# plus evaluation.  `make ladder LADDER_ARGS=--resume` keeps the rungs
+# already in the file and continues an interrupted one.
+LADDER_ARGS ?=
+ladder: $(BIN)/.installed
+	$(BIN)/python benchmarks/compute_ladder.py --threads 2 $(LADDER_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache _build node_modules _mathjax_static

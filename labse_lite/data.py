@@ -27,6 +27,7 @@ __all__ = [
     "load_flores",
     "read_tsv",
     "select_corpus",
+    "dev_split",
     "smoothed_probabilities",
     "english_paraphrases",
     "load_english_pairs",
@@ -523,6 +524,55 @@ def select_corpus(config, corpus: ParallelCorpus | None) -> ParallelCorpus:
     if config.languages is not None or config.exclude_languages:
         return corpus.subset(config.languages, config.exclude_languages)
     return corpus
+
+
+def dev_split(
+    corpus: ParallelCorpus, per_language: int = 200, seed: int = 0
+) -> tuple[ParallelCorpus, ParallelCorpus]:
+    """``(train_rest, dev)``: a development set held out of the training
+    pairs, so that a recipe search can select on something that is not a
+    test set (Tatoeba and the large pool stay for the final comparison).
+
+    Every language gives ``per_language`` pairs drawn at random, or a
+    quarter of its pairs when that is fewer (so a small language keeps
+    most of its training data; one with under 4 pairs gives none).  The
+    split is *by sentence*: a training pair is dropped when its
+    non-English or its English side has the :func:`leakage_key` of any
+    dev sentence, either side -- a Tatoeba English sentence is often
+    translated into many languages, and a model that trained on it in
+    German would find it again for a French dev query.  ``dev`` is in
+    corpus order; the same corpus and seed give the same split.
+
+    The shipped training pairs are already leakage-filtered against
+    Tatoeba-v1 with the same keys (data card, step 3), so the dev set
+    shares no sentence with the benchmark either; the data card names no
+    such filter against FLORES-200 (Wikipedia text, not Tatoeba's).
+    """
+    import numpy as np
+
+    if per_language < 1:
+        raise ValueError(f"per_language must be >= 1, got {per_language}")
+    rng = np.random.default_rng(seed)
+    langs = np.asarray(corpus.langs)
+    picked = [np.empty(0, dtype=np.int64)]
+    for lang in corpus.languages():
+        rows = np.flatnonzero(langs == lang)
+        n = min(per_language, len(rows) // 4)
+        if n:
+            picked.append(np.sort(rng.choice(rows, size=n, replace=False)))
+    dev_rows = np.sort(np.concatenate(picked))
+    dev = corpus.take(dev_rows)
+    held = {leakage_key(s) for s in dev.xx + dev.en} - {""}
+    in_dev = np.zeros(len(corpus), dtype=bool)
+    in_dev[dev_rows] = True
+    keep = [
+        i
+        for i in range(len(corpus))
+        if not in_dev[i]
+        and leakage_key(corpus.xx[i]) not in held
+        and leakage_key(corpus.en[i]) not in held
+    ]
+    return corpus.take(keep), dev
 
 
 def smoothed_probabilities(sizes, alpha: float):

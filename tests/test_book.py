@@ -111,7 +111,7 @@ def test_every_result_file_a_chapter_shows_names_its_source():
         for cell in json.loads(path.read_text())["cells"]:
             source = "".join(cell["source"])
             if cell["cell_type"] == "code":
-                assert "benchmarks\" / \"results" not in source, (
+                assert 'benchmarks" / "results' not in source, (
                     f"{path.name} reads a result file without its caption: "
                     f"use labse_lite.book.results.read_result"
                 )

@@ -1,0 +1,215 @@
+"""The development split and the pieces of the recipe sweep and the
+compute ladder (benchmarks/recipe_sweep.py, benchmarks/compute_ladder.py)
+that decide what runs: no training run here."""
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from labse_lite.data import ParallelCorpus, dev_split, leakage_key
+from labse_lite.evaluate import dev_retrieval
+from labse_lite.model import bert_config
+from labse_lite.runtime import lr_lambda
+from labse_lite.train import TrainConfig
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def sweep(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("recipe_sweep")
+
+
+@pytest.fixture
+def ladder(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("compute_ladder")
+
+
+def _corpus() -> ParallelCorpus:
+    """deu (1000 pairs), fra (40) and xho (3).  As in Tatoeba, one English
+    sentence translates into several languages: fra's English sentences
+    are deu's with other case and punctuation, and xho's non-English
+    sentences are deu's in capitals."""
+    langs, xx, en = [], [], []
+    for i in range(1000):
+        langs.append("deu")
+        xx.append(f"deu Satz {i}")
+        en.append(f"English sentence {i}.")
+    for i in range(40):
+        langs.append("fra")
+        xx.append(f"fra phrase {i}")
+        en.append(f"english SENTENCE {i}!")
+    for i in range(3):
+        langs.append("xho")
+        xx.append(f"DEU SATZ {i}")
+        en.append(f"xho English {i}")
+    return ParallelCorpus(langs, xx, en)
+
+
+def test_dev_split_shares_no_sentence_with_the_training_rest():
+    corpus = _corpus()
+    train_rest, dev = dev_split(corpus, per_language=100, seed=0)
+    held = {leakage_key(s) for s in dev.xx + dev.en}
+    kept = {leakage_key(s) for s in train_rest.xx + train_rest.en}
+    assert held.isdisjoint(kept)
+    pairs = set(zip(corpus.langs, corpus.xx, corpus.en))
+    assert set(zip(dev.langs, dev.xx, dev.en)) <= pairs
+    assert set(zip(train_rest.langs, train_rest.xx, train_rest.en)) <= pairs
+    # by sentence, not by pair: a dev pair of one language also removes
+    # other languages' pairs that share one of its sentences
+    assert len(train_rest) < len(corpus) - len(dev)
+
+
+def test_dev_split_is_deterministic_for_a_seed():
+    corpus = _corpus()
+    first = dev_split(corpus, per_language=100, seed=3)
+    again = dev_split(corpus, per_language=100, seed=3)
+    other = dev_split(corpus, per_language=100, seed=4)
+    assert first == again
+    assert first[1].xx != other[1].xx
+
+
+def test_dev_split_takes_per_language_or_a_quarter_of_a_small_language():
+    _, dev = dev_split(_corpus(), per_language=100, seed=0)
+    assert dev.counts() == {"deu": 100, "fra": 10}  # xho: 3 pairs, none
+    _, dev = dev_split(_corpus(), per_language=5, seed=0)
+    assert dev.counts() == {"deu": 5, "fra": 5}
+    with pytest.raises(ValueError, match="per_language"):
+        dev_split(_corpus(), per_language=0)
+
+
+class LookupModel:
+    """A fake encoder: a fixed vector per sentence."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def encode(self, sentences, batch_size=256, show_progress_bar=None):
+        return F.normalize(
+            torch.stack([self.table[s] for s in sentences]), dim=-1
+        )
+
+
+def test_dev_retrieval_within_each_language_and_pooled():
+    # "Hallo" finds "Hello" among deu's 2 candidates, but "Good night"
+    # (fra's) is nearer: only the pooled view counts that miss
+    table = {
+        "Hallo": torch.tensor([1.0, 0.0, 0.0, 0.9]),
+        "Danke": torch.tensor([0.0, 1.0, 0.0, 0.0]),
+        "Bonne nuit": torch.tensor([0.0, 0.0, 1.0, 0.0]),
+        "Hello": torch.tensor([1.0, 0.0, 0.0, 0.0]),
+        "Thanks": torch.tensor([0.0, 1.0, 0.0, 0.0]),
+        "Good night": torch.tensor([0.6, 0.0, 0.4, 1.0]),
+    }
+    dev = ParallelCorpus(
+        ["deu", "deu", "fra"],
+        ["Hallo", "Danke", "Bonne nuit"],
+        ["Hello", "Thanks", "Good night"],
+    )
+    res = dev_retrieval(LookupModel(table), dev)
+    assert res["xx2en"]["all"] == res["xx2en"]["xtreme36"] == 100.0
+    assert res["pooled_xx2en"]["all"] == 75.0  # deu 50, fra 100
+    assert (res["pool_size"], res["pairs"], res["languages"]) == (3, 3, 2)
+
+
+def test_budget_becomes_steps_and_the_schedule_ends_with_it(sweep):
+    assert sweep.fit_schedule(5, 8.0, 200 / 2400) == (2400, 200)
+    assert sweep.fit_schedule(1, 0.99, 0.1) == (59, 6)  # 59.4: rounded down
+    assert sweep.fit_schedule(0.001, 1.0, 0.0) == (1, 0)  # at least a step
+    steps, warmup = sweep.fit_schedule(2, 3.3, 0.2)
+    assert lr_lambda(warmup - 1, warmup, steps) == 1.0
+    assert lr_lambda(steps, warmup, steps) == 0.0
+    for bad in ((0, 1.0, 0.1), (5, 0.0, 0.1), (5, 1.0, 1.0)):
+        with pytest.raises(ValueError):
+            sweep.fit_schedule(*bad)
+
+
+def test_resume_runs_only_what_the_file_lacks(sweep, tmp_path):
+    plans = sweep.plan(
+        sweep.GRIDS["lr"], [0, 1], mode="dev", budget_minutes=5, threads=2
+    )
+    keys = list(plans)
+    done = [{"key": keys[0]}, {"key": keys[3]}, {"key": "another run"}]
+    assert sweep.pending(keys, done, resume=True) == [
+        k for i, k in enumerate(keys) if i not in (0, 3)
+    ]
+    assert sweep.pending(keys + keys, done, resume=False) == keys
+    # the file keeps every record, one per key, the latest last
+    path = tmp_path / "sweep.json"
+    results = sweep.load_results(path)
+    for record in ({"key": "a", "v": 1}, {"key": "b"}, {"key": "a", "v": 2}):
+        sweep.store(path, results, "runs", record, sweep.__file__, ["x"])
+    saved = json.loads(path.read_text())
+    assert [(r["key"], r.get("v")) for r in saved["runs"]] == [
+        ("b", None),
+        ("a", 2),
+    ]
+    assert saved["provenance"]["command"].endswith("recipe_sweep.py x")
+    assert sweep.pending(["a", "b", "c"], saved["runs"], True) == ["c"]
+
+
+def test_grids_are_valid_train_configs_around_one_baseline(sweep):
+    fields = dict(mode="dev", budget_minutes=5, threads=2)
+    baseline = set(sweep.plan([sweep.BASELINE], [0], **fields))
+    for name, grid in sweep.GRIDS.items():
+        names = [cand.name for cand in grid]
+        assert len(set(names)) == len(names), name
+        # every grid holds the default, and it is the same run in all
+        assert baseline <= set(sweep.plan(grid, [0], **fields)), name
+        for cand in grid:
+            config = TrainConfig(**cand.overrides)
+            config.validate()
+            bert_config(
+                1000,
+                config.model_preset,
+                num_hidden_layers=config.num_layers,
+                hidden_size=config.hidden_size,
+                num_attention_heads=config.num_heads,
+                intermediate_size=config.ffn_size,
+            )
+            fraction = cand.warmup_fraction
+            assert fraction is None or 0 <= fraction < 1, cand.name
+
+
+def test_arguments_refuse_what_the_sweep_cannot_run(sweep):
+    for argv in (
+        [],
+        ["--grid", "lr", "--final"],
+        ["--grid", "lr", "--set", "lr=0.003"],
+        ["--grid", "custom"],
+        ["--final", "--set", "no_such_setting=1"],
+        ["--final", "--set", "lr=-1"],
+    ):
+        with pytest.raises(SystemExit):
+            sweep.parse_args(argv)
+    args = sweep.parse_args(["--final", "--set", "num_layers=1"])
+    assert args.overrides == {"num_layers": 1}
+
+
+def test_ladder_scales_steps_and_warm_up_only(ladder):
+    rung = ladder.steps_only({}, 15, 5)
+    default = TrainConfig()
+    assert rung["max_steps"] == 3 * default.max_steps
+    assert rung["warmup_steps"] == 3 * default.warmup_steps
+    recipe = {"max_steps": 3000, "warmup_steps": 250, "lr": 0.003}
+    rung = ladder.steps_only(recipe, 45, 5)
+    assert rung == {"max_steps": 27000, "warmup_steps": 2250, "lr": 0.003}
+    TrainConfig(**rung).validate()
+
+
+def test_table_averages_seeds(sweep):
+    rows = [("a", [{"x": 1.0, "y": 300}, {"x": 2.0, "y": None}]), ("b", [])]
+    lines = sweep.table(rows, ["x", "y"]).splitlines()
+    assert [c.strip() for c in lines[2].strip("|").split("|")] == [
+        "a",
+        "2",
+        "1.50",
+        "300",
+    ]
+    assert lines[3].split("|")[3].strip() == "-"
