@@ -52,61 +52,9 @@ def masking_rule(fn) -> str:
             f"{tuple(ids.shape)}, got {tuple(corrupted.shape)} and "
             f"{tuple(labels.shape)}",
         )
-        to_mask = chosen & (action < 0.8)
-        to_random = chosen & (action >= 0.8) & (action < 0.9)
-        kept = chosen & (action >= 0.9)
-        # The positions outside M, then the three branches, then labels.
-        expect(
-            torch.equal(corrupted[~chosen], ids[~chosen]),
-            "a position outside M (chosen is False) was changed; only "
-            "the chosen positions are corrupted",
-        )
-        expect(
-            bool((corrupted[to_mask] == MASK_ID).all()),
-            "a chosen position with action < 0.8 does not hold mask_id; "
-            "80% of the chosen tokens become [MASK]",
-        )
-        if not torch.equal(corrupted[to_random], random_ids[to_random]):
-            extra = (
-                " It holds mask_id: did you mask 90% (action < 0.9) "
-                "instead of 80%?"
-                if bool((corrupted[to_random] == MASK_ID).any())
-                else ""
-            )
-            expect(
-                False,
-                "a chosen position with 0.8 <= action < 0.9 "
-                "should take the token random_ids has at that same "
-                "position." + extra,
-            )
-        expect(
-            torch.equal(corrupted[kept], ids[kept]),
-            "a chosen position with action >= 0.9 was changed; that "
-            "tenth keeps its original token (it is still scored)",
-        )
-        want_labels = torch.where(chosen, ids, torch.full_like(ids, -100))
-        if not torch.equal(labels.long(), want_labels):
-            scored = labels != -100
-            if torch.equal(scored, to_mask):
-                hint = (
-                    "you score only the [MASK] positions. Every "
-                    "position of M is scored, the random and the "
-                    "unchanged ones too: the model cannot tell which "
-                    "unchanged token is a test, so it must predict "
-                    "every token from its context"
-                )
-            elif torch.equal(scored, chosen):
-                hint = (
-                    "the scored positions are right but a label is "
-                    "not the original token; take it from ids, not "
-                    "from the corrupted sequence"
-                )
-            else:
-                hint = (
-                    "labels should hold the original id at every "
-                    "position of M (chosen) and -100 elsewhere"
-                )
-            expect(False, f"the labels are wrong: {hint}")
+        to_mask, to_random, kept = _branches(chosen, action)
+        _check_corrupted(corrupted, ids, chosen, action, random_ids)
+        _check_labels(labels, ids, chosen, to_mask)
         counts["mask"] += int(to_mask.sum())
         counts["random"] += int(to_random.sum())
         counts["kept"] += int(kept.sum())
@@ -122,6 +70,76 @@ def masking_rule(fn) -> str:
         f"labse_lite.pretrain.mask_tokens applies the same rule after "
         f"choosing M."
     )
+
+
+def _branches(chosen, action):
+    """The chosen positions that BERT's rule masks, replaces by a random
+    token and keeps (80/10/10 by ``action``)."""
+    to_mask = chosen & (action < 0.8)
+    to_random = chosen & (action >= 0.8) & (action < 0.9)
+    kept = chosen & (action >= 0.9)
+    return to_mask, to_random, kept
+
+
+def _check_corrupted(corrupted, ids, chosen, action, random_ids) -> None:
+    """The corrupted sequence: untouched outside M, then each branch."""
+    to_mask, to_random, kept = _branches(chosen, action)
+    # The positions outside M, then the three branches, then labels.
+    expect(
+        torch.equal(corrupted[~chosen], ids[~chosen]),
+        "a position outside M (chosen is False) was changed; only "
+        "the chosen positions are corrupted",
+    )
+    expect(
+        bool((corrupted[to_mask] == MASK_ID).all()),
+        "a chosen position with action < 0.8 does not hold mask_id; "
+        "80% of the chosen tokens become [MASK]",
+    )
+    if not torch.equal(corrupted[to_random], random_ids[to_random]):
+        extra = (
+            " It holds mask_id: did you mask 90% (action < 0.9) "
+            "instead of 80%?"
+            if bool((corrupted[to_random] == MASK_ID).any())
+            else ""
+        )
+        expect(
+            False,
+            "a chosen position with 0.8 <= action < 0.9 "
+            "should take the token random_ids has at that same "
+            "position." + extra,
+        )
+    expect(
+        torch.equal(corrupted[kept], ids[kept]),
+        "a chosen position with action >= 0.9 was changed; that "
+        "tenth keeps its original token (it is still scored)",
+    )
+
+
+def _check_labels(labels, ids, chosen, to_mask) -> None:
+    """Labels: the original id at every position of M, -100 elsewhere."""
+    want_labels = torch.where(chosen, ids, torch.full_like(ids, -100))
+    if not torch.equal(labels.long(), want_labels):
+        scored = labels != -100
+        if torch.equal(scored, to_mask):
+            hint = (
+                "you score only the [MASK] positions. Every "
+                "position of M is scored, the random and the "
+                "unchanged ones too: the model cannot tell which "
+                "unchanged token is a test, so it must predict "
+                "every token from its context"
+            )
+        elif torch.equal(scored, chosen):
+            hint = (
+                "the scored positions are right but a label is "
+                "not the original token; take it from ids, not "
+                "from the corrupted sequence"
+            )
+        else:
+            hint = (
+                "labels should hold the original id at every "
+                "position of M (chosen) and -100 elsewhere"
+            )
+        expect(False, f"the labels are wrong: {hint}")
 
 
 @register("6.2")
