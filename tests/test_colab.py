@@ -58,7 +58,12 @@ OVERRIDES = {
         "bilingual": "deu",
         "teacher_eval_languages": ["deu", "rus"],
     },
-    "english_only": {"languages": ["deu", "fra"], "english_pairs": 500},
+    # (the stand-in mBERT has 2 layers; the preset freezes mBERT's lower 6)
+    "english_only": {
+        "languages": ["deu", "fra"],
+        "english_pairs": 500,
+        "freeze_layers": 1,
+    },
 }
 
 # The chapters' own papermill parameters (chapter 00 has only the scale).
