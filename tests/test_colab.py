@@ -161,6 +161,9 @@ def test_chapter_runs_under_colab(stem, hub_standin, tmp_path):
             )
         ):
             assert "scale='colab'" in line, line
+    if stem == "02_dual_encoder":  # the released LaBSE beside the paper
+        assert "sentence-transformers/LaBSE, Tatoeba xx→en: XTREME-36" in text
+        assert "(paper 95.0)" in text and "(paper 83.7 over 112)" in text
 
 
 @pytest.mark.colab
