@@ -42,6 +42,92 @@ TIMING = re.compile(
 TEMP = re.compile(r"/tmp/[\w.-]+")
 
 
+# Where a measured time stands in a table column or a printed line: a
+# number that differs between the two runs there is a timing too.
+TIME_WORDS = re.compile(
+    r"seconds|minutes|sentences / s|pairs/s|speed-up|encodes? faster"
+)
+
+
+def plain_outputs(nb: dict) -> list[str]:
+    """Every code cell's plain-text outputs (streams, ``text/plain``),
+    masked like :func:`masked_outputs`; one entry per cell."""
+    shown = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        text = ""
+        for out in cell.get("outputs", []):
+            text += "".join(out.get("text", ""))
+            text += "".join(out.get("data", {}).get("text/plain", ""))
+        shown.append(TEMP.sub("<tmp>", TIMING.sub("<time>", text)))
+    return shown
+
+
+def _tokens(line: str) -> list[tuple[str, int]]:
+    """Whitespace-separated tokens with the column where each ends."""
+    return [(m.group(), m.end()) for m in re.finditer(r"\S+", line)]
+
+
+def _header_name(header: str, end: int) -> str:
+    """The column name over a right-aligned value ending at ``end``: the
+    header token ending there, else the one spanning it (a top level of
+    pandas' column MultiIndex)."""
+    names = [
+        (m.group(), m.start(), m.end())
+        for m in re.finditer(r"\S+(?: \S+)*", header)
+    ]
+    for name, _, stop in names:
+        if stop == end:
+            return name
+    before = [name for name, start, _ in names if start < end]
+    return before[-1] if before else ""
+
+
+def _after_time_word(line: str, start: int) -> bool:
+    """A time word stands before column ``start`` of a printed line, in the
+    same clause (no ";" between)."""
+    before = line[:start]
+    words = list(TIME_WORDS.finditer(before))
+    return bool(words) and ";" not in before[words[-1].end() :]
+
+
+def timing_only(a: str, b: str) -> bool:
+    """True when two plain outputs differ only in numbers that are times:
+    in a column whose header names a time or rate (pandas' text layout:
+    blocks separated by blank lines, header lines first), or on a printed
+    line that does."""
+    la, lb = a.splitlines(), b.splitlines()
+    if len(la) != len(lb):
+        return False
+    headers: list[str] = []
+    in_block = 0
+    for x, y in zip(la, lb):
+        if not x.strip():
+            headers, in_block = [], 0
+            continue
+        in_block += 1
+        above = list(headers)  # the header lines above this one
+        if in_block <= 2:  # a block's header lines (names, index name)
+            headers.append(x)
+        if x == y:
+            continue
+        ta, tb = _tokens(x), _tokens(y)
+        if len(ta) != len(tb):
+            return False
+        for (u, end), (v, _) in zip(ta, tb):
+            if u == v:
+                continue
+            if not re.fullmatch(r"[-+]?[\d.,]+", u.strip("{}:,'")):
+                return False
+            where = _after_time_word(x, end - len(u)) or any(
+                TIME_WORDS.search(_header_name(h, end)) for h in above
+            )
+            if not where:
+                return False
+    return True
+
+
 def masked_outputs(nb: dict) -> list[str]:
     """Every code cell's text and data outputs (images excluded: their
     bytes carry the renderer's metadata), times and temporary paths
@@ -62,17 +148,32 @@ def masked_outputs(nb: dict) -> list[str]:
     return shown
 
 
-def diff(a: list[str], b: list[str]) -> dict:
-    """How many cells' masked outputs agree, and the first that does not."""
+def diff(
+    a: list[str],
+    b: list[str],
+    plain_a: list[str] | None = None,
+    plain_b: list[str] | None = None,
+) -> dict:
+    """How many cells' masked outputs agree, the first that does not, and
+    (given the plain outputs) which differences are only timings."""
     differ = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    timings = [
+        i
+        for i in differ
+        if plain_a is not None and timing_only(plain_a[i], plain_b[i])
+    ]
+    real = [i for i in differ if i not in timings]
     first = None
-    if differ:
-        i = differ[0]
+    if real or differ:
+        i = (real or differ)[0]
         first = {"code_cell": i, "a": a[i][:600], "b": b[i][:600]}
+    same_length = len(a) == len(b)
     return {
         "cells": len(a),
-        "identical": len(a) == len(b) and not differ,
+        "identical": same_length and not differ,
+        "identical_but_timings": same_length and not real,
         "cells_differing": len(differ) + abs(len(a) - len(b)),
+        "cells_differing_in_timings_only": len(timings),
         "first_difference": first,
     }
 
@@ -110,12 +211,15 @@ def report(paths: list[Path], out: Path, threads: int, argv) -> dict:
         if not all((out / k / path.name).exists() for k in ("a", "b")):
             chapters[path.stem] = {"failed": True}
             continue
-        a = masked_outputs(load(out / "a" / path.name))
-        b = masked_outputs(load(out / "b" / path.name))
-        committed = masked_outputs(load(path))
+        nbs = [load(out / "a" / path.name), load(out / "b" / path.name)]
+        a, b = (masked_outputs(nb) for nb in nbs)
+        plain_a, plain_b = (plain_outputs(nb) for nb in nbs)
+        committed = load(path)
         chapters[path.stem] = {
-            "twice": diff(a, b),
-            "against_committed": diff(committed, a),
+            "twice": diff(a, b, plain_a, plain_b),
+            "against_committed": diff(
+                masked_outputs(committed), a, plain_outputs(committed), plain_a
+            ),
             "seconds": [
                 load(out / k / "times.json")[path.name] for k in ("a", "b")
             ],
@@ -146,6 +250,14 @@ def report(paths: list[Path], out: Path, threads: int, argv) -> dict:
     }
 
 
+def _verdict(t: dict) -> str:
+    if t["identical"]:
+        return "identical"
+    return (
+        "identical but timings" if t["identical_but_timings"] else "DIFFERENT"
+    )
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", type=Path)
@@ -170,7 +282,7 @@ def main(argv: list[str]) -> int:
     bad = [
         c
         for c, r in result["chapters"].items()
-        if r.get("failed") or not r["twice"]["identical"]
+        if r.get("failed") or not r["twice"]["identical_but_timings"]
     ]
     for stem, r in result["chapters"].items():
         if r.get("failed"):
@@ -178,8 +290,9 @@ def main(argv: list[str]) -> int:
             continue
         t, c = r["twice"], r["against_committed"]
         print(
-            f"{stem}: twice {'identical' if t['identical'] else 'DIFFERENT'}"
-            f" ({t['cells']} cells, {t['cells_differing']} differ); "
+            f"{stem}: twice {_verdict(t)} ({t['cells']} cells, "
+            f"{t['cells_differing']} differ, "
+            f"{t['cells_differing_in_timings_only']} in timings only); "
             f"against committed: {c['cells_differing']} cells differ; "
             f"{r['seconds'][0]:.0f} s / {r['seconds'][1]:.0f} s"
         )

@@ -64,3 +64,29 @@ def test_report_compares_the_two_runs_and_the_committed_chapter(tmp_path):
         {"chapter": "00", "claim": "x", "resolved": True}
     ]
     assert result["machine"]["threads"] == 1 and result["commit"]
+
+
+TABLE_A = """\
+            max_steps  tatoeba_xx2en  train_seconds
+batch_size
+16               2560          36.93          45.02
+64                640          53.73          26.24
+"""
+
+
+def test_timing_only_accepts_time_columns_and_lines_only():
+    rep = _module()
+    slower = TABLE_A.replace("45.02", "42.85").replace("26.24", "25.72")
+    assert rep.timing_only(TABLE_A, slower)
+    worse = TABLE_A.replace("53.73", "53.71")
+    assert not rep.timing_only(TABLE_A, worse)
+    assert rep.timing_only(
+        "loss 7.549 vs 7.685; seconds 85 vs 83",
+        "loss 7.549 vs 7.685; seconds 90 vs 82",
+    )
+    assert not rep.timing_only(
+        "loss 7.549 vs 7.685; seconds 85 vs 83",
+        "loss 7.550 vs 7.685; seconds 85 vs 83",
+    )
+    result = rep.diff(["x"], ["y"], [TABLE_A], [slower])
+    assert not result["identical"] and result["identical_but_timings"]
