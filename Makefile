@@ -39,7 +39,9 @@ $(MATHJAX): package-lock.json scripts/site_assets.py
 book: $(BIN)/.installed $(MATHJAX)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Re-execute every chapter in place (27 minutes on 2 cores), then
+# Re-execute every chapter in place (the chapters' stamped run times add
+# up to 51 minutes at one thread each
+# on 2026-12-06), then
 # build: the committed outputs (and each chapter's stated run time) are
 # replaced by this machine's.
 book-execute: $(BIN)/.installed $(MATHJAX)
@@ -49,7 +51,8 @@ book-execute: $(BIN)/.installed $(MATHJAX)
 # Execute every chapter twice on this machine (side by side, one thread
 # each) and compare the outputs, timings masked: writes
 # benchmarks/results/reproduce.json (and the claims every chapter
-# compared); exit 1 if a chapter's two runs differ.  About 45 minutes.
+# compared); exit 1 if a chapter's two runs differ beyond timings.  53 minutes on
+# 2 cores (2026-12-06).
 book-reproduce: $(BIN)/.installed
 	$(BIN)/python scripts/reproduce.py
 
