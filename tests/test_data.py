@@ -18,10 +18,16 @@ def find_leaks(train: D.ParallelCorpus, bench: D.ParallelCorpus):
     or whose English side is any Tatoeba-v1 English sentence."""
     bench_xx = {D.leakage_key(s) for s in bench.xx} - {""}
     bench_en = {D.leakage_key(s) for s in bench.en} - {""}
+    return _rows_with_keys(train, bench_xx, bench_en)
+
+
+def _rows_with_keys(train: D.ParallelCorpus, xx_keys: set, en_keys: set):
+    """Rows whose non-English side's leakage key is in ``xx_keys`` or
+    whose English side's is in ``en_keys``."""
     return [
         i
         for i, (x, e) in enumerate(zip(train.xx, train.en))
-        if D.leakage_key(x) in bench_xx or D.leakage_key(e) in bench_en
+        if D.leakage_key(x) in xx_keys or D.leakage_key(e) in en_keys
     ]
 
 
@@ -30,6 +36,18 @@ def test_no_tatoeba_v1_sentence_in_training_data():
     train, bench = D.load_train_pairs(), D.load_tatoeba()
     assert len(train) > 300_000
     assert find_leaks(train, bench) == []
+
+
+@pytest.mark.slow
+def test_no_flores_sentence_in_training_data():
+    """FLORES-200 (Wikipedia sentences) is not filtered against by
+    data/prepare.py; this measures that no training sentence, on either
+    side, has the leakage key of any FLORES sentence in any language."""
+    train, flores = D.load_train_pairs(), D.load_flores()
+    held = {D.leakage_key(s) for sents in flores.values() for s in sents}
+    held.discard("")
+    assert len(held) > 40_000
+    assert _rows_with_keys(train, held, held) == []
 
 
 def test_leak_check_detects_an_added_benchmark_pair():
