@@ -52,16 +52,7 @@ TIME_WORDS = re.compile(
 def plain_outputs(nb: dict) -> list[str]:
     """Every code cell's plain-text outputs (streams, ``text/plain``),
     masked like :func:`masked_outputs`; one entry per cell."""
-    shown = []
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        text = ""
-        for out in cell.get("outputs", []):
-            text += "".join(out.get("text", ""))
-            text += "".join(out.get("data", {}).get("text/plain", ""))
-        shown.append(TEMP.sub("<tmp>", TIMING.sub("<time>", text)))
-    return shown
+    return _cell_texts(nb, lambda kind: kind == "text/plain", errors=False)
 
 
 def _tokens(line: str) -> list[tuple[str, int]]:
@@ -132,6 +123,13 @@ def masked_outputs(nb: dict) -> list[str]:
     """Every code cell's text and data outputs (images excluded: their
     bytes carry the renderer's metadata), times and temporary paths
     masked; one entry per cell."""
+    return _cell_texts(nb, lambda kind: kind.startswith("text/"))
+
+
+def _cell_texts(nb: dict, keep, errors: bool = True) -> list[str]:
+    """Per code cell: its streams, the data outputs whose MIME type
+    ``keep`` accepts and (``errors``) its error, times and temporary paths
+    masked."""
     shown = []
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
@@ -140,9 +138,9 @@ def masked_outputs(nb: dict) -> list[str]:
         for out in cell.get("outputs", []):
             text += "".join(out.get("text", ""))
             for kind, value in out.get("data", {}).items():
-                if kind.startswith("text/"):
+                if keep(kind):
                     text += "".join(value)
-            if out.get("output_type") == "error":
+            if errors and out.get("output_type") == "error":
                 text += f"ERROR {out.get('ename')}: {out.get('evalue')}"
         shown.append(TEMP.sub("<tmp>", TIMING.sub("<time>", text)))
     return shown
