@@ -1,6 +1,6 @@
 """A BUCC-style mining benchmark built from the shipped FLORES-200 devtest.
 
-BUCC 2018 (used in Table 3 of Feng et al., 2022) hides a known set of
+BUCC 2018 (on which Feng et al., 2022 report F1) hides a known set of
 translation pairs inside two monolingual corpora; a miner is scored by the
 precision, recall and F1 of the pairs it returns.  FLORES-200 is multi-way
 parallel (sentence *i* is the same in every language), which makes the same

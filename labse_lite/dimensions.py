@@ -1,4 +1,4 @@
-"""LEALLA's dimension reduction (Mao & Nakagawa, EACL 2023, §3).
+"""LEALLA's dimension reduction (Mao & Nakagawa, EACL 2023).
 
 A dense layer D -> d on top of a frozen teacher, trained with the AMS loss
 by the one trainer (``freeze_encoder``), for each output size d; every
@@ -35,7 +35,7 @@ def reduce_dimensions(
     large_pool_languages=None,
     progress: bool = True,
 ) -> list[dict]:
-    """LEALLA's dimension reduction (§3): for each d in ``dims``, a dense
+    """LEALLA's dimension reduction: for each d in ``dims``, a dense
     layer D → d on top of the frozen ``teacher`` (a saved dual encoder),
     trained with the AMS loss by the one trainer (``freeze_encoder``; the
     other settings from ``base``), then evaluated on ``benchmark``

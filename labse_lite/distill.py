@@ -1,4 +1,4 @@
-"""LEALLA's distillation losses (Mao & Nakagawa, EACL 2023, §3).
+"""LEALLA's distillation losses (Mao & Nakagawa, EACL 2023).
 
 A small *student* dual encoder learns from a frozen *teacher* (LaBSE in the
 paper; our reference laptop model here) with two terms beside the AMS loss:
@@ -45,7 +45,7 @@ __all__ = [
     "teacher_embeddings",
 ]
 
-# The paper's settings for LEALLA-small/base (§4.1).
+# The paper's settings for LEALLA-small/base.
 LEALLA_DEFAULTS = dict(
     ams_weight=1.0,
     feature_weight=1e3,
@@ -185,7 +185,7 @@ class FrozenFeatures:
     """The pooled outputs of one frozen encoder, computed once per distinct
     sentence and reused by every dense head trained on top of it.
 
-    LEALLA's dimension reduction (§3) trains a dense layer D → d on a frozen
+    LEALLA's dimension reduction trains a dense layer D → d on a frozen
     teacher for several d; the encoder's pooled output does not change, so
     evaluating each head needs the encoder once, not once per d.
     ``with_head(linear)`` returns an object with the ``encode`` of a

@@ -1,11 +1,11 @@
 """Bitext retrieval evaluation: Tatoeba P@1 and large-pool retrieval.
 
-*Tatoeba* (Artetxe & Schwenk, 2019; Feng et al., 2022, Table 2): for each
+*Tatoeba* (Artetxe & Schwenk, 2019; Feng et al., 2022): for each
 language, every non-English sentence retrieves its nearest English sentence
 among the (up to 1000) English sentences of that language's test set
 (xx→en), and vice versa (en→xx).  Accuracy is precision at 1.
 
-*Large pool* (in the spirit of the paper's UN task, §5.1): each non-English
+*Large pool* (in the spirit of the paper's UN task): each non-English
 query retrieves among **all distinct English sentences of Tatoeba-v1**
 (69,233), so near-misses that a 1000-candidate pool forgives are counted.
 A query is right when its top candidate equals its gold English sentence

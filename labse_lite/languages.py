@@ -1,5 +1,5 @@
 """Language groups used in the LaBSE paper's Tatoeba tables (Feng et al.,
-2022, Table 2) and the zero-shot languages of the shipped data."""
+2022) and the zero-shot languages of the shipped data."""
 
 # The 14 languages supported by m-USE (its 16 minus English, Chinese once).
 MUSE_14 = (

@@ -1,4 +1,4 @@
-"""The translation ranking loss with additive margin (Feng et al., 2022, §3).
+"""The translation ranking loss with additive margin (Feng et al., 2022, §2).
 
 For L2-normalised embeddings the score is φ(x, y) = x·y (cosine).  Eq. 3–4
 subtract a margin ``m`` from the positive pair's score only and the scores

@@ -1,4 +1,5 @@
-"""Bitext mining with margin scoring (Feng et al., 2022, §7: BUCC).
+"""Bitext mining with margin scoring (BUCC, as evaluated by Feng et al., 2022;
+the CommonCrawl mining of their §7 keeps pairs by an absolute cosine).
 
 Given embeddings of two monolingual corpora, find the sentence pairs that
 are translations of each other.  Following LASER's ``mine_bitexts.py``
@@ -457,7 +458,7 @@ def margin_scores(
     nprobe: int | None = None,
 ) -> MarginScores:
     """Forward (src→tgt) and backward (tgt→src) k-NN candidates, scored as
-    in LASER's ``mine_bitexts.py`` (Artetxe & Schwenk, 2019, eq. 2):
+    in LASER's ``mine_bitexts.py`` (Artetxe & Schwenk, 2019):
 
     ``score(x, y) = margin(cos(x, y), (mean_x + mean_y) / 2)``, where
     ``mean_x`` is the mean cosine of x to its k nearest targets and
@@ -591,8 +592,8 @@ def mine(
     nlist: int | None = None,
     nprobe: int | None = None,
 ) -> MinedPairs:
-    """Mine parallel sentence pairs from two corpora's embeddings (LaBSE
-    §7, BUCC; LASER's margin-based mining).
+    """Mine parallel sentence pairs from two corpora's embeddings (BUCC as
+    evaluated for LaBSE; LASER's margin-based mining).
 
     ``scoring`` is ``ratio``, ``distance`` or ``absolute`` (see
     :func:`margin_scores`), ``mode`` one of ``forward``, ``backward``,

@@ -1,6 +1,6 @@
 """The dual encoder: one shared transformer encodes both sides of a pair.
 
-LaBSE (Feng et al., 2022, §3) embeds a sentence as the last layer's [CLS]
+LaBSE (Feng et al., 2022) embeds a sentence as the last layer's [CLS]
 vector, L2-normalised; the released checkpoint first passes [CLS] through
 BERT's pooler (dense + tanh).  :class:`DualEncoder` wraps any Hugging Face
 ``transformers`` encoder and offers those poolings plus mean and max, an
@@ -34,7 +34,7 @@ POOLINGS = ("cls", "pooler", "mean", "max")
 
 # Encoder shapes: (layers, hidden, heads, FFN).  "labse-base" is the paper's
 # BERT-base; the lealla-* shapes are LEALLA's thin-deep encoders (Mao &
-# Nakagawa, 2023, Table 1); the small ones are what a laptop CPU trains.
+# Nakagawa, 2023); the small ones are what a laptop CPU trains.
 MODEL_PRESETS = {
     "tiny": dict(
         num_hidden_layers=2,

@@ -1,6 +1,6 @@
 """Pre-training the encoder: MLM + TLM with progressive stacking.
 
-LaBSE (Feng et al., 2022, §3.2) pre-trains its BERT encoder before the
+LaBSE (Feng et al., 2022) pre-trains its BERT encoder before the
 dual-encoder fine-tuning with two masked-language-model objectives:
 
 * **MLM** on monolingual sentences: 20% of the (non-special) tokens of each
@@ -69,7 +69,7 @@ __all__ = [
     "tlm_pair",
 ]
 
-# The paper's stage lengths: 400k, 800k and 1.8M steps (§3.2).
+# The paper's stage lengths: 400k, 800k and 1.8M steps.
 PAPER_STAGE_FRACTIONS = (400 / 3000, 800 / 3000, 1800 / 3000)
 
 

@@ -635,7 +635,7 @@ def _card_training(card: dict) -> list[str]:
         "## Training",
         "",
         "Translation ranking with the additive margin softmax loss "
-        "(LaBSE §3) over in-batch negatives.",
+        "(LaBSE, Feng et al., 2022) over in-batch negatives.",
         "",
         "| | |",
         "|---|---|",

@@ -2,7 +2,7 @@
 
 LaBSE learns its 501k-token vocabulary on its own training data, sampling
 each language with probability proportional to ``n ** alpha`` with the
-smoothing exponent ``alpha = 0.3`` (Feng et al., 2022, §4.1), so that tail
+smoothing exponent ``alpha = 0.3`` (Feng et al., 2022), so that tail
 languages and their scripts get tokens.  :func:`train_wordpiece` does the
 same at laptop scale with Hugging Face ``tokenizers`` and returns a
 ``transformers`` fast tokenizer; :func:`load_tokenizer` loads any saved or

@@ -1,4 +1,4 @@
-"""A plain PyTorch training loop for the dual encoder (Feng et al., 2022, §3).
+"""A plain PyTorch training loop for the dual encoder (Feng et al., 2022).
 
 Everything is in view: language-balanced sampling, length-bucketed batches,
 AdamW with warm-up and linear decay, gradient clipping, periodic evaluation,
@@ -77,7 +77,7 @@ class TrainConfig(RunConfig):
     kd_weight: float = (
         0.0  # δ: multilingual KD (Reimers & Gurevych) with a teacher
     )
-    freeze_encoder: bool = False  # train only the projection (LEALLA §3)
+    freeze_encoder: bool = False  # train only the projection (LEALLA)
     freeze_embeddings: bool = False  # keep the word-embedding table fixed
     freeze_layers: int = 0  # keep the lowest N transformer layers fixed
     # --- optimisation

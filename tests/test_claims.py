@@ -131,3 +131,17 @@ def test_claims_compare_prints_a_resolved_difference_and_logs_it(
     ]
     assert rows[0]["n_a"] == 3 and rows[0]["paired"] and rows[0]["preset"]
     assert rows[0]["diff"] == pytest.approx(1.9666667)
+
+
+def test_compare_names_what_its_results_are_over():
+    from labse_lite.book.claims import compare
+
+    by_seed = compare([3.0, 3.2, 3.1], [1.0, 1.1, 1.3], paired=True)
+    assert "seeds 3/3" in str(by_seed)
+    by_language = compare(
+        [3.0, 3.2, 3.1], [1.0, 1.1, 1.3], paired=True, unit="languages"
+    )
+    assert "languages 3/3" in str(by_language) and "seeds" not in str(
+        by_language
+    )
+    assert by_language.resolved == by_seed.resolved

@@ -171,16 +171,28 @@ def _choice_cases():
         "3.3": (("0.3", "0.3"), ["'same'", "mean gap after"]),
         "5.3 hub": ((n_k, other_hub, fixed_by), [f"y_{hub}"]),
         "5.3 fixed_by": ((n_k, hub, {"ratio"}), [str(sorted(fixed_by))]),
+        # 10.3: one read row ('sat') left out of the set.
+        "10.3": ((["cat", "the"],), ["'sat'", "['cat', 'sat', 'the']"]),
     }
 
 
-CHOICE_CASES = ["1.2", "2.3", "3.3", "5.3 hub", "5.3 fixed_by"]
+# Keyword arguments of a checker beyond the student's answers.
+CHOICE_KWARGS = {
+    "10.3": dict(
+        vocab=["[PAD]", "the", "cat", "sat", "der", "Katze"],
+        ids=[[1, 2, 3], [1, 2, 0]],
+        mask=[[1, 1, 1], [1, 1, 0]],
+        german_ids=[4, 5, 2],
+    ),
+}
+CHOICE_CASES = ["1.2", "2.3", "3.3", "5.3 hub", "5.3 fixed_by", "10.3"]
 
 
 def _wrong_message(case: str) -> str:
     answers, _ = _choice_cases()[case]
+    number = case.split()[0]
     with pytest.raises(grading.WrongAnswer) as err:
-        grading.check(case.split()[0], *answers)
+        grading.check(number, *answers, **CHOICE_KWARGS.get(number, {}))
     return str(err.value)
 
 
@@ -226,3 +238,16 @@ def test_tries_are_counted_per_exercise_and_answer(monkeypatch):
     assert "The answer" not in first_fixed_by, first_fixed_by
     assert "The answer:" in _wrong_message("5.3 hub")
     grading.reset_tries()
+
+
+def test_a_number_checker_shows_the_expected_value_only_outside_a_grader(
+    monkeypatch,
+):
+    monkeypatch.setenv(grading.GRADE_ENV, "1")
+    with pytest.raises(grading.WrongAnswer) as graded:
+        grading.expect_close(1.25, 2.5, "the scale")
+    assert "1.25" in str(graded.value) and "2.5" not in str(graded.value)
+    monkeypatch.setenv(grading.GRADE_ENV, "0")
+    with pytest.raises(grading.WrongAnswer) as self_study:
+        grading.expect_close(1.25, 2.5, "the scale")
+    assert "expected 2.5" in str(self_study.value)

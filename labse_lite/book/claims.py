@@ -53,6 +53,7 @@ class Comparison:
     paired: bool
     sigmas: float = 2.0
     min_seeds: int = 3
+    unit: str = "seeds"  # what the arms' results are over (seeds, languages)
 
     @property
     def z(self) -> float:
@@ -79,7 +80,7 @@ class Comparison:
         )
         return (
             f"{self.mean_a:.2f} vs {self.mean_b:.2f}: difference "
-            f"{self.diff:+.2f} ± {self.se:.2f} (SE, {kind}, seeds "
+            f"{self.diff:+.2f} ± {self.se:.2f} (SE, {kind}, {self.unit} "
             f"{self.n_a}/{self.n_b}), {verdict}"
         )
 
@@ -99,6 +100,7 @@ def compare(
     paired: bool = False,
     sigmas: float = 2.0,
     min_seeds: int = 3,
+    unit: str = "seeds",
 ) -> Comparison:
     """The evidence rule of the book: mean(a) - mean(b) and its standard
     error, from per-seed results.
@@ -108,7 +110,9 @@ def compare(
     Unpaired: SE = sqrt(var(a)/n_a + var(b)/n_b) (Welch).  The comparison
     is *resolved* only with at least ``min_seeds`` seeds per arm and
     |difference| > ``sigmas`` × SE; otherwise a chapter reports it as not
-    resolved at its budget rather than as a finding."""
+    resolved at its budget rather than as a finding.  ``unit`` names what
+    the results are over when it is not seeds (e.g. "languages", for a
+    comparison paired over languages); it only labels the printout."""
     a, b = [float(x) for x in a], [float(x) for x in b]
     if not a or not b:
         raise ValueError("compare needs at least one result per arm")
@@ -132,6 +136,7 @@ def compare(
         paired,
         sigmas,
         min_seeds,
+        unit,
     )
 
 
@@ -155,7 +160,17 @@ def _ledger(chapter: str, claim: str, result: Comparison, preset: bool):
         f.write(json.dumps(row) + "\n")
 
 
-_FIELDS = ("mean_a", "mean_b", "diff", "se", "n_a", "n_b", "paired", "sigmas")
+_FIELDS = (
+    "mean_a",
+    "mean_b",
+    "diff",
+    "se",
+    "n_a",
+    "n_b",
+    "paired",
+    "sigmas",
+    "unit",
+)
 
 
 class Claims:
@@ -256,6 +271,7 @@ class Claims:
         expect: int = 1,
         paired: bool = False,
         needs_preset: bool = True,
+        unit: str = "seeds",
     ) -> Comparison:
         """Enforce "arm a is larger (``expect=1``) or smaller (-1) than arm
         b" under the book's rule (:func:`compare`: at least 3 seeds each,
@@ -264,7 +280,7 @@ class Claims:
         numbers -- never as a finding -- and is not a failure; a resolved
         difference in the other direction fails like :meth:`check`.
         Returns the :class:`Comparison` for the chapter's prose."""
-        result = compare(a, b, paired=paired)
+        result = compare(a, b, paired=paired, unit=unit)
         self.comparisons.append((claim, result))
         _ledger(self.chapter, claim, result, self.preset)
         if not result.resolved:

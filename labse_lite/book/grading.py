@@ -226,11 +226,14 @@ def expect_close(
         )
     if not np.allclose(g, w, rtol=rtol, atol=atol):
         diff = float(np.max(np.abs(g - w)))
-        shown = (
-            f"got {float(g):.6g}, expected {float(w):.6g}"
-            if g.size == 1
-            else f"largest difference {diff:.3g}"
-        )
+        if g.size != 1:
+            shown = f"largest difference {diff:.3g}"
+        elif strict():  # a grader's report must not hand out the value
+            shown = (
+                f"got {float(g):.6g} (a graded run does not show the answer)"
+            )
+        else:
+            shown = f"got {float(g):.6g}, expected {float(w):.6g}"
         raise WrongAnswer(
             f"{what} is off: {shown}." + (f" Hint: {hint}" if hint else "")
         )

@@ -96,7 +96,7 @@ _LABSE_STUDENTS = dict(
 )
 
 # Chapter 09: ten languages of five scripts, like the paper's
-# ten-language students (Reimers & Gurevych, 2020, §4).
+# ten-language students (Reimers & Gurevych, 2020).
 _KD_LANGUAGES = [
     "deu",
     "fra",

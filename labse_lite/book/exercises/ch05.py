@@ -34,19 +34,19 @@ def toy_corpus() -> tuple[np.ndarray, np.ndarray]:
     dimensions: ``(src, tgt)`` of shapes (4, 14) and (5, 14).
 
     Every sentence shares a topic direction ``t`` (think of text from one
-    article); sentence i has its own meaning direction ``m_i``, and every
+    article); sentence i has its own meaning direction ``u_i``, and every
     sentence adds noise along a private direction.  Source ``x_i``
     translates English ``y_i`` for i < 4; the translation ``y_0`` is a
     noisy one.  ``y_4`` is a generic English sentence: topic and a little
     noise, no meaning of its own."""
     e = np.eye(14)
-    t, m, noise = e[0], e[1:5], e[5:14]
+    t, u, noise = e[0], e[1:5], e[5:14]
     topic_x = np.array([1.0, 0.9, 1.1, 0.8])[:, None]
     noise_x = np.array([0.5, 0.4, 0.6, 0.5])[:, None]
     topic_y = np.array([1.0, 1.0, 0.9, 1.2])[:, None]
     noise_y = np.array([1.7, 0.5, 0.4, 0.6])[:, None]
-    src = _unit(m + topic_x * t + noise_x * noise[0:4])  # (4, 14)
-    translations = _unit(m + topic_y * t + noise_y * noise[4:8])  # (4, 14)
+    src = _unit(u + topic_x * t + noise_x * noise[0:4])  # (4, 14)
+    translations = _unit(u + topic_y * t + noise_y * noise[4:8])  # (4, 14)
     generic = _unit(t + 0.3 * noise[8])  # (14,)
     return src, np.vstack([translations, generic])  # (5, 14)
 

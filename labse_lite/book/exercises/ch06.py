@@ -201,9 +201,9 @@ def tlm_sequence(fn) -> str:
                 f"you kept {kept_a} pieces of a and {kept_b} of b, "
                 f"expected {sum(1000 <= t < 2000 for t in want)} and "
                 f"{sum(t >= 2000 for t in want)}: with R = max_length "
-                f"- 3 and h = R // 2, cut only the longer side when "
-                f"the shorter one fits in h, else keep h pieces of a "
-                f"and R - h of b"
+                f"- 3 and c = R // 2, cut only the longer side when "
+                f"the shorter one fits in c, else keep c pieces of a "
+                f"and R - c of b"
             )
         expect(
             False,

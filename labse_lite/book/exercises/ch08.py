@@ -15,7 +15,7 @@ from ..grading import (
     register,
 )
 
-# LaBSE's custom WordPiece vocabulary (Feng et al., 2022, §4), which the
+# LaBSE's custom WordPiece vocabulary (Feng et al., 2022), which the
 # LEALLA students share.
 LABSE_VOCAB = 501_153
 
@@ -79,13 +79,13 @@ def count_parameters(fn) -> str:
         textbook = layers * (12 * h * h + 13 * h)
         if got in (textbook, textbook + 2 * h) and f != 4 * h:
             hint = (
-                "you assumed an FFN of 4h; this shape has f = "
-                f"{f}, so use 4h² + 2hf + 9h + f per layer"
+                "you assumed an FFN of 4h; this shape has d_ff = "
+                f"{f}, so use 4h² + 2h·d_ff + 9h + d_ff per layer"
             )
         elif got == layers * (4 * h * h + 2 * h * f):
             hint = (
                 "that counts the weight matrices only: add the biases "
-                "(4h for attention, f + h for the FFN) and two "
+                "(4h for attention, d_ff + h for the FFN) and two "
                 "LayerNorms per layer (2h each)"
             )
         elif got == want - 2 * h:
@@ -99,8 +99,8 @@ def count_parameters(fn) -> str:
             hint = "the embedding LayerNorm occurs once, not once per layer"
         else:
             hint = (
-                "per layer: Q, K, V and the attention output (4h² "
-                "weights, 4h biases), the FFN (2hf weights, f + h "
+                "per layer: the query, key, value and output maps (4h² "
+                "weights, 4h biases), the FFN (2h·d_ff weights, d_ff + h "
                 "biases), two LayerNorms (4h); plus 2h once for the "
                 "embedding LayerNorm"
             )
@@ -229,7 +229,7 @@ def best_map(fn) -> str:
 
 
 def _encoder_count(layers: int, h: int) -> int:
-    """Non-embedding parameters with f = 4h (chapter's formula, plus the
+    """Non-embedding parameters with d_ff = 4h (chapter's formula, plus the
     embedding LayerNorm)."""
     return layers * (12 * h * h + 13 * h) + 2 * h
 
@@ -243,7 +243,7 @@ def _widest(layers: int, budget: int) -> int:
 
 @register("8.3")
 def width_for_budget(fn) -> str:
-    """``fn(layers, budget)`` is the largest width h (f = 4h) whose
+    """``fn(layers, budget)`` is the largest width h (d_ff = 4h) whose
     encoder of ``layers`` layers has at most ``budget`` non-embedding
     parameters."""
     expect(callable(fn), "the answer should be the function widest")

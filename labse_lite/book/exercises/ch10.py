@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..grading import expect, expect_close, register
+from ..grading import expect, expect_close, register, wrong_choice
 
 
 def _batch(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -179,6 +179,33 @@ def first_order_move(
     )
 
 
+def _rows_hint(got: set, read: set, padded: set, vocab: set) -> str:
+    """Exercise 10.3's hint for a wrong set of rows; it names wrong or
+    padded tokens, never the missing right ones."""
+    if got == vocab:
+        return (
+            "every row is listed: look at which rows of "
+            "table.weight.grad are non-zero, not whether the gradient "
+            "exists (it is one dense (V, H) tensor)"
+        )
+    if got & padded:
+        return (
+            f"{sorted(got & padded)} only fills padded positions: "
+            f"your pooling averaged them too; mask them out as the "
+            f"encoder does"
+        )
+    if got - read:
+        return (
+            f"{sorted(got - read)}: not in the English batch, so no "
+            f"path leads from the loss to their rows"
+        )
+    return (
+        f"{len(read - got)} token(s) that the English batch reads are "
+        f"missing: every row that an unmasked position reads gets a "
+        f"gradient"
+    )
+
+
 @register("10.3")
 def gradient_rows_checker(
     rows_with_gradient, *, vocab, ids, mask, german_ids
@@ -205,33 +232,15 @@ def gradient_rows_checker(
         (read if m else padded).add(vocab[i])
     padded -= read
     german = {vocab[i] for i in torch.as_tensor(german_ids).tolist()}
-    if got == set(vocab):
-        hint = (
-            "every row is listed: look at which rows of "
-            "table.weight.grad are non-zero, not whether the gradient "
-            "exists (it is one dense (V, H) tensor)"
+    if got != read:
+        # A set answer: the hint never lists the right tokens (grading).
+        wrong_choice(
+            "rows_with_gradient",
+            sorted(got),
+            hint=_rows_hint(got, read, padded, set(vocab)),
+            answer=f"{sorted(read)}, the tokens at the batch's "
+            f"unmasked positions",
         )
-    elif got & padded:
-        hint = (
-            f"{sorted(got & padded)} only fills padded positions: "
-            f"your pooling averaged them too; mask them out as the "
-            f"encoder does"
-        )
-    elif got - read:
-        hint = (
-            f"{sorted(got - read)}: not in the English batch, so no "
-            f"path leads from the loss to their rows"
-        )
-    else:
-        hint = (
-            f"{sorted(read - got)} occur in the English batch, so "
-            f"their rows are read and get a gradient"
-        )
-    expect(
-        got == read,
-        f"rows_with_gradient is {sorted(got)}, expected "
-        f"{sorted(read)}. Hint: {hint}",
-    )
     return (
         f"Only the rows the English batch reads can move. The "
         f"German-only rows {sorted(german - read)} get an exactly "
