@@ -19,16 +19,24 @@ every run trained for the same time budget:
     custom    the recipe of --set against the default (winners of the
               grids combined, say)
 
-*A schedule fitted to the budget, deterministically.*  A run first trains
-its own config (vocabulary, data, shape) for PROBE_STEPS steps and times
-them after the first PROBE_SKIP; the budget at that speed buys max_steps
-(:func:`fit_schedule`), the warm-up is the candidate's share of them, and
-the linear decay ends at max_steps, when the budget does.  The run itself
-is then an ordinary training run of that many steps -- bit-reproducible
-given its step count, whatever the machine measures next time -- and its
-record keeps the probe's speed and the steps chosen.  Only the training
-loop counts against the budget; vocabulary, tokenisation, probe and
-evaluation are recorded beside it.
+*A schedule fitted to the budget, deterministically.*  Runs that cost
+the same per step -- same shape, batch, length, vocabulary size and
+threads (:data:`COST_FIELDS`) -- form a *cost class*, and a class is
+timed once: a speed probe trains its first run's config for PROBE_STEPS
+steps to get a rough speed, then for as many steps as PROBE_SECONDS
+buy at that speed and times those after the first PROBE_SKIP.  The
+budget at that speed buys max_steps (:func:`fit_schedule`), the warm-up
+is the candidate's share of them, and the linear decay ends at
+max_steps, when the budget does.  Every run of the class gets the same
+step count, so a learning rate, a data mix or a warm-up is compared at
+exactly equal steps, not at the noise of separate probes (a 30-step
+probe per run gave 2,761 to 3,749 steps to one shape).  The probe is kept
+in the result file (``"probes"``), so a resumed sweep reuses it.  The run
+itself is an ordinary training run of that many steps --
+bit-reproducible given its step count, whatever the machine measures
+next time -- and its record keeps the probe's speed and the steps
+chosen.  Only the training loop counts against the budget; vocabulary,
+tokenisation, probe and evaluation are recorded beside it.
 
 *Selected on a development split, never on a test set.*  Every run trains
 on the shipped training pairs less a development split
@@ -68,8 +76,27 @@ from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-PROBE_STEPS = 30  # steps of the speed probe
-PROBE_SKIP = 5  # its first steps, not timed (allocation, first chunk)
+PROBE_STEPS = 30  # steps of the rough first probe
+PROBE_SECONDS = 20.0  # length of the timed probe at the rough speed
+PROBE_SKIP = 20  # the timed probe's first steps, not timed (warm-up)
+PROBE_MAX_STEPS = 1000  # (a tiny model would take thousands in 20 s)
+# TrainConfig settings that set the cost of a step: runs equal in these
+# share one probe, and so one step count.
+COST_FIELDS = (
+    "model_preset",
+    "num_layers",
+    "hidden_size",
+    "num_heads",
+    "ffn_size",
+    "batch_size",
+    "max_length",
+    "vocab_size",
+    "pooling",
+    "precision",
+    "threads",
+    "grad_cache_chunk",
+    "hard_negatives",
+)
 DEFAULT_WARMUP = 200 / 2400  # the default's warm-up share of its steps
 DEV_SEED = 0  # the development split's seed, whatever the runs' seeds
 RANK_BY = ("dev_xtreme36", "dev_xx2en", "dev_pooled")
@@ -257,38 +284,69 @@ def development_split(per_language: int):
     )
 
 
-def probe_speed(config, corpus) -> dict:
-    """Train ``config`` for PROBE_STEPS steps and time all but the first
-    PROBE_SKIP: ``{"steps", "steps_per_second", "seconds"}`` (the
-    vocabulary and set-up included in seconds).  It saves its vocabulary
-    in its output folder, for the run to load instead of training the
-    same one again."""
+def cost_key(config) -> str:
+    """The cost class of a TrainConfig (:data:`COST_FIELDS`) as JSON."""
+    return json.dumps(
+        {name: getattr(config, name) for name in COST_FIELDS},
+        sort_keys=True,
+    )
+
+
+def _seconds_per_step(config, corpus, steps: int, skip: int) -> float:
+    """Train ``config`` for ``steps`` steps; the mean seconds of a step
+    after the first ``skip``."""
     from labse_lite.train import train
 
     stamps: list[float] = []
-    t0 = time.perf_counter()
     train(
-        replace(config, max_steps=PROBE_STEPS),
+        replace(config, max_steps=steps),
         corpus,
         on_step=lambda step, logs: stamps.append(time.perf_counter()),
     )
-    timed = len(stamps) - PROBE_SKIP
+    return (stamps[-1] - stamps[skip - 1]) / (len(stamps) - skip)
+
+
+def probe_speed(config, corpus) -> dict:
+    """The training speed of ``config``: a rough PROBE_STEPS-step probe,
+    then a probe of about PROBE_SECONDS timed after its first PROBE_SKIP
+    steps: ``{"steps", "steps_per_second", "seconds"}`` (set-up included
+    in seconds).  It saves its vocabulary in its output folder, for the
+    run to load instead of training the same one again."""
+    t0 = time.perf_counter()
+    rough = 1 / _seconds_per_step(config, corpus, PROBE_STEPS, 5)
+    steps = min(
+        PROBE_MAX_STEPS, max(2 * PROBE_SKIP, round(PROBE_SECONDS * rough))
+    )
+    per_step = _seconds_per_step(
+        replace(config, tokenizer=f"{config.output_dir}/tokenizer"),
+        corpus,
+        steps + PROBE_SKIP,
+        PROBE_SKIP,
+    )
     return {
-        "steps": PROBE_STEPS,
-        "steps_per_second": timed / (stamps[-1] - stamps[PROBE_SKIP - 1]),
+        "steps": steps,
+        "rough_steps_per_second": rough,
+        "steps_per_second": 1 / per_step,
         "seconds": time.perf_counter() - t0,
     }
 
 
 def train_candidate(
-    cand: Candidate, run_dir: Path, budget_minutes: float, corpus, **settings
+    cand: Candidate,
+    run_dir: Path,
+    budget_minutes: float,
+    corpus,
+    probes: dict | None = None,
+    **settings,
 ) -> tuple[dict, dict]:
     """Train one candidate into ``run_dir`` on ``corpus`` (None: all the
-    shipped pairs).  With a warm-up share: a speed probe first, then the
-    schedule fitted to ``budget_minutes``; without one: the config's own
-    steps.  ``settings``: the run's TrainConfig settings besides the
-    candidate's (seed, threads, final evaluation).  Returns the training
-    summary and the schedule (probe, max_steps, warmup_steps)."""
+    shipped pairs).  With a warm-up share: the schedule fitted to
+    ``budget_minutes`` at its cost class's speed (``probes``, by
+    :func:`cost_key`; probed and added there when missing); without one:
+    the config's own steps.  ``settings``: the run's TrainConfig settings
+    besides the candidate's (seed, threads, final evaluation).  Returns
+    the training summary and the schedule (probe, max_steps,
+    warmup_steps)."""
     from labse_lite.train import TrainConfig, train
 
     def config(out: Path, **more) -> TrainConfig:
@@ -305,20 +363,21 @@ def train_candidate(
         )
 
     probe_dir, schedule, fitted = run_dir / "probe", {}, {}
+    probes = {} if probes is None else probes
     if cand.warmup_fraction is not None:
-        schedule["probe"] = probe_speed(
-            config(probe_dir, final_eval=False), corpus
-        )
+        key = cost_key(config(probe_dir))
+        if key not in probes:
+            probes[key] = probe_speed(
+                config(probe_dir, final_eval=False), corpus
+            )
+            fitted["tokenizer"] = str(probe_dir / "tokenizer")
+        schedule["probe"] = probes[key]
         steps, warmup = fit_schedule(
             budget_minutes,
             schedule["probe"]["steps_per_second"],
             cand.warmup_fraction,
         )
-        fitted = dict(
-            max_steps=steps,
-            warmup_steps=warmup,
-            tokenizer=str(probe_dir / "tokenizer"),
-        )
+        fitted.update(max_steps=steps, warmup_steps=warmup)
     summary = train(config(run_dir, **fitted), corpus)
     schedule.update(
         fitted=cand.warmup_fraction is not None,
@@ -450,6 +509,7 @@ def run_sweep(args, results: dict, argv: list[str]) -> str:
             run_dir,
             args.budget_minutes,
             corpus,
+            results.setdefault("probes", {}),
             seed=seed,
             threads=args.threads,
             final_eval=False,
@@ -507,6 +567,7 @@ def run_final(args, results: dict, argv: list[str]) -> str:
             run_folder(args.runs_dir, key),
             args.budget_minutes,
             None,
+            results.setdefault("probes", {}),
             seed=seed,
             threads=args.threads,
             final_eval=True,

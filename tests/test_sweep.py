@@ -213,3 +213,41 @@ def test_table_averages_seeds(sweep):
         "300",
     ]
     assert lines[3].split("|")[3].strip() == "-"
+
+
+def test_runs_of_one_cost_class_share_one_probe_and_one_step_count(
+    sweep, monkeypatch, tmp_path
+):
+    """Candidates that differ only in what does not change a step's cost
+    (learning rate, data mix, warm-up share) are probed once and trained
+    for the same steps; another batch size is a new cost class."""
+    probed, trained = [], []
+
+    def probe(config, corpus):
+        probed.append(config.batch_size)
+        return {"steps_per_second": 1000 / config.batch_size}
+
+    def train(config, corpus, **_):
+        trained.append((config.lr, config.max_steps, config.warmup_steps))
+        return {
+            "config": {
+                "max_steps": config.max_steps,
+                "warmup_steps": config.warmup_steps,
+            }
+        }
+
+    monkeypatch.setattr(sweep, "probe_speed", probe)
+    monkeypatch.setattr("labse_lite.train.train", train)
+    probes: dict = {}
+    for cand in (
+        sweep.BASELINE,
+        sweep.Candidate("lr", {"lr": 5e-3}),
+        sweep.Candidate("warm", {}, 0.2),
+        sweep.Candidate("batch", {"batch_size": 256}),
+    ):
+        sweep.train_candidate(cand, tmp_path / cand.name, 1.0, None, probes)
+    assert probed == [128, 256] and len(probes) == 2
+    steps = [t[1] for t in trained]
+    assert steps[:3] == [468] * 3  # 60 s at 1000/128 steps/s, rounded down
+    assert steps[3] == 234  # batch 256: half the speed, half the steps
+    assert trained[2][2] == round(0.2 * steps[2])
