@@ -145,3 +145,12 @@ def test_compare_names_what_its_results_are_over():
         by_language
     )
     assert by_language.resolved == by_seed.resolved
+
+
+def test_one_result_per_arm_prints_no_standard_error():
+    from labse_lite.book.claims import compare
+
+    single = compare([53.7], [36.9])
+    assert not single.resolved
+    assert "nan" not in str(single)
+    assert "no standard error: one result per arm" in str(single)

@@ -78,9 +78,15 @@ class Comparison:
         verdict = (
             "resolved" if self.resolved else "not resolved at this budget"
         )
+        # One result per arm has no spread: say so instead of "± nan".
+        spread = (
+            f"± {self.se:.2f} (SE, {kind}"
+            if math.isfinite(self.se)
+            else f"(no standard error: one result per arm; {kind}"
+        )
         return (
             f"{self.mean_a:.2f} vs {self.mean_b:.2f}: difference "
-            f"{self.diff:+.2f} ± {self.se:.2f} (SE, {kind}, {self.unit} "
+            f"{self.diff:+.2f} {spread}, {self.unit} "
             f"{self.n_a}/{self.n_b}), {verdict}"
         )
 
