@@ -207,13 +207,12 @@ def _cmd_eval(args) -> int:
     # is read (FileNotFoundError -> main's "error: ...", exit code 2).
     model = DualEncoder.from_pretrained(args.model)
     corpus = load_tatoeba(args.languages, source=args.source)
-    if args.max_length:
-        model.max_length = args.max_length
     results = evaluate_all(
         model,
         corpus,
         batch_size=args.batch_size,
         show_progress_bar=not args.quiet,
+        encode_length=args.encode_length,
     )
     text = json.dumps(results, indent=1)
     if args.output:
@@ -456,6 +455,18 @@ def _add_pretrain_parser(sub) -> None:
     p_pre.set_defaults(func=_cmd_pretrain)
 
 
+def _encode_length(text: str) -> int | str:
+    """``--encode-length``: a token count or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of tokens or 'auto', got {text!r}"
+        ) from None
+
+
 def _add_eval_parser(sub) -> None:
     """``eval``: Tatoeba and large-pool accuracy of a saved model."""
     p_eval = sub.add_parser(
@@ -475,7 +486,17 @@ def _add_eval_parser(sub) -> None:
     )
     p_eval.add_argument("--source", default="local", choices=["local", "hub"])
     p_eval.add_argument("--batch-size", type=int, default=256)
-    p_eval.add_argument("--max-length", type=int, default=None)
+    p_eval.add_argument(
+        "--encode-length",
+        "--max-length",
+        dest="encode_length",
+        type=_encode_length,
+        default=None,
+        metavar="N|auto",
+        help="tokens per sentence at encode time (default: the model's "
+        "training length; 'auto': the shortest that truncates under 5%% of "
+        'the benchmark); the JSON\'s "encoding" records it',
+    )
     p_eval.add_argument("--output", help="also write the JSON here")
     p_eval.add_argument(
         "--quiet", action="store_true", help="no progress bars"

@@ -41,7 +41,14 @@ __all__ = [
     "dev_retrieval",
     "flores_retrieval",
     "headline",
+    "auto_encode_length",
+    "TRUNCATION_TARGET",
 ]
+
+# Encode-time length: ``encode_length="auto"`` reads each benchmark at the
+# shortest length (not below the training length) that truncates fewer
+# than this share of the sentences it embeds.
+TRUNCATION_TARGET = 0.05
 
 
 def _argmax_chunked(
@@ -105,16 +112,85 @@ def _sentence_ids(texts: Sequence[str]) -> torch.Tensor:
     return torch.as_tensor(distinct_rows(texts, normalize_for_overlap)[1])
 
 
+def auto_encode_length(
+    lengths: Sequence[int],
+    training_length: int,
+    limit: int | None = None,
+    target: float = TRUNCATION_TARGET,
+) -> int:
+    """The shortest length >= ``training_length`` that truncates fewer
+    than ``target`` of sentences with these token ``lengths`` ([CLS] and
+    [SEP] included), capped at ``limit`` (the position table), where the
+    share may then exceed ``target``."""
+    if not 0 < target <= 1:
+        raise ValueError(f"target must be in (0, 1], got {target}")
+    lengths = np.sort(np.asarray(lengths, dtype=np.int64))[::-1]
+    allowed = int(np.ceil(target * len(lengths))) - 1  # strictly fewer
+    # The (allowed + 1)-th longest: at most ``allowed`` are longer.
+    need = int(lengths[allowed]) if 0 <= allowed < len(lengths) else 0
+    length = max(need, training_length)
+    return min(length, limit) if limit is not None else length
+
+
+def _encoding(model, text_lists: Sequence[Sequence[str]], encode_length):
+    """The length to pass to ``model.encode`` (None: the model's own) and
+    a record of it: length, training length and the share of the texts
+    truncated at each (shares only for models that count tokens)."""
+    training = getattr(model, "max_length", None)
+    if not hasattr(model, "token_lengths"):
+        if encode_length is not None:
+            raise TypeError(
+                f"{type(model).__name__} cannot encode at a chosen length"
+            )
+        return None, {"length": training, "training_length": training}
+    if isinstance(encode_length, str) and encode_length != "auto":
+        raise ValueError(
+            f"encode_length must be None, an int or 'auto', got "
+            f"{encode_length!r}"
+        )
+    if encode_length not in (None, "auto"):
+        encode_length = model.checked_length(encode_length)
+    lengths = np.concatenate(
+        [model.token_lengths(list(t)) for t in text_lists if len(t)]
+        or [np.zeros(0, dtype=np.int64)]
+    )
+    if encode_length == "auto":
+        encode_length = auto_encode_length(
+            lengths, training, model.position_limit
+        )
+    length = training if encode_length is None else encode_length
+    n = max(len(lengths), 1)
+    record = {
+        "length": int(length),
+        "training_length": int(training),
+        "truncated_share": float((lengths > length).sum() / n),
+        "truncated_share_at_training_length": float(
+            (lengths > training).sum() / n
+        ),
+        "sentences": int(len(lengths)),
+    }
+    return encode_length, record
+
+
+def _encode(model, texts, length, **kwargs):
+    """``model.encode``, at ``length`` when one was chosen."""
+    if length is not None:
+        kwargs["max_length"] = length
+    return model.encode(texts, **kwargs)
+
+
 def _embed_benchmark(
     model,
     corpus: ParallelCorpus,
     batch_size: int,
     show_progress_bar: bool | None,
     pool: ParallelCorpus | None = None,
+    encode_length: int | str | None = None,
 ):
     """Embed every non-English sentence of ``corpus`` and each distinct
     English sentence of ``pool`` (default: ``corpus``) once; ``en_index[i]``
-    is the row of pair i's English sentence among the pool's."""
+    is the row of pair i's English sentence among the pool's, and the last
+    item records the encode-time length (:func:`_encoding`)."""
     pool = corpus if pool is None else pool
     texts, rows = distinct_rows(pool.en + corpus.en, normalize_for_overlap)
     n_pool = int(rows[: len(pool.en)].max()) + 1 if len(pool.en) else 0
@@ -126,18 +202,14 @@ def _embed_benchmark(
             f"queries is not in the candidate pool"
         )
     texts = texts[:n_pool]
-    # Benchmarks are evaluated as the model sees them: sentences longer
-    # than max_length are truncated (as in training), without a warning.
+    length, encoding = _encoding(model, [corpus.xx, texts], encode_length)
+    # Sentences longer than the encode-time length (default: the training
+    # length) are truncated without a warning; ``encoding`` counts them.
+    kwargs = dict(batch_size=batch_size, show_progress_bar=show_progress_bar)
     with quiet_truncation():
-        xx_emb = model.encode(
-            corpus.xx,
-            batch_size=batch_size,
-            show_progress_bar=show_progress_bar,
-        )
-        en_emb = model.encode(
-            texts, batch_size=batch_size, show_progress_bar=show_progress_bar
-        )
-    return xx_emb, en_emb, en_index
+        xx_emb = _encode(model, corpus.xx, length, **kwargs)
+        en_emb = _encode(model, texts, length, **kwargs)
+    return xx_emb, en_emb, en_index, encoding
 
 
 def evaluate_tatoeba(
@@ -145,15 +217,19 @@ def evaluate_tatoeba(
     corpus: ParallelCorpus,
     batch_size: int = 256,
     show_progress_bar: bool | None = None,
+    encode_length: int | str | None = None,
     _embedded=None,
 ) -> dict[str, dict[str, float]]:
     """Per-language Tatoeba P@1 in both directions.
 
     Returns ``{lang: {"xx2en": acc, "en2xx": acc, "n": pairs}}`` (accuracy
-    in percent, as in the paper's tables).
+    in percent, as in the paper's tables).  ``encode_length``: None reads
+    sentences at the model's training length, an int at that length,
+    ``"auto"`` at the shortest that truncates under
+    :data:`TRUNCATION_TARGET` of them (:func:`auto_encode_length`).
     """
-    xx_emb, en_emb, en_index = _embedded or _embed_benchmark(
-        model, corpus, batch_size, show_progress_bar
+    xx_emb, en_emb, en_index, _ = _embedded or _embed_benchmark(
+        model, corpus, batch_size, show_progress_bar, None, encode_length
     )
     langs = np.asarray(corpus.langs)
     xx_ids = _sentence_ids(corpus.xx)
@@ -179,13 +255,15 @@ def large_pool_accuracy(
     languages: Iterable[str] | None = None,
     batch_size: int = 256,
     show_progress_bar: bool | None = None,
+    encode_length: int | str | None = None,
     _embedded=None,
 ) -> dict[str, float]:
     """xx→en P@1 (percent) of each language's queries against *all*
-    distinct English sentences of ``corpus``; ``{"pool_size": C, lang: acc}``.
+    distinct English sentences of ``corpus``; ``{"pool_size": C, lang: acc}``
+    (``encode_length`` as in :func:`evaluate_tatoeba`).
     """
-    xx_emb, en_emb, en_index = _embedded or _embed_benchmark(
-        model, corpus, batch_size, show_progress_bar
+    xx_emb, en_emb, en_index, _ = _embedded or _embed_benchmark(
+        model, corpus, batch_size, show_progress_bar, None, encode_length
     )
     langs = np.asarray(corpus.langs)
     wanted = sorted(
@@ -239,16 +317,19 @@ def evaluate_all(
     batch_size: int = 256,
     show_progress_bar: bool | None = None,
     pool: ParallelCorpus | None = None,
+    encode_length: int | str | None = None,
 ) -> dict:
     """Tatoeba (both directions) and large-pool results with group averages,
     in one JSON-ready dict; the benchmark is embedded once.
 
     ``pool`` supplies the large pool's candidates (its distinct English
     sentences; default: ``corpus``'s), e.g. the whole Tatoeba-v1 English
-    side while only a few languages are evaluated.
+    side while only a few languages are evaluated.  ``encode_length`` as
+    in :func:`evaluate_tatoeba`; ``"encoding"`` records the length used and
+    the share of sentences it truncated.
     """
     embedded = _embed_benchmark(
-        model, corpus, batch_size, show_progress_bar, pool
+        model, corpus, batch_size, show_progress_bar, pool, encode_length
     )
     tatoeba = evaluate_tatoeba(model, corpus, _embedded=embedded)
     pool = large_pool_accuracy(
@@ -262,11 +343,15 @@ def evaluate_all(
         "large_pool_avg": group_averages(
             {k: v for k, v in pool.items() if k != "pool_size"}, None, trained
         ),
+        "encoding": embedded[3],
     }
 
 
 def dev_retrieval(
-    model, dev: ParallelCorpus, batch_size: int = 256
+    model,
+    dev: ParallelCorpus,
+    batch_size: int = 256,
+    encode_length: int | str | None = None,
 ) -> dict[str, Any]:
     """Retrieval on a development split
     (:func:`labse_lite.data.dev_split`): what a recipe search selects on,
@@ -280,9 +365,12 @@ def dev_retrieval(
     pool's -- each query against *every* distinct dev English sentence
     -- averaged the same way.  The pooled one is the harder and finer
     measure: a language's few hundred candidates forgive near misses that
-    tens of thousands do not.
+    tens of thousands do not.  ``encode_length`` as in
+    :func:`evaluate_tatoeba`.
     """
-    embedded = _embed_benchmark(model, dev, batch_size, False)
+    embedded = _embed_benchmark(
+        model, dev, batch_size, False, None, encode_length
+    )
     within = evaluate_tatoeba(model, dev, _embedded=embedded)
     pooled = large_pool_accuracy(model, dev, _embedded=embedded)
     pool_size = pooled.pop("pool_size")
@@ -293,6 +381,7 @@ def dev_retrieval(
         "pool_size": pool_size,
         "pairs": len(dev),
         "languages": len(within),
+        "encoding": embedded[3],
     }
 
 
@@ -301,6 +390,7 @@ def flores_retrieval(
     languages: Sequence[str] | None = None,
     batch_size: int = 256,
     flores: Mapping[str, Sequence[str]] | None = None,
+    encode_length: int | str | None = None,
 ) -> dict:
     """P@1 of FLORES-200 devtest retrieval, xx→en and en→xx, for every
     shipped language (or ``languages``, FLORES codes such as
@@ -309,9 +399,11 @@ def flores_retrieval(
     formal than Tatoeba's: a check that a gain on Tatoeba is not a gain
     on short conversational sentences only.  Returns ``{"per_language":
     {code: {"xx2en", "en2xx"}}, "avg_xx2en", "avg_en2xx"}`` in percent.
-    Sentences longer than the model's ``max_length`` are truncated (the
-    laptop model's 32 tokens cut most FLORES sentences; both sides alike),
-    without the per-call warning."""
+    Sentences longer than the encode-time length are truncated, both
+    sides alike, without the per-call warning: ``encode_length`` as in
+    :func:`evaluate_tatoeba` (None, the training length: the laptop
+    model's 32 tokens cut most FLORES sentences); ``"encoding"`` records
+    it."""
     from .data import load_flores
 
     table = dict(flores) if flores is not None else load_flores()
@@ -322,10 +414,18 @@ def flores_retrieval(
     if unknown:
         raise ValueError(f"unknown FLORES language(s) {unknown}")
 
+    length, encoding = _encoding(
+        model, [table["eng_Latn"], *(table[c] for c in codes)], encode_length
+    )
+
     def embed(texts):
         with quiet_truncation():
-            return model.encode(
-                list(texts), batch_size=batch_size, show_progress_bar=False
+            return _encode(
+                model,
+                list(texts),
+                length,
+                batch_size=batch_size,
+                show_progress_bar=False,
             )
 
     english = embed(table["eng_Latn"])
@@ -340,6 +440,7 @@ def flores_retrieval(
         "per_language": result,
         "avg_xx2en": sum(r["xx2en"] for r in result.values()) / len(result),
         "avg_en2xx": sum(r["en2xx"] for r in result.values()) / len(result),
+        "encoding": encoding,
     }
 
 

@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -342,20 +343,49 @@ class DualEncoder(nn.Module):
 
     # ----------------------------------------------------------------- encode
     def tokenize(
-        self, sentences: Sequence[str], return_n_truncated: bool = False
+        self,
+        sentences: Sequence[str],
+        return_n_truncated: bool = False,
+        max_length: int | None = None,
     ):
-        """Token ids with [CLS]/[SEP], truncated to ``max_length`` (the
-        final [SEP] is kept)."""
+        """Token ids with [CLS]/[SEP], truncated to ``max_length`` (default:
+        the model's training length; the final [SEP] is kept)."""
         _validate_sentences(sentences)
-        enc = self.tokenizer(
-            list(sentences), add_special_tokens=True, verbose=False
-        )["input_ids"]
-        n_truncated = 0
-        for i, ids in enumerate(enc):
-            if len(ids) > self.max_length:
-                enc[i] = ids[: self.max_length - 1] + ids[-1:]
-                n_truncated += 1
+        length = self.checked_length(max_length)
+        enc, n_truncated = truncate_ids(_raw_ids(self, sentences), length)
         return (enc, n_truncated) if return_n_truncated else enc
+
+    @property
+    def position_limit(self) -> int | None:
+        """The longest input the encoder's position table holds (None when
+        its config does not say)."""
+        limit = getattr(self.encoder.config, "max_position_embeddings", None)
+        return int(limit) if limit else None
+
+    def checked_length(self, max_length: int | None) -> int:
+        """``max_length`` (None: the training length), validated: at least
+        3 tokens ([CLS], one token, [SEP]) and within the position table."""
+        if max_length is None:
+            return self.max_length
+        if isinstance(max_length, bool) or not isinstance(max_length, int):
+            raise TypeError(
+                f"max_length must be an int, got {type(max_length).__name__}"
+            )
+        if max_length < 3:
+            raise ValueError(f"max_length must be >= 3, got {max_length}")
+        limit = self.position_limit
+        if limit is not None and max_length > limit:
+            raise ValueError(
+                f"max_length={max_length} exceeds the encoder's "
+                f"{limit} position embeddings"
+            )
+        return max_length
+
+    def token_lengths(self, sentences: Sequence[str]) -> np.ndarray:
+        """Tokens per sentence, [CLS] and [SEP] included, before any
+        truncation."""
+        _validate_sentences(sentences)
+        return np.array([len(x) for x in _raw_ids(self, sentences)])
 
     def collate(
         self, ids: Sequence[Sequence[int]]
@@ -371,6 +401,7 @@ class DualEncoder(nn.Module):
         device: str | torch.device | None = None,
         convert_to_numpy: bool = False,
         precision: str = "fp32",
+        max_length: int | None = None,
     ):
         """Embed sentences; returns (N, D) L2-normalised float32 embeddings.
 
@@ -382,7 +413,8 @@ class DualEncoder(nn.Module):
 
         Sentences are sorted by token length so each batch pads little, and
         the result is returned in the input order.  Sentences longer than
-        ``max_length`` tokens are truncated (a warning says how many).
+        ``max_length`` tokens (default: the training length; up to the
+        position table) are truncated (a warning says how many).
         Empty strings and non-strings raise ``ValueError``/``TypeError``.
         """
         if batch_size < 1:
@@ -391,12 +423,14 @@ class DualEncoder(nn.Module):
             raise ValueError(
                 f"precision must be 'fp32' or 'bf16', got {precision!r}"
             )
-        ids, n_trunc = _tokenize_cached(self, sentences)
+        ids, n_trunc = self.tokenize(
+            sentences, return_n_truncated=True, max_length=max_length
+        )
         if n_trunc:
+            length = self.checked_length(max_length)
             warnings.warn(
                 f"{n_trunc} of {len(ids)} sentences are longer "
-                f"than max_length={self.max_length} tokens and "
-                f"were truncated",
+                f"than max_length={length} tokens and were truncated",
                 stacklevel=2,
             )
         device = torch.device(device) if device else self.device
@@ -433,10 +467,11 @@ class DualEncoder(nn.Module):
         return out.numpy() if convert_to_numpy else out
 
 
-# Token ids of the last few large ``encode`` inputs, by (vocabulary,
-# max_length, texts): a sweep evaluates every run on the same benchmark
-# with the same vocabulary (the students of chapters 08-09), and
-# tokenising a 69k-sentence pool costs about as much as encoding it.
+# Untruncated token ids of the last few large inputs, by (vocabulary,
+# texts): a sweep evaluates every run on the same benchmark with the same
+# vocabulary (the students of chapters 08-09), tokenising a 69k-sentence
+# pool costs about as much as encoding it, and one tokenisation serves
+# every encode-time length.
 _CACHE_MIN_SENTENCES = 5000
 _ENCODED_IDS = ProcessCache(entries=4)
 
@@ -455,23 +490,38 @@ def tokenizer_key(tokenizer) -> str:
     return hashlib.sha256(spec.encode()).hexdigest()
 
 
-def _tokenize_cached(model: "DualEncoder", sentences: Sequence[str]):
-    """``model.tokenize(sentences, return_n_truncated=True)``, reused for a
-    large input seen before with the same vocabulary and max_length."""
+def _raw_ids(model: "DualEncoder", sentences: Sequence[str]) -> list:
+    """Token ids of ``sentences`` with [CLS]/[SEP], untruncated; a large
+    input seen before with the same vocabulary is not tokenised again
+    (callers copy before they change a list)."""
     import hashlib
 
-    if len(sentences) < _CACHE_MIN_SENTENCES or not all(
-        isinstance(s, str) for s in sentences
-    ):
-        return model.tokenize(sentences, return_n_truncated=True)
+    def tokenize():
+        return model.tokenizer(
+            list(sentences), add_special_tokens=True, verbose=False
+        )["input_ids"]
+
+    if len(sentences) < _CACHE_MIN_SENTENCES:
+        return tokenize()
     key = (
         tokenizer_key(model.tokenizer),
-        model.max_length,
         hashlib.sha256("\0".join(sentences).encode()).hexdigest(),
     )
-    return _ENCODED_IDS.get(
-        key, lambda: model.tokenize(sentences, return_n_truncated=True)
-    )
+    return _ENCODED_IDS.get(key, tokenize)
+
+
+def truncate_ids(
+    ids: Sequence[Sequence[int]], max_length: int
+) -> tuple[list, int]:
+    """Each id list cut to ``max_length`` keeping its final [SEP], and the
+    number cut; the input lists are not changed."""
+    out, n_truncated = [], 0
+    for seq in ids:
+        if len(seq) > max_length:
+            seq = list(seq[: max_length - 1]) + list(seq[-1:])
+            n_truncated += 1
+        out.append(seq)
+    return out, n_truncated
 
 
 def pad_batch(

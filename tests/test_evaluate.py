@@ -184,3 +184,57 @@ def test_eval_cli_refuses_a_folder_that_is_no_model(tmp_path, capsys):
         .err.strip()
         .endswith(f"no model at {tmp_path / 'nope'}: no such folder")
     )
+
+
+def test_auto_encode_length_truncates_under_the_target():
+    from labse_lite.evaluate import auto_encode_length
+
+    lengths = list(range(1, 101))  # 1..100 tokens
+    # under 5% of 100 sentences: at most 4 longer than the length
+    assert auto_encode_length(lengths, 10) == 96
+    assert sum(n > 96 for n in lengths) == 4
+    assert auto_encode_length(lengths, 10, target=0.5) == 51
+    assert auto_encode_length(lengths, 60, target=0.5) == 60  # not below
+    assert auto_encode_length(lengths, 10, limit=64) == 64  # capped
+    assert auto_encode_length([7] * 3, 4) == 7  # 5% of 3: cut none
+    assert auto_encode_length([], 32) == 32
+    with pytest.raises(ValueError, match="target"):
+        auto_encode_length(lengths, 10, target=0.0)
+
+
+def test_evaluation_records_and_uses_the_encode_length(
+    tiny_model, small_corpus
+):
+    """None reads at the training length; "auto" at the shortest length
+    that truncates under 5% of what the benchmark embeds; the result
+    records both shares; the model's training length is left alone."""
+    from labse_lite.evaluate import TRUNCATION_TARGET, dev_retrieval
+
+    bench = small_corpus.take(list(range(0, 400, 2)))
+    trained = tiny_model.max_length
+    default = evaluate_all(tiny_model, bench, show_progress_bar=False)
+    enc = default["encoding"]
+    assert enc["length"] == enc["training_length"] == trained
+    assert enc["truncated_share"] == enc["truncated_share_at_training_length"]
+    auto = evaluate_all(
+        tiny_model, bench, show_progress_bar=False, encode_length="auto"
+    )["encoding"]
+    assert auto["truncated_share"] < TRUNCATION_TARGET
+    assert auto["length"] >= trained
+    if enc["truncated_share"] >= TRUNCATION_TARGET:
+        assert auto["length"] > trained
+    shorter = dev_retrieval(tiny_model, bench, encode_length=8)["encoding"]
+    assert shorter["length"] == 8
+    assert shorter["truncated_share"] >= enc["truncated_share"]
+    assert tiny_model.max_length == trained
+    with pytest.raises(TypeError, match="chosen length"):
+        evaluate_all(LookupModel({}), bench, encode_length="auto")
+
+
+def test_cli_eval_rejects_a_bad_encode_length(tmp_path, capsys):
+    from labse_lite.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "--model", str(tmp_path), "--encode-length", "long"])
+    assert exit_.value.code == 2
+    assert "expected a number of tokens or 'auto'" in capsys.readouterr().err

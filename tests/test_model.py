@@ -169,37 +169,80 @@ def test_pooling_a_lower_hidden_layer(small_tokenizer, small_corpus, tmp_path):
         )
 
 
+class _CountingTokenizer:
+    """A tokenizer that records how many sentences each call tokenises."""
+
+    def __init__(self, tokenizer):
+        self._tokenizer, self.calls = tokenizer, []
+
+    def __call__(self, sentences, **kwargs):
+        self.calls.append(len(sentences))
+        return self._tokenizer(sentences, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._tokenizer, name)
+
+
 def test_a_large_input_is_tokenised_once_per_vocabulary(
     tiny_model, small_corpus, monkeypatch
 ):
-    """encode() reuses the token ids of a large input it has seen with the
-    same vocabulary and max_length (every run of a sweep embeds the same
-    benchmark); the vectors are those of a fresh tokenisation."""
+    """encode() reuses the untruncated token ids of a large input it has
+    seen with the same vocabulary, whatever length it encodes at (every
+    run of a sweep embeds the same benchmark); the vectors are those of a
+    fresh tokenisation."""
     from labse_lite import model as model_module
 
     monkeypatch.setattr(model_module, "_CACHE_MIN_SENTENCES", 10)
     monkeypatch.setattr(
         model_module, "_ENCODED_IDS", model_module.ProcessCache(4)
     )
+    counting = _CountingTokenizer(tiny_model.tokenizer)
+    monkeypatch.setattr(tiny_model, "tokenizer", counting)
     texts = list(small_corpus.xx[:40])
-    calls = []
-    real = DualEncoder.tokenize
-
-    def counting(self, sentences, **kwargs):
-        calls.append(len(sentences))
-        return real(self, sentences, **kwargs)
-
-    monkeypatch.setattr(DualEncoder, "tokenize", counting)
     first = tiny_model.encode(texts)
     again = tiny_model.encode(texts)
-    assert calls == [40] and torch.equal(first, again)
-    tiny_model.max_length = 8  # another truncation
-    short = tiny_model.encode(texts)
-    assert calls == [40, 40]
+    assert counting.calls == [40] and torch.equal(first, again)
+    short = tiny_model.encode(texts, max_length=8)  # another truncation
+    assert counting.calls == [40]
     tiny_model.encode(texts[:5])  # small: never cached
     tiny_model.encode(texts[:5])
-    assert calls == [40, 40, 5, 5]
-    assert torch.equal(short, DualEncoder.encode(tiny_model, texts))
+    assert counting.calls == [40, 5, 5]
+    monkeypatch.setattr(
+        model_module, "_ENCODED_IDS", model_module.ProcessCache(4)
+    )
+    assert torch.equal(short, tiny_model.encode(texts, max_length=8))
+    assert not torch.equal(short, first)
+
+
+def test_encode_length_is_separate_from_the_training_length(
+    tiny_model, small_corpus
+):
+    """``max_length`` of tokenize/encode cuts at the given length, keeps
+    [SEP] last, leaves the model's training length alone, and is checked
+    against the position table."""
+    texts = list(small_corpus.xx[:20])
+    lengths = tiny_model.token_lengths(texts)
+    raw = tiny_model.tokenizer(texts, add_special_tokens=True)["input_ids"]
+    assert lengths.tolist() == [len(x) for x in raw]
+    cut = int(lengths.max()) - 1
+    ids, n = tiny_model.tokenize(
+        texts, return_n_truncated=True, max_length=cut
+    )
+    assert n == int((lengths > cut).sum()) > 0
+    assert max(len(x) for x in ids) == cut
+    sep = tiny_model.tokenizer.sep_token_id
+    assert all(x[-1] == sep for x in ids)
+    trained = tiny_model.max_length
+    full = tiny_model.encode(texts, max_length=int(lengths.max()))
+    assert tiny_model.max_length == trained
+    assert full.shape == (20, tiny_model.embedding_dim)
+    limit = tiny_model.position_limit
+    with pytest.raises(ValueError, match="position embeddings"):
+        tiny_model.encode(texts, max_length=limit + 1)
+    with pytest.raises(ValueError, match=">= 3"):
+        tiny_model.tokenize(texts, max_length=2)
+    with pytest.raises(TypeError, match="int"):
+        tiny_model.encode(texts, max_length=32.0)
 
 
 def test_pad_batch_pads_right_and_masks_exactly_the_tokens():

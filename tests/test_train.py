@@ -215,6 +215,8 @@ def test_cli_train_then_eval(tmp_path):
             str(out / "model"),
             "--languages",
             "deu",
+            "--encode-length",
+            "auto",
             "--quiet",
         ],
         capture_output=True,
@@ -225,6 +227,7 @@ def test_cli_train_then_eval(tmp_path):
     result = json.loads(run.stdout)
     assert 0.0 <= result["tatoeba"]["deu"]["xx2en"] <= 100.0
     assert result["large_pool"]["pool_size"] > 900
+    assert result["encoding"]["truncated_share"] < 0.05
 
 
 def test_cli_reports_bad_config(tmp_path):
