@@ -586,12 +586,56 @@ def run_final(args, results: dict, argv: list[str]) -> str:
     return table(rows, TEST_COLUMNS)
 
 
+def short_name(record: dict) -> str:
+    """A run's label for the report: its grid name, or a custom run's
+    settings beside the default's (``1x128 + vocab_size=64000``)."""
+    name = record["name"]
+    if not name.startswith(("custom:", "chosen:")):
+        return name
+    settings = dict(record.get("overrides", {}))
+    shape = [settings.pop(k, None) for k in ("num_layers", "hidden_size")]
+    for k in ("num_heads", "ffn_size"):
+        settings.pop(k, None)
+    label = f"{shape[0]}x{shape[1]}" if None not in shape else "default"
+    extra = [f"{k}={v}" for k, v in settings.items()]
+    return " + ".join([label, *extra])
+
+
+def report(args, results: dict) -> str:
+    """Every stored run: the development table (all grids, grouped by
+    recipe, ranked by --rank-by) and the final test table."""
+
+    def rank(row: tuple[str, list[dict]]) -> float:
+        return -statistics.fmean(r[args.rank_by] for r in row[1])
+
+    dev: dict[str, list[dict]] = {}
+    for record in results.get("runs", []):
+        dev.setdefault(short_name(record), []).append(record)
+    parts = [
+        f"Development split ({args.rank_by} ranks; seed 0 unless "
+        "'seeds' says more):",
+        table(sorted(dev.items(), key=rank), DEV_COLUMNS),
+    ]
+    final: dict[str, list[dict]] = {}
+    for record in results.get("final", []):
+        final.setdefault(short_name(record), []).append(record)
+    if final:
+        parts += ["", "Test (Tatoeba-v1, large pool):"]
+        parts.append(table(list(final.items()), TEST_COLUMNS))
+    return "\n".join(parts)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--grid",
         choices=[*GRIDS, "custom"],
         help="the grid to run on the dev split (see the module docstring)",
+    )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="print the tables of every run in --output and exit",
     )
     parser.add_argument(
         "--final",
@@ -628,8 +672,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="skip the runs already in --output",
     )
     args = parser.parse_args(argv)
+    if args.report:
+        if args.final or args.grid or args.set:
+            parser.error("--report takes no --grid, --final or --set")
+        args.output = Path(args.output)
+        return args
     if args.final == (args.grid is not None):
-        parser.error("give either --grid NAME or --final")
+        parser.error("give either --grid NAME, --final or --report")
     if bool(args.set) != (args.grid == "custom") and not args.final:
         parser.error("--grid custom needs --set, and only it takes --set")
     args.overrides = parse_settings(args.set, parser.error)
@@ -641,6 +690,9 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     results = load_results(args.output)
+    if args.report:
+        print(report(args, results))
+        return 0
     run = run_final if args.final else run_sweep
     print(run(args, results, argv))
     return 0

@@ -190,6 +190,45 @@ def test_arguments_refuse_what_the_sweep_cannot_run(sweep):
             sweep.parse_args(argv)
     args = sweep.parse_args(["--final", "--set", "num_layers=1"])
     assert args.overrides == {"num_layers": 1}
+    with pytest.raises(SystemExit):
+        sweep.parse_args(["--report", "--grid", "lr"])
+    assert sweep.parse_args(["--report"]).report
+
+
+def test_report_groups_runs_by_recipe_and_ranks_them(sweep):
+    def run(name, overrides, score, seed=0):
+        return {
+            "name": name,
+            "overrides": overrides,
+            "seed": seed,
+            "steps": 10,
+            "dev_xtreme36": score,
+        }
+
+    shape = {"num_layers": 1, "hidden_size": 128, "num_heads": 2}
+    results = {
+        "runs": [
+            run("default-fitted", {}, 60.0),
+            run("custom:x", {**shape, "vocab_size": 64000}, 70.0),
+            run("custom:x", {**shape, "vocab_size": 64000}, 72.0, seed=1),
+            run("1x128", shape, 66.0),
+        ],
+        "final": [run("chosen:x", {**shape, "lr": 0.003}, 1.0)],
+    }
+    args = sweep.parse_args(["--report"])
+    text = sweep.report(args, results)
+    rows = [
+        r for r in text.splitlines() if r.startswith("| ") and "---" not in r
+    ]
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "run",
+        "1x128 + vocab_size=64000",
+        "1x128",
+        "default-fitted",
+        "run",
+        "1x128 + lr=0.003",
+    ]
+    assert rows[1].split("|")[2].strip() == "2"  # two seeds, one row
 
 
 def test_ladder_scales_steps_and_warm_up_only(ladder):
