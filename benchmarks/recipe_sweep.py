@@ -31,7 +31,10 @@ max_steps, when the budget does.  Every run of the class gets the same
 step count, so a learning rate, a data mix or a warm-up is compared at
 exactly equal steps, not at the noise of separate probes (a 30-step
 probe per run gave 2,761 to 3,749 steps to one shape).  The probe is kept
-in the result file (``"probes"``), so a resumed sweep reuses it.  The run
+in the result file (``"probes"``, with the date and machine), so a
+resumed sweep reuses it -- on the same machine only: a speed measured on
+another machine gives other step counts, so a sweep continued elsewhere
+starts a new --output or drops the old probes and their runs.  The run
 itself is an ordinary training run of that many steps --
 bit-reproducible given its step count, whatever the machine measures
 next time -- and its record keeps the probe's speed and the steps
@@ -323,11 +326,17 @@ def probe_speed(config, corpus) -> dict:
         steps + PROBE_SKIP,
         PROBE_SKIP,
     )
+    from labse_lite.runtime import machine_fingerprint
+
     return {
         "steps": steps,
         "rough_steps_per_second": rough,
         "steps_per_second": 1 / per_step,
         "seconds": time.perf_counter() - t0,
+        # a speed belongs to a machine: runs compared at equal time must
+        # be probed on the same one (the date tells sessions apart)
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine_fingerprint(),
     }
 
 
