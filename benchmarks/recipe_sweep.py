@@ -46,9 +46,10 @@ on the shipped training pairs less a development split
 (:func:`labse_lite.data.dev_split`, by sentence) and is scored on that
 split only (:func:`labse_lite.evaluate.dev_retrieval`); the table ranks by
 --rank-by.  Tatoeba-v1 (XTREME-36, all 112) and the large pool are
-measured only by --final: the chosen recipe (--set, fitted to the budget)
-and the current default (its own 2400 steps), each trained on all the
-training pairs as `make run` trains, side by side.
+measured only by --final: the chosen recipe (--set, fitted to the budget),
+the current default (its own 2400 steps) and the default fitted to the
+same budget (equal time), each trained on all the training pairs as
+`make run` trains, side by side.
 
 Every run is written to --output the moment it ends, so a sweep survives
 an interrupted session: --resume skips the runs already there.  Without
@@ -555,13 +556,14 @@ def run_sweep(args, results: dict, argv: list[str]) -> str:
 
 def run_final(args, results: dict, argv: list[str]) -> str:
     """The test comparison: the chosen recipe (``--set``, fitted to the
-    budget) and the current default (its own steps), trained on all the
-    training pairs and evaluated on Tatoeba-v1 and the large pool."""
+    budget), the current default (its own steps) and the default fitted
+    to the same budget (equal time), trained on all the training pairs
+    and evaluated on Tatoeba-v1 and the large pool."""
     chosen = Candidate(
         "chosen:" + ",".join(args.set), args.overrides, args.warmup_fraction
     )
     plans = plan(
-        [Candidate("default-2400", {}, None), chosen],
+        [Candidate("default-2400", {}, None), BASELINE, chosen],
         args.seeds,
         mode="final",
         budget_minutes=args.budget_minutes,
