@@ -491,11 +491,11 @@ def _add_eval_parser(sub) -> None:
         "--max-length",
         dest="encode_length",
         type=_encode_length,
-        default=None,
+        default="auto",
         metavar="N|auto",
-        help="tokens per sentence at encode time (default: the model's "
-        "training length; 'auto': the shortest that truncates under 5%% of "
-        'the benchmark); the JSON\'s "encoding" records it',
+        help="tokens per sentence at encode time (default 'auto': the "
+        "shortest, not below the training length, that truncates under 5%% "
+        'of the benchmark); the JSON\'s "encoding" records it',
     )
     p_eval.add_argument("--output", help="also write the JSON here")
     p_eval.add_argument(
@@ -569,7 +569,7 @@ def _add_vocab_parser(sub) -> None:
         "vocab", help="train a WordPiece vocabulary and report [UNK] rates"
     )
     p_vocab.add_argument("--output", required=True)
-    p_vocab.add_argument("--vocab-size", type=int, default=32000)
+    p_vocab.add_argument("--vocab-size", type=int, default=64000)
     p_vocab.add_argument(
         "--alpha", type=float, default=0.3, help="language smoothing exponent"
     )

@@ -4,8 +4,8 @@ their validation.
 
 :class:`RunConfig` declares the shared fields once; each subclass adds its
 own and redeclares the shared fields whose defaults differ (``output_dir``,
-``max_length``, ``num_layers``, ``dropout``, ``max_steps``, ``lr``,
-``warmup_steps``).  :meth:`RunConfig.validate` reports every problem of
+``max_length``, ``vocab_size``, ``num_layers``, ``dropout``, ``max_steps``,
+``lr``, ``warmup_steps``).  :meth:`RunConfig.validate` reports every problem of
 :meth:`RunConfig.problems` at once; a subclass extends ``problems`` with
 its own checks and names itself in the message (``_kind``).
 """
@@ -33,7 +33,7 @@ class RunConfig:
     max_length: int = 32  # tokens per sequence
     # --- vocabulary
     tokenizer: str | None = None  # saved/hub tokenizer; None: train one
-    vocab_size: int = 32000  # WordPiece size when training one
+    vocab_size: int = 64000  # WordPiece size when training one
     vocab_alpha: float = 0.3  # vocabulary smoothing exponent (paper)
     # --- model
     model_preset: str = "laptop"  # model.MODEL_PRESETS shape
@@ -44,10 +44,10 @@ class RunConfig:
     dropout: float = 0.0  # hidden and attention dropout
     # --- optimisation
     batch_size: int = 128  # pairs/sequences per rank and step
-    max_steps: int = 2400  # optimiser steps
+    max_steps: int = 7711  # optimiser steps
     lr: float = 2e-3  # peak learning rate (AdamW)
     weight_decay: float = 0.01  # AdamW decoupled weight decay
-    warmup_steps: int = 200  # linear warm-up, then linear decay
+    warmup_steps: int = 643  # linear warm-up, then linear decay
     grad_clip: float = 1.0  # max global grad norm (0: off)
     seed: int = 0  # data order, init, dropout, masking
     # --- bookkeeping

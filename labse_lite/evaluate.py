@@ -138,7 +138,8 @@ def _encoding(model, text_lists: Sequence[Sequence[str]], encode_length):
     truncated at each (shares only for models that count tokens)."""
     training = getattr(model, "max_length", None)
     if not hasattr(model, "token_lengths"):
-        if encode_length is not None:
+        # a model that does not count tokens reads at its own length
+        if encode_length not in (None, "auto"):
             raise TypeError(
                 f"{type(model).__name__} cannot encode at a chosen length"
             )
@@ -185,7 +186,7 @@ def _embed_benchmark(
     batch_size: int,
     show_progress_bar: bool | None,
     pool: ParallelCorpus | None = None,
-    encode_length: int | str | None = None,
+    encode_length: int | str | None = "auto",
 ):
     """Embed every non-English sentence of ``corpus`` and each distinct
     English sentence of ``pool`` (default: ``corpus``) once; ``en_index[i]``
@@ -217,16 +218,17 @@ def evaluate_tatoeba(
     corpus: ParallelCorpus,
     batch_size: int = 256,
     show_progress_bar: bool | None = None,
-    encode_length: int | str | None = None,
+    encode_length: int | str | None = "auto",
     _embedded=None,
 ) -> dict[str, dict[str, float]]:
     """Per-language Tatoeba P@1 in both directions.
 
     Returns ``{lang: {"xx2en": acc, "en2xx": acc, "n": pairs}}`` (accuracy
-    in percent, as in the paper's tables).  ``encode_length``: None reads
-    sentences at the model's training length, an int at that length,
-    ``"auto"`` at the shortest that truncates under
-    :data:`TRUNCATION_TARGET` of them (:func:`auto_encode_length`).
+    in percent, as in the paper's tables).  ``encode_length``: ``"auto"``
+    (default) reads sentences at the shortest length, not below the
+    training length, that truncates under :data:`TRUNCATION_TARGET` of
+    them (:func:`auto_encode_length`); an int at that length; None at the
+    model's training length.
     """
     xx_emb, en_emb, en_index, _ = _embedded or _embed_benchmark(
         model, corpus, batch_size, show_progress_bar, None, encode_length
@@ -255,7 +257,7 @@ def large_pool_accuracy(
     languages: Iterable[str] | None = None,
     batch_size: int = 256,
     show_progress_bar: bool | None = None,
-    encode_length: int | str | None = None,
+    encode_length: int | str | None = "auto",
     _embedded=None,
 ) -> dict[str, float]:
     """xx→en P@1 (percent) of each language's queries against *all*
@@ -317,7 +319,7 @@ def evaluate_all(
     batch_size: int = 256,
     show_progress_bar: bool | None = None,
     pool: ParallelCorpus | None = None,
-    encode_length: int | str | None = None,
+    encode_length: int | str | None = "auto",
 ) -> dict:
     """Tatoeba (both directions) and large-pool results with group averages,
     in one JSON-ready dict; the benchmark is embedded once.
@@ -351,7 +353,7 @@ def dev_retrieval(
     model,
     dev: ParallelCorpus,
     batch_size: int = 256,
-    encode_length: int | str | None = None,
+    encode_length: int | str | None = "auto",
 ) -> dict[str, Any]:
     """Retrieval on a development split
     (:func:`labse_lite.data.dev_split`): what a recipe search selects on,
@@ -390,7 +392,7 @@ def flores_retrieval(
     languages: Sequence[str] | None = None,
     batch_size: int = 256,
     flores: Mapping[str, Sequence[str]] | None = None,
-    encode_length: int | str | None = None,
+    encode_length: int | str | None = "auto",
 ) -> dict:
     """P@1 of FLORES-200 devtest retrieval, xx→en and en→xx, for every
     shipped language (or ``languages``, FLORES codes such as

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import weakref
 from pathlib import Path
 from typing import Sequence
 
@@ -35,7 +36,9 @@ POOLINGS = ("cls", "pooler", "mean", "max")
 
 # Encoder shapes: (layers, hidden, heads, FFN).  "labse-base" is the paper's
 # BERT-base; the lealla-* shapes are LEALLA's thin-deep encoders (Mao &
-# Nakagawa, 2023); the small ones are what a laptop CPU trains.
+# Nakagawa, 2023); the small ones are what a laptop CPU trains.  "laptop"
+# is one layer: at an equal 5 minutes on 2 cores it beat two, four and
+# wider layers on the development split (benchmarks/recipe_sweep.py).
 MODEL_PRESETS = {
     "tiny": dict(
         num_hidden_layers=2,
@@ -44,7 +47,7 @@ MODEL_PRESETS = {
         intermediate_size=128,
     ),
     "laptop": dict(
-        num_hidden_layers=2,
+        num_hidden_layers=1,
         hidden_size=128,
         num_attention_heads=2,
         intermediate_size=512,
@@ -474,12 +477,35 @@ class DualEncoder(nn.Module):
 # every encode-time length.
 _CACHE_MIN_SENTENCES = 5000
 _ENCODED_IDS = ProcessCache(entries=4)
+# Smaller inputs (FLORES per language, a Tatoeba subset) are kept in a
+# cache of their own, so that counting their lengths (the encode-time
+# length, :func:`labse_lite.evaluate.auto_encode_length`) and encoding
+# them tokenise once, and they never push a large pool out.
+_SMALL_IDS = ProcessCache(entries=64)
+
+
+# tokenizer -> (vocabulary size, key): serialising a 64k vocabulary costs
+# milliseconds, too much for every small encode() call.
+_TOKENIZER_KEYS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def tokenizer_key(tokenizer) -> str:
     """sha256 of a tokenizer's full specification (vocabulary and
     normaliser): equal keys tokenise alike.  Keys the in-process token-id
-    caches of training and of :meth:`DualEncoder.encode`."""
+    caches of training and of :meth:`DualEncoder.encode`; remembered per
+    tokenizer object while its vocabulary size stays the same."""
+    try:
+        size = len(tokenizer)
+        known, key = _TOKENIZER_KEYS.get(tokenizer, (None, None))
+    except TypeError:  # no length, or not weakly referenceable
+        return _tokenizer_spec_key(tokenizer)
+    if known != size:
+        key = _tokenizer_spec_key(tokenizer)
+        _TOKENIZER_KEYS[tokenizer] = (size, key)
+    return key
+
+
+def _tokenizer_spec_key(tokenizer) -> str:
     import hashlib
 
     spec = (
@@ -501,13 +527,12 @@ def _raw_ids(model: "DualEncoder", sentences: Sequence[str]) -> list:
             list(sentences), add_special_tokens=True, verbose=False
         )["input_ids"]
 
-    if len(sentences) < _CACHE_MIN_SENTENCES:
-        return tokenize()
     key = (
         tokenizer_key(model.tokenizer),
         hashlib.sha256("\0".join(sentences).encode()).hexdigest(),
     )
-    return _ENCODED_IDS.get(key, tokenize)
+    small = len(sentences) < _CACHE_MIN_SENTENCES
+    return (_SMALL_IDS if small else _ENCODED_IDS).get(key, tokenize)
 
 
 def truncate_ids(

@@ -81,6 +81,8 @@ class PretrainConfig(RunConfig):
     # --- data (both sides of the training pairs; Tatoeba/FLORES never)
     tlm_fraction: float = 0.5  # share of sequences that are TLM pairs
     max_length: int = 64  # tokens per sequence (TLM: both sides)
+    # --- vocabulary (32k: a 64k MLM output layer doubles its cost)
+    vocab_size: int = 32000  # WordPiece size when training one
     heldout_pairs: int = 500  # pairs kept out to measure MLM loss
     # --- masking (paper: 20%, at most 80 per sequence)
     mask_prob: float = 0.2  # share of tokens to predict

@@ -205,30 +205,33 @@ def test_auto_encode_length_truncates_under_the_target():
 def test_evaluation_records_and_uses_the_encode_length(
     tiny_model, small_corpus
 ):
-    """None reads at the training length; "auto" at the shortest length
-    that truncates under 5% of what the benchmark embeds; the result
-    records both shares; the model's training length is left alone."""
+    """ "auto" (the default) reads at the shortest length that truncates
+    under 5% of what the benchmark embeds; None at the training length;
+    the result records both shares; the model's training length is left
+    alone; a model that does not count tokens reads at its own length."""
     from labse_lite.evaluate import TRUNCATION_TARGET, dev_retrieval
 
     bench = small_corpus.take(list(range(0, 400, 2)))
     trained = tiny_model.max_length
-    default = evaluate_all(tiny_model, bench, show_progress_bar=False)
-    enc = default["encoding"]
+    enc = evaluate_all(
+        tiny_model, bench, show_progress_bar=False, encode_length=None
+    )["encoding"]
     assert enc["length"] == enc["training_length"] == trained
     assert enc["truncated_share"] == enc["truncated_share_at_training_length"]
-    auto = evaluate_all(
-        tiny_model, bench, show_progress_bar=False, encode_length="auto"
-    )["encoding"]
+    auto = evaluate_all(tiny_model, bench, show_progress_bar=False)
+    auto = auto["encoding"]
     assert auto["truncated_share"] < TRUNCATION_TARGET
     assert auto["length"] >= trained
+    assert auto["truncated_share_at_training_length"] == enc["truncated_share"]
     if enc["truncated_share"] >= TRUNCATION_TARGET:
         assert auto["length"] > trained
     shorter = dev_retrieval(tiny_model, bench, encode_length=8)["encoding"]
     assert shorter["length"] == 8
     assert shorter["truncated_share"] >= enc["truncated_share"]
     assert tiny_model.max_length == trained
+    lookup = LookupModel({})
     with pytest.raises(TypeError, match="chosen length"):
-        evaluate_all(LookupModel({}), bench, encode_length="auto")
+        evaluate_all(lookup, bench, encode_length=16)
 
 
 def test_cli_eval_rejects_a_bad_encode_length(tmp_path, capsys):

@@ -196,6 +196,9 @@ def test_a_large_input_is_tokenised_once_per_vocabulary(
     monkeypatch.setattr(
         model_module, "_ENCODED_IDS", model_module.ProcessCache(4)
     )
+    monkeypatch.setattr(
+        model_module, "_SMALL_IDS", model_module.ProcessCache(4)
+    )
     counting = _CountingTokenizer(tiny_model.tokenizer)
     monkeypatch.setattr(tiny_model, "tokenizer", counting)
     texts = list(small_corpus.xx[:40])
@@ -204,9 +207,13 @@ def test_a_large_input_is_tokenised_once_per_vocabulary(
     assert counting.calls == [40] and torch.equal(first, again)
     short = tiny_model.encode(texts, max_length=8)  # another truncation
     assert counting.calls == [40]
-    tiny_model.encode(texts[:5])  # small: never cached
+    tiny_model.encode(texts[:5])  # small: a cache of its own
     tiny_model.encode(texts[:5])
-    assert counting.calls == [40, 5, 5]
+    assert counting.calls == [40, 5]
+    for i in range(5):  # small inputs never push a large one out
+        tiny_model.encode(texts[i : i + 2])
+    tiny_model.encode(texts)
+    assert counting.calls == [40, 5] + [2] * 5
     monkeypatch.setattr(
         model_module, "_ENCODED_IDS", model_module.ProcessCache(4)
     )

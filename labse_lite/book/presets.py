@@ -41,7 +41,7 @@ _COMMON: dict[str, dict[str, Any]] = {
         nproc_per_node=1,
         threads=2,
         eval_model=None,
-        vocab_size=32000,
+        vocab_size=64000,
         **_ONE_NODE,
     ),
     "colab": dict(
@@ -376,7 +376,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         ),
     },
     "lightweight": {
-        # Students of the reference teacher (the laptop model, 2 x 128):
+        # Students of the reference teacher (the laptop model, 1 x 128):
         # three shapes with the same non-embedding parameter count (within
         # 2%), the middle one for the loss ablation.  Each run sees a fixed
         # sample of the training pairs (their teacher embeddings cached).
