@@ -117,7 +117,8 @@ bench: $(BIN)/.installed
 # CPU-minutes on 2 threads (steps scaled, model unchanged), each rung
 # evaluated on the development split, Tatoeba and the large pool; writes
 # benchmarks/results/compute_ladder.json.  About 65 minutes of training
-# plus evaluation.  `make ladder LADDER_ARGS=--resume` keeps the rungs
+# plus 2 minutes of evaluation per rung on the machine the recipe was
+# chosen on (its 7,711 steps fill 5 minutes there).  `make ladder LADDER_ARGS=--resume` keeps the rungs
 # already in the file and continues an interrupted one.
 LADDER_ARGS ?=
 ladder: $(BIN)/.installed

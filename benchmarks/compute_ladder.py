@@ -10,7 +10,8 @@ the rungs' training data so that each has a dev score), on Tatoeba-v1
 
 *The scaling rule* (--rule; RULES).  ``steps``: the model, batch and data
 stay as they are and only the steps grow.  A recipe whose max_steps fill
---base-minutes (the default's 2400 steps: about 5 minutes on 2 cores)
+--base-minutes (the default's 7,711 steps: 5 minutes on the 2-core
+machine the recipe was chosen on)
 trains round(max_steps × budget / base) steps at ``budget`` minutes, with
 the warm-up the same share of them, so each rung's learning rate decays
 to zero when its budget ends.  A step costs the same at every rung, so
@@ -84,6 +85,19 @@ def steps_only(
 
 
 RULES = {"steps": steps_only}
+
+
+def recipe_fingerprint(recipe: dict) -> str:
+    """16 hex digits of sha256 over the recipe's full TrainConfig (its
+    settings over the defaults): a rung trained before a default changed
+    is not taken for one of the new recipe."""
+    import hashlib
+    import json
+
+    from labse_lite.train import TrainConfig
+
+    text = json.dumps(TrainConfig(**recipe).to_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def train_rung(settings: dict, run_dir: Path, args, corpus, dev) -> dict:
@@ -169,6 +183,7 @@ def main(argv=None) -> int:
         run_key(
             rule=args.rule,
             recipe=args.recipe,
+            recipe_config=recipe_fingerprint(args.recipe),
             budget_minutes=budget,
             base_minutes=args.base_minutes,
             seed=args.seed,

@@ -73,9 +73,11 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     summary = train(config)
     wall = time.perf_counter() - t0
-    flores = flores_retrieval(
-        DualEncoder.from_pretrained(Path(config.output_dir) / "model")
-    )
+    model = DualEncoder.from_pretrained(Path(config.output_dir) / "model")
+    flores = flores_retrieval(model, encode_length=config.eval_length)
+    # the same model read at its training length: what the encode-time
+    # length changes on long sentences
+    flores_short = flores_retrieval(model, encode_length=None)
     ev = summary["eval"]
     per_lang = ev["tatoeba"]
     result = {
@@ -96,6 +98,12 @@ def main(argv=None) -> int:
         "flores_xx2en": flores["avg_xx2en"],
         "flores_en2xx": flores["avg_en2xx"],
         "flores_languages": len(flores["per_language"]),
+        "flores_xx2en_at_training_length": flores_short["avg_xx2en"],
+        "flores_en2xx_at_training_length": flores_short["avg_en2xx"],
+        "encoding": {
+            "tatoeba_and_pool": ev.get("encoding"),
+            "flores": flores["encoding"],
+        },
         "xtreme36_xx2en_per_language": {
             l: per_lang[l]["xx2en"]
             for l in sorted(per_lang)
