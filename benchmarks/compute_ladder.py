@@ -120,7 +120,8 @@ def train_rung(settings: dict, run_dir: Path, args, corpus, dev) -> dict:
     )
     resumed = args.resume and (run_dir / "checkpoint.pt").is_file()
     summary = train(config, corpus)
-    scores = dev_retrieval(DualEncoder.from_pretrained(run_dir / "model"), dev)
+    model = DualEncoder.from_pretrained(run_dir / "model")
+    scores = dev_retrieval(model, dev)
     schedule = {
         "max_steps": config.max_steps,
         "warmup_steps": config.warmup_steps,
@@ -130,8 +131,33 @@ def train_rung(settings: dict, run_dir: Path, args, corpus, dev) -> dict:
         "resumed": resumed,
         **dev_columns(scores),
         **benchmark_columns(summary["eval"]),
+        **compute_estimate(
+            model, corpus, summary["steps"] * config.batch_size
+        ),
         "dev": scores,
         "config": summary["config"],
+    }
+
+
+def compute_estimate(model, corpus, pairs_seen: int) -> dict:
+    """Training FLOPs by the usual estimate 6 · N · D (Kaplan et al.,
+    2020): N the encoder's non-embedding parameters, D the tokens it
+    processed -- both sides of every pair seen, each at its length capped
+    at the training length (padding not counted).  The estimate puts a
+    rung and a published model on one axis, whatever hardware ran them."""
+    import numpy as np
+
+    from labse_lite.distill import non_embedding_parameters
+
+    lengths = model.token_lengths(list(corpus.xx) + list(corpus.en))
+    mean_tokens = float(np.minimum(lengths, model.max_length).mean())
+    n = non_embedding_parameters(model)
+    tokens = 2 * pairs_seen * mean_tokens
+    return {
+        "non_embedding_parameters": n,
+        "mean_tokens_per_sentence": mean_tokens,
+        "tokens_seen": tokens,
+        "training_flops_estimate": 6 * n * tokens,
     }
 
 

@@ -242,6 +242,30 @@ def test_ladder_scales_steps_and_warm_up_only(ladder):
     TrainConfig(**rung).validate()
 
 
+def test_ladder_estimates_training_flops_as_6_n_d(
+    ladder, tiny_model, small_corpus
+):
+    """6 · non-embedding parameters · tokens (both sides, capped at the
+    training length); a different recipe gets a different rung key."""
+    from labse_lite.distill import non_embedding_parameters
+
+    est = ladder.compute_estimate(tiny_model, small_corpus, pairs_seen=1000)
+    lengths = tiny_model.token_lengths(
+        list(small_corpus.xx) + list(small_corpus.en)
+    )
+    capped = [min(n, tiny_model.max_length) for n in lengths]
+    mean = sum(capped) / len(capped)
+    assert est["mean_tokens_per_sentence"] == pytest.approx(mean)
+    assert est["tokens_seen"] == pytest.approx(2000 * mean)
+    n = non_embedding_parameters(tiny_model)
+    assert 0 < n < sum(p.numel() for p in tiny_model.parameters())
+    assert est["training_flops_estimate"] == pytest.approx(6 * n * 2000 * mean)
+    assert ladder.recipe_fingerprint({}) == ladder.recipe_fingerprint({})
+    assert ladder.recipe_fingerprint({}) != ladder.recipe_fingerprint(
+        {"lr": 0.003}
+    )
+
+
 def test_table_averages_seeds(sweep):
     rows = [("a", [{"x": 1.0, "y": 300}, {"x": 2.0, "y": None}]), ("b", [])]
     lines = sweep.table(rows, ["x", "y"]).splitlines()
