@@ -41,6 +41,25 @@ BUCC_F1 = {"fra": 88.7, "deu": 92.5, "rus": 88.9, "cmn": 88.9}
 # §3.3: global batch 4096 over 32 cores (128 per core).
 CROSS_DEVICE = {"global_batch": 4096, "cores": 32, "local_batch": 128}
 
+# LaBSE's training run as the paper states it (a BERT-base encoder, 12 x
+# 768, FFN 3072): pre-training by progressive stacking, L/4 -> L/2 -> L
+# layers, for these steps per stage, batch 8192 sequences of up to 512
+# tokens; then 50k fine-tuning steps from the pre-trained encoder, batch
+# 4096 pairs of up to 128 tokens; TPU v3, 512 cores.  Chapter 02 turns it
+# into a compute estimate (an upper bound: every sequence at its cap).
+LABSE_TRAINING = {
+    "layers": 12,
+    "hidden": 768,
+    "ffn": 3072,
+    "pretrain_stage_steps": (400_000, 800_000, 1_800_000),
+    "pretrain_stage_layers": (3, 6, 12),
+    "pretrain_batch": 8192,
+    "pretrain_length": 512,
+    "finetune_steps": 50_000,
+    "finetune_batch": 4096,
+    "finetune_length": 128,
+}
+
 # LEALLA's main results: Tatoeba / UN / BUCC averages.
 LEALLA = {
     "LaBSE": (83.7, 89.6, 93.1),
