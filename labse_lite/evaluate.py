@@ -204,8 +204,8 @@ def _embed_benchmark(
         )
     texts = texts[:n_pool]
     length, encoding = _encoding(model, [corpus.xx, texts], encode_length)
-    # Sentences longer than the encode-time length (default: the training
-    # length) are truncated without a warning; ``encoding`` counts them.
+    # Sentences longer than the encode-time length are truncated without
+    # a warning; ``encoding`` counts them.
     kwargs = dict(batch_size=batch_size, show_progress_bar=show_progress_bar)
     with quiet_truncation():
         xx_emb = _encode(model, corpus.xx, length, **kwargs)
@@ -403,9 +403,9 @@ def flores_retrieval(
     {code: {"xx2en", "en2xx"}}, "avg_xx2en", "avg_en2xx"}`` in percent.
     Sentences longer than the encode-time length are truncated, both
     sides alike, without the per-call warning: ``encode_length`` as in
-    :func:`evaluate_tatoeba` (None, the training length: the laptop
-    model's 32 tokens cut most FLORES sentences); ``"encoding"`` records
-    it."""
+    :func:`evaluate_tatoeba` (default ``"auto"``: 99 tokens for the
+    laptop model, where its 32-token training length cuts 84% of the
+    sentences); ``"encoding"`` records it."""
     from .data import load_flores
 
     table = dict(flores) if flores is not None else load_flores()

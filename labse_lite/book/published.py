@@ -58,6 +58,7 @@ LABSE_TRAINING = {
     "finetune_steps": 50_000,
     "finetune_batch": 4096,
     "finetune_length": 128,
+    "translation_pairs": 6_000_000_000,
 }
 
 # LEALLA's main results: Tatoeba / UN / BUCC averages.
