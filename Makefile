@@ -4,7 +4,7 @@
 #               (CI-checked) outputs; `make book-execute` re-executes them
 #   make test   set up .venv, lint, then run the whole test suite (unit
 #               tests + every chapter re-executed and checked with nbval,
-#               the site in headless Chromium; 41 min on a fresh 2-core
+#               the site in headless Chromium; 27 min on a fresh 2-core
 #               clone with two workers, 2026-12-06)
 # While working:
 #   make test-fast  the unit tests only: no chapter, site, multi-process or
