@@ -1,0 +1,408 @@
+#!/usr/bin/env python
+"""The book's reversed findings, re-measured one rung above the laptop.
+
+At the laptop scale some published effects do not reproduce (issue 28,
+item 4): a pre-trained encoder is a worse start than random weights
+(chapter 06), untuned poolings of a pre-trained encoder retrieve at chance
+(chapter 10), and LEALLA's thin-deep students are not ahead of
+shallow-wide ones (chapter 08).  The laptop's models are one or two
+layers deep and pre-trained for a few hundred steps; this script grows
+*the model and the pre-training*, not only the steps (the compute
+ladder showed that more steps of the laptop model on the same pairs only
+overfit them), and asks whether each direction changes.
+
+Every experiment trains on all the shipped pairs (as the chapters do;
+nothing here is selected: the settings below were fixed before any run),
+and reports Tatoeba-v1 and the large pool.  The rung's model is
+``SHAPE`` -- 4 layers of the laptop's width 128 -- so that pre-training
+has depth to initialise and progressive stacking (1 -> 2 -> 4 layers)
+has something to stack.
+
+- ``pretraining`` (chapter 06): one MLM + TLM pre-training with stacking
+  (``--pretrain-steps``, about twice one fine-tuning run's compute), then
+  fine-tuning for ``--finetune-steps`` from it and from random weights,
+  paired by seed (``--seeds``), one learning rate for both.
+- ``pooling`` (chapter 10): the untuned poolings (mean, max, [CLS], mean
+  of the second-to-last layer) on the blog's eight languages, of three
+  encoders: the book's reference encoder (800 MLM steps, 2 x 64), an
+  MLM-only encoder of ``SHAPE`` pre-trained as long as the one above (no
+  translation pair in any sequence, like mBERT), and the MLM + TLM one.
+- ``students`` (chapter 08): a ``SHAPE`` teacher (fine-tuned from random
+  weights for ``--finetune-steps``), and thin-deep 4 x 64 against
+  shallow-wide 1 x 128 students with equal non-embedding parameters,
+  distilled with LEALLA's three losses for ``--student-steps`` on a
+  fixed sample of 120,000 pairs, paired by seed.
+
+Encoders and the teacher are built once per key of their config and the
+data (``labse_lite.book.reference``'s cache); every arm is written to
+--output the moment it ends, with command, commit, date, machine and
+threads.  ``--resume`` skips the arms already there, so the experiments
+can be spread over several sessions; a rebuilt encoder or teacher is
+checked against its stored record (same seed, same machine: the same
+numbers).
+
+    python benchmarks/higher_rung.py [--experiments pretraining pooling \\
+        students] [--seeds 0 1 2] [--threads 2] [--resume]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+from recipe_sweep import (
+    benchmark_columns,
+    load_results,
+    pending,
+    store,
+    timing,
+)
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+EXPERIMENTS = ("pretraining", "pooling", "students")
+# The rung's model: the laptop preset's width (128, 2 heads, FFN 512) at
+# the depth of chapter 06's stacked encoder.
+SHAPE = dict(model_preset="laptop", num_layers=4)
+# LEALLA's shapes at equal non-embedding parameters (12 h^2 per layer):
+# 4 x 64^2 = 1 x 128^2.  (layers, hidden, heads, FFN)
+STUDENTS = {
+    "thin-deep 4x64": (4, 64, 2, 256),
+    "shallow-wide 1x128": (1, 128, 2, 512),
+}
+STUDENT_PAIRS = 120_000
+
+
+def pretrain_config(args, tlm_fraction: float):
+    """The rung's pre-training: MLM (+ TLM for ``tlm_fraction`` > 0) on
+    every shipped sentence, stacking 1 -> 2 -> 4 layers of ``SHAPE``, at
+    the fine-tuning length (32 tokens a sequence; a pair's two sides
+    share them in TLM): a pre-training step at 64 tokens costs about 4
+    fine-tuning steps of this model on 2 cores."""
+    from labse_lite.pretrain import PretrainConfig
+
+    return PretrainConfig(
+        **SHAPE,
+        tlm_fraction=tlm_fraction,
+        max_length=32,
+        stacking=True,
+        max_steps=args.pretrain_steps,
+        threads=args.threads,
+    )
+
+
+def finetune_config(args, seed: int, **changes):
+    """The rung's dual-encoder training: ``SHAPE`` for
+    ``--finetune-steps`` (warm-up 8.3%, the laptop recipe's share)."""
+    from labse_lite.train import TrainConfig
+
+    settings = dict(
+        **SHAPE,
+        max_steps=args.finetune_steps,
+        warmup_steps=round(args.finetune_steps / 12),
+        seed=seed,
+        threads=args.threads,
+        checkpoint_every=0,
+        progress=False,
+    )
+    return TrainConfig(**{**settings, **changes})
+
+
+def build_encoder(args, results: dict, tlm_fraction: float) -> Path:
+    """The cached pre-trained encoder (MLM + TLM, or MLM only when
+    ``tlm_fraction`` is 0), its record stored under ``encoders``; a
+    rebuild must reproduce the stored held-out loss exactly."""
+    from labse_lite.book.reference import cache_key, reference_encoder
+
+    config = pretrain_config(args, tlm_fraction)
+    key = cache_key(config)
+    folder = reference_encoder(config, progress=False)
+    summary = json.loads((folder.parent / "summary.json").read_text())
+    record = {
+        "key": key,
+        "tlm_fraction": tlm_fraction,
+        "steps": summary.get("steps", config.max_steps),
+        "stages": summary["stages"],
+        "heldout_loss": summary["stages"][-1]["heldout_loss"],
+        "config": json.loads(json.dumps(config.to_dict())),
+    }
+    _check_rebuild(results, "encoders", record, "heldout_loss")
+    store(args.output, results, "encoders", record, __file__, args.argv)
+    return folder
+
+
+def _check_rebuild(results: dict, section: str, record: dict, field: str):
+    """A record rebuilt after its first build must repeat its numbers."""
+    old = {r["key"]: r for r in results.get(section, [])}.get(record["key"])
+    if old is not None and old[field] != record[field]:
+        raise RuntimeError(
+            f"{section} {record['key']}: rebuilt {field} {record[field]} "
+            f"differs from the stored {old[field]} (another machine or "
+            f"library version?)"
+        )
+
+
+def finetune_record(config, name: str) -> dict:
+    """Train ``config`` into a fresh folder; the record's columns."""
+    import dataclasses
+    import tempfile
+
+    from labse_lite.train import train
+
+    with tempfile.TemporaryDirectory(prefix="higher_rung_") as tmp:
+        summary = train(dataclasses.replace(config, output_dir=tmp))
+    schedule = {
+        "max_steps": config.max_steps,
+        "warmup_steps": config.warmup_steps,
+    }
+    return {
+        "arm": name,
+        "seed": config.seed,
+        **timing(summary, schedule),
+        **benchmark_columns(summary["eval"]),
+        "config": summary["config"],
+    }
+
+
+def run_pretraining(args, results: dict) -> None:
+    """Chapter 06: fine-tuning from the MLM + TLM encoder against random
+    weights, paired by seed."""
+    arms = [
+        (init, seed)
+        for seed in args.seeds
+        for init in ("pre-trained", "random")
+    ]
+    keys = {
+        _arm_key("pretraining", args, init=i, seed=s): (i, s) for i, s in arms
+    }
+    todo = pending(list(keys), results.get("pretraining", []), args.resume)
+    if not todo:
+        return
+    encoder = build_encoder(args, results, tlm_fraction=0.5)
+    for i, key in enumerate(todo, 1):
+        init, seed = keys[key]
+        print(f"[pretraining {i}/{len(todo)}] {init}, seed {seed}", flush=True)
+        changes = (
+            dict(init_model=str(encoder), tokenizer=str(encoder))
+            if init == "pre-trained"
+            else dict(tokenizer=str(encoder))
+        )
+        record = {
+            "key": key,
+            **finetune_record(finetune_config(args, seed, **changes), init),
+        }
+        store(args.output, results, "pretraining", record, __file__, args.argv)
+
+
+def _arm_key(experiment: str, args, **fields) -> str:
+    """An arm's identity: the experiment, the rung's settings and the
+    arm's own fields (canonical JSON)."""
+    rung = dict(
+        shape=SHAPE,
+        pretrain_steps=args.pretrain_steps,
+        finetune_steps=args.finetune_steps,
+        student_steps=args.student_steps,
+        threads=args.threads,
+    )
+    return json.dumps(
+        dict(experiment=experiment, rung=rung, **fields), sort_keys=True
+    )
+
+
+def run_pooling(args, results: dict) -> None:
+    """Chapter 10: untuned poolings of three encoders, xx->en error rate
+    on the blog's eight Tatoeba languages."""
+    from labse_lite.book.presets import _BLOG_LANGUAGES
+    from labse_lite.book.reference import reference_encoder
+    from labse_lite.data import load_tatoeba
+    from labse_lite.transfer import pooling_baselines
+
+    encoders = {
+        "reference encoder (MLM, 2x64, 800 steps)": None,
+        "MLM only, 4x128": 0.0,
+        "MLM + TLM, 4x128": 0.5,
+    }
+    keys = {_arm_key("pooling", args, encoder=name): name for name in encoders}
+    todo = pending(list(keys), results.get("pooling", []), args.resume)
+    bench = load_tatoeba().subset(_BLOG_LANGUAGES) if todo else None
+    for key in todo:
+        name = keys[key]
+        tlm = encoders[name]
+        folder = (
+            reference_encoder(progress=False)
+            if tlm is None
+            else build_encoder(args, results, tlm_fraction=tlm)
+        )
+        print(f"[pooling] {name}", flush=True)
+        errors = pooling_baselines(str(folder), bench, max_length=32)
+        record = {
+            "key": key,
+            "encoder": name,
+            "errors": errors,
+            "average_error": {
+                p: statistics.fmean(e.values()) for p, e in errors.items()
+            },
+        }
+        store(args.output, results, "pooling", record, __file__, args.argv)
+
+
+def build_teacher(args, results: dict) -> str:
+    """The rung's teacher: ``SHAPE`` trained from random weights (64k
+    vocabulary, seed 0), cached; its record under ``teachers``."""
+    from labse_lite.book.reference import cache_key, cached_training
+
+    config = finetune_config(args, 0)
+    folder = cached_training(config, progress=False)
+    summary = json.loads((folder.parent / "summary.json").read_text())
+    record = {
+        "key": cache_key(config),
+        **benchmark_columns(summary["eval"]),
+        "train_minutes": summary["train_seconds"] / 60,
+    }
+    _check_rebuild(results, "teachers", record, "tatoeba_xx2en")
+    store(args.output, results, "teachers", record, __file__, args.argv)
+    return str(folder)
+
+
+def run_students(args, results: dict) -> None:
+    """Chapter 08: thin-deep against shallow-wide students of the rung's
+    teacher (LEALLA's three losses), paired by seed."""
+    from labse_lite.data import load_train_pairs
+    from labse_lite.distill import LEALLA_DEFAULTS
+
+    arms = [(name, seed) for seed in args.seeds for name in STUDENTS]
+    keys = {
+        _arm_key("students", args, student=n, seed=s): (n, s) for n, s in arms
+    }
+    todo = pending(list(keys), results.get("students", []), args.resume)
+    if not todo:
+        return
+    teacher = build_teacher(args, results)
+    corpus = load_train_pairs().sample(STUDENT_PAIRS, seed=0)
+    for i, key in enumerate(todo, 1):
+        name, seed = keys[key]
+        layers, hidden, heads, ffn = STUDENTS[name]
+        print(f"[students {i}/{len(todo)}] {name}, seed {seed}", flush=True)
+        config = finetune_config(
+            args,
+            seed,
+            tokenizer=teacher,
+            model_preset="laptop",
+            num_layers=layers,
+            hidden_size=hidden,
+            num_heads=heads,
+            ffn_size=ffn,
+            max_steps=args.student_steps,
+            warmup_steps=args.student_steps // 12,
+            teacher=teacher,
+            **{k: v for k, v in LEALLA_DEFAULTS.items() if k != "ams_weight"},
+        )
+        record = {"key": key, **_student_record(config, corpus, name)}
+        store(args.output, results, "students", record, __file__, args.argv)
+
+
+def _student_record(config, corpus, name: str) -> dict:
+    import dataclasses
+    import tempfile
+
+    from labse_lite.distill import non_embedding_parameters
+    from labse_lite.model import DualEncoder
+    from labse_lite.train import train
+
+    with tempfile.TemporaryDirectory(prefix="higher_rung_") as tmp:
+        summary = train(dataclasses.replace(config, output_dir=tmp), corpus)
+        model = DualEncoder.from_pretrained(Path(tmp) / "model")
+        n = non_embedding_parameters(model)
+    schedule = {
+        "max_steps": config.max_steps,
+        "warmup_steps": config.warmup_steps,
+    }
+    return {
+        "arm": name,
+        "seed": config.seed,
+        "non_embedding_parameters": n,
+        **timing(summary, schedule),
+        **benchmark_columns(summary["eval"]),
+        "config": summary["config"],
+    }
+
+
+RUNNERS = {
+    "pretraining": run_pretraining,
+    "pooling": run_pooling,
+    "students": run_students,
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--experiments",
+        nargs="+",
+        choices=EXPERIMENTS,
+        default=list(EXPERIMENTS),
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--pretrain-steps", type=int, default=3400)
+    parser.add_argument("--finetune-steps", type=int, default=2300)
+    parser.add_argument("--student-steps", type=int, default=3000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--output", default="benchmarks/results/higher_rung.json"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip the arms already in --output",
+    )
+    args = parser.parse_args(argv)
+    for name in (
+        "pretrain_steps",
+        "finetune_steps",
+        "student_steps",
+        "threads",
+    ):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    args.output = Path(args.output)
+    args.argv = argv
+    return args
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    results = load_results(args.output)
+    results["threads"] = args.threads
+    for name in args.experiments:
+        RUNNERS[name](args, results)
+    print(report(results))
+    return 0
+
+
+def report(results: dict) -> str:
+    """One line per arm group: the mean (and seeds) of its headline."""
+    lines = []
+    for section, label in (("pretraining", "arm"), ("students", "arm")):
+        groups: dict[str, list] = {}
+        for r in results.get(section, []):
+            groups.setdefault(r[label], []).append(r)
+        for name, rs in groups.items():
+            t = statistics.fmean(r["tatoeba_xtreme36"] for r in rs)
+            p = statistics.fmean(r["large_pool_xx2en"] for r in rs)
+            lines.append(
+                f"{section}: {name:>20} seeds {len(rs)}  Tatoeba X36 {t:.2f}"
+                f"  pool {p:.2f}"
+            )
+    for r in results.get("pooling", []):
+        errs = ", ".join(f"{k} {v:.1f}" for k, v in r["average_error"].items())
+        lines.append(f"pooling: {r['encoder']}: error {errs}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
