@@ -21,7 +21,8 @@ has something to stack.
 - ``pretraining`` (chapter 06): one MLM + TLM pre-training with stacking
   (``--pretrain-steps``, about twice one fine-tuning run's compute), then
   fine-tuning for ``--finetune-steps`` from it and from random weights,
-  paired by seed (``--seeds``), one learning rate for both.
+  paired by seed (``--seeds``), both at each of ``--lrs`` (the laptop's
+  2e-3, and 5e-4: a pre-trained encoder usually wants a smaller one).
 - ``pooling`` (chapter 10): the untuned poolings (mean, max, [CLS], mean
   of the second-to-last layer) on the blog's eight languages, of three
   encoders: the book's reference encoder (800 MLM steps, 2 x 64), an
@@ -75,6 +76,10 @@ STUDENTS = {
     "shallow-wide 1x128": (1, 128, 2, 512),
 }
 STUDENT_PAIRS = 120_000
+# The fine-tuning learning rate of both starts (TrainConfig's); a second,
+# smaller one (--lrs) asks whether the pre-trained start's deficit is the
+# learning rate's: a pre-trained encoder usually wants a smaller one.
+DEFAULT_LR = 2e-3
 
 
 def pretrain_config(args, tlm_fraction: float):
@@ -170,32 +175,37 @@ def finetune_record(config, name: str) -> dict:
 
 def run_pretraining(args, results: dict) -> None:
     """Chapter 06: fine-tuning from the MLM + TLM encoder against random
-    weights, paired by seed."""
+    weights, paired by seed, at each of ``--lrs``."""
     arms = [
-        (init, seed)
+        (init, seed, lr)
+        for lr in args.lrs
         for seed in args.seeds
         for init in ("pre-trained", "random")
     ]
-    keys = {
-        _arm_key("pretraining", args, init=i, seed=s): (i, s) for i, s in arms
-    }
+    keys = {_pretraining_key(args, *arm): arm for arm in arms}
     todo = pending(list(keys), results.get("pretraining", []), args.resume)
     if not todo:
         return
     encoder = build_encoder(args, results, tlm_fraction=0.5)
     for i, key in enumerate(todo, 1):
-        init, seed = keys[key]
-        print(f"[pretraining {i}/{len(todo)}] {init}, seed {seed}", flush=True)
-        changes = (
-            dict(init_model=str(encoder), tokenizer=str(encoder))
-            if init == "pre-trained"
-            else dict(tokenizer=str(encoder))
-        )
-        record = {
-            "key": key,
-            **finetune_record(finetune_config(args, seed, **changes), init),
-        }
+        init, seed, lr = keys[key]
+        name = init if lr == DEFAULT_LR else f"{init}, lr {lr:g}"
+        print(f"[pretraining {i}/{len(todo)}] {name}, seed {seed}", flush=True)
+        changes = dict(tokenizer=str(encoder), lr=lr)
+        if init == "pre-trained":
+            changes["init_model"] = str(encoder)
+        config = finetune_config(args, seed, **changes)
+        record = {"key": key, "lr": lr, **finetune_record(config, name)}
         store(args.output, results, "pretraining", record, __file__, args.argv)
+
+
+def _pretraining_key(args, init: str, seed: int, lr: float) -> str:
+    """A fine-tuning arm's key; the default learning rate's arms name no
+    ``lr`` (their records were stored before a second rate was run)."""
+    fields = dict(init=init, seed=seed)
+    if lr != DEFAULT_LR:
+        fields["lr"] = lr
+    return _arm_key("pretraining", args, **fields)
 
 
 def _arm_key(experiment: str, args, **fields) -> str:
@@ -350,6 +360,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pretrain-steps", type=int, default=3400)
     parser.add_argument("--finetune-steps", type=int, default=2300)
     parser.add_argument("--student-steps", type=int, default=3000)
+    parser.add_argument(
+        "--lrs",
+        type=float,
+        nargs="+",
+        default=[DEFAULT_LR, 5e-4],
+        help="fine-tuning learning rates of the pretraining experiment",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--output", default="benchmarks/results/higher_rung.json"
@@ -368,6 +385,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if min(args.lrs) <= 0:
+        parser.error("--lrs must be > 0")
     args.output = Path(args.output)
     args.argv = argv
     return args

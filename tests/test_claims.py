@@ -154,3 +154,26 @@ def test_one_result_per_arm_prints_no_standard_error():
     assert not single.resolved
     assert "nan" not in str(single)
     assert "no standard error: one result per arm" in str(single)
+
+
+def test_paired_arms_pairs_by_shared_seeds_and_gives_the_verdict():
+    from labse_lite.book.results import paired_arms
+
+    records = (
+        [{"arm": "a", "seed": s, "x": 10.0 + s, "y": s} for s in range(4)]
+        + [
+            {"arm": "b", "seed": s, "x": 8.0 + s, "y": s + (s % 2)}
+            for s in (0, 1, 2)
+        ]
+        + [{"arm": "c", "seed": 0, "x": 0.0, "y": 0.0}]
+    )
+    table = paired_arms(records, "a", "b", {"x": "X", "y": "Y"})
+    # seed 3 ran only arm a: it is left out of both means
+    assert table.loc["X", "a"] == 11.0 and table.loc["X", "b"] == 9.0
+    assert table.loc["X", "seeds"] == 3 and table.loc["X", "SE"] == 0.0
+    assert table.loc["X", "verdict"] == "a ahead"
+    assert table.loc["Y", "verdict"] == "not resolved"
+    flipped = paired_arms(records, "b", "a", {"x": "X"})
+    assert flipped.loc["X", "verdict"] == "a ahead"
+    with pytest.raises(ValueError, match="no seed ran both"):
+        paired_arms(records, "a", "d", {"x": "X"})

@@ -314,3 +314,103 @@ def test_runs_of_one_cost_class_share_one_probe_and_one_step_count(
     assert steps[:3] == [468] * 3  # 60 s at 1000/128 steps/s, rounded down
     assert steps[3] == 234  # batch 256: half the speed, half the steps
     assert trained[2][2] == round(0.2 * steps[2])
+
+
+# ------------------------------------------------ the higher rung (item 4)
+@pytest.fixture
+def rung(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("higher_rung")
+
+
+def test_rung_students_have_equal_non_embedding_budgets(rung, small_tokenizer):
+    from labse_lite.distill import non_embedding_parameters
+    from labse_lite.model import DualEncoder
+
+    tok = small_tokenizer
+    sizes = [
+        non_embedding_parameters(
+            DualEncoder.from_config(
+                tok,
+                None,
+                num_hidden_layers=layers,
+                hidden_size=hidden,
+                num_attention_heads=heads,
+                intermediate_size=ffn,
+            )
+        )
+        for layers, hidden, heads, ffn in rung.STUDENTS.values()
+    ]
+    assert len(sizes) == 2 and max(sizes) / min(sizes) - 1 < 0.02
+    depths = sorted(shape[0] for shape in rung.STUDENTS.values())
+    assert depths[0] < depths[1]  # one thin-deep, one shallow-wide
+
+
+def test_rung_configs_are_the_stated_shape_and_schedule(rung):
+    args = rung.parse_args(["--finetune-steps", "2400"])
+    config = rung.finetune_config(args, 2, tokenizer="somewhere")
+    assert (config.num_layers, config.model_preset) == (4, "laptop")
+    assert (config.max_steps, config.warmup_steps, config.seed) == (
+        2400,
+        200,
+        2,
+    )
+    pre = rung.pretrain_config(args, 0.0)
+    assert pre.final_depth() == 4 and pre.stacking and pre.tlm_fraction == 0
+    assert pre.max_steps == args.pretrain_steps and pre.max_length == 32
+
+
+def test_rung_resume_runs_nothing_that_is_stored(rung, tmp_path, monkeypatch):
+    from labse_lite.train import TrainConfig
+
+    assert rung.DEFAULT_LR == TrainConfig().lr
+    args = rung.parse_args(
+        ["--resume", "--seeds", "0", "1", "--output", str(tmp_path / "r.json")]
+    )
+    assert args.lrs == [rung.DEFAULT_LR, 5e-4]
+    keys = [
+        rung._pretraining_key(args, init, seed, lr)
+        for lr in args.lrs
+        for seed in (0, 1)
+        for init in ("pre-trained", "random")
+    ]
+    assert len(set(keys)) == 8
+    # the default rate's keys are those stored before --lrs existed
+    assert keys[0] == rung._arm_key(
+        "pretraining", args, init="pre-trained", seed=0
+    )
+    # another rung (more fine-tuning steps) is another measurement
+    other = rung.parse_args(["--finetune-steps", "9"])
+    assert rung._pretraining_key(other, "random", 0, 2e-3) not in keys
+
+    def no_training(*_, **__):
+        raise AssertionError("a stored arm was run again")
+
+    monkeypatch.setattr(rung, "build_encoder", no_training)
+    monkeypatch.setattr(rung, "finetune_record", no_training)
+    rung.run_pretraining(args, {"pretraining": [{"key": k} for k in keys]})
+    # with the second rate's arms missing, only those would run
+    stored = {"pretraining": [{"key": k} for k in keys[:4]]}
+    with pytest.raises(AssertionError, match="run again"):
+        rung.run_pretraining(args, stored)
+
+
+def test_rung_refuses_bad_arguments_and_changed_rebuilds(rung):
+    for bad in (
+        ["--pretrain-steps", "0"],
+        ["--experiments", "margin"],
+        ["--lrs", "0"],
+    ):
+        with pytest.raises(SystemExit):
+            rung.parse_args(bad)
+    stored = {"encoders": [{"key": "k", "heldout_loss": 5.0}]}
+    rung._check_rebuild(
+        stored, "encoders", {"key": "k", "heldout_loss": 5.0}, "heldout_loss"
+    )
+    with pytest.raises(RuntimeError, match="differs from the stored"):
+        rung._check_rebuild(
+            stored,
+            "encoders",
+            {"key": "k", "heldout_loss": 5.1},
+            "heldout_loss",
+        )

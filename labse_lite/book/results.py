@@ -18,7 +18,13 @@ from pathlib import Path
 
 from ..data import data_dir
 
-__all__ = ["read_result", "results_dir", "caption", "current_reference_key"]
+__all__ = [
+    "read_result",
+    "results_dir",
+    "caption",
+    "current_reference_key",
+    "paired_arms",
+]
 
 
 def results_dir() -> Path:
@@ -73,3 +79,52 @@ def read_result(name: str, *, show: bool = True) -> dict:
     if show:
         print("Source:", caption(name, result))
     return result
+
+
+def paired_arms(
+    records: list[dict],
+    a: str,
+    b: str,
+    metrics: dict[str, str],
+    field: str = "arm",
+):
+    """Arm ``a`` against arm ``b`` of a result file's ``records`` (each
+    with ``field`` naming its arm, a ``seed`` and the ``metrics``), paired
+    by the seeds both arms ran, under the book's rule
+    (:func:`labse_lite.book.claims.compare`): a DataFrame, one row per
+    metric (labelled by ``metrics``' values) with both means, the
+    difference, its standard error, the seeds and the verdict."""
+    import pandas as pd
+
+    from .claims import compare
+
+    rows = []
+    for metric, label in metrics.items():
+        by_seed: dict[str, dict[int, float]] = {a: {}, b: {}}
+        for r in records:
+            if r[field] in by_seed:
+                by_seed[r[field]][r["seed"]] = r[metric]
+        seeds = sorted(set(by_seed[a]) & set(by_seed[b]))
+        if not seeds:
+            raise ValueError(f"no seed ran both {a!r} and {b!r}")
+        c = compare(
+            [by_seed[a][s] for s in seeds],
+            [by_seed[b][s] for s in seeds],
+            paired=True,
+        )
+        rows.append(
+            {
+                "metric": label,
+                a: c.mean_a,
+                b: c.mean_b,
+                f"{a} − {b}": c.diff,
+                "SE": c.se,
+                "seeds": len(seeds),
+                "verdict": (
+                    {1: f"{a} ahead", -1: f"{b} ahead"}[c.direction]
+                    if c.resolved
+                    else "not resolved"
+                ),
+            }
+        )
+    return pd.DataFrame(rows).set_index("metric")
