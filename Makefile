@@ -127,8 +127,10 @@ ladder: $(BIN)/.installed
 # The reversed findings one rung above the laptop (issue 28): chapters 06,
 # 08 and 10 re-measured with a 4 x 128 model and longer pre-training;
 # writes benchmarks/results/higher_rung.json, one record per arm, and
-# skips the arms already there, so it can be spread over sessions.  About
-# 80 minutes on 2 cores for all three experiments and three seeds.
+# skips the arms already there, so it can be spread over sessions.  93
+# minutes on 2 cores for the three experiments at the default learning
+# rate (2026-12-06); the second learning rate's six fine-tuning runs add
+# about 36 (they reuse the cached pre-trained encoder when it is there).
 RUNG_ARGS ?=
 higher-rung: $(BIN)/.installed
 	$(BIN)/python benchmarks/higher_rung.py --threads 2 --resume $(RUNG_ARGS)
