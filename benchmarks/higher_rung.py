@@ -152,15 +152,21 @@ def _check_rebuild(results: dict, section: str, record: dict, field: str):
         )
 
 
-def finetune_record(config, name: str) -> dict:
-    """Train ``config`` into a fresh folder; the record's columns."""
+def finetune_record(config, name: str, corpus=None) -> dict:
+    """Train ``config`` (on ``corpus``; None: the shipped pairs) into a
+    fresh folder; the record's columns, with the trained model's
+    non-embedding parameter count."""
     import dataclasses
     import tempfile
 
+    from labse_lite.distill import non_embedding_parameters
+    from labse_lite.model import DualEncoder
     from labse_lite.train import train
 
     with tempfile.TemporaryDirectory(prefix="higher_rung_") as tmp:
-        summary = train(dataclasses.replace(config, output_dir=tmp))
+        summary = train(dataclasses.replace(config, output_dir=tmp), corpus)
+        model = DualEncoder.from_pretrained(Path(tmp) / "model")
+        n = non_embedding_parameters(model)
     schedule = {
         "max_steps": config.max_steps,
         "warmup_steps": config.warmup_steps,
@@ -168,6 +174,7 @@ def finetune_record(config, name: str) -> dict:
     return {
         "arm": name,
         "seed": config.seed,
+        "non_embedding_parameters": n,
         **timing(summary, schedule),
         **benchmark_columns(summary["eval"]),
         "config": summary["config"],
@@ -312,34 +319,8 @@ def run_students(args, results: dict) -> None:
             teacher=teacher,
             **{k: v for k, v in LEALLA_DEFAULTS.items() if k != "ams_weight"},
         )
-        record = {"key": key, **_student_record(config, corpus, name)}
+        record = {"key": key, **finetune_record(config, name, corpus)}
         store(args.output, results, "students", record, __file__, args.argv)
-
-
-def _student_record(config, corpus, name: str) -> dict:
-    import dataclasses
-    import tempfile
-
-    from labse_lite.distill import non_embedding_parameters
-    from labse_lite.model import DualEncoder
-    from labse_lite.train import train
-
-    with tempfile.TemporaryDirectory(prefix="higher_rung_") as tmp:
-        summary = train(dataclasses.replace(config, output_dir=tmp), corpus)
-        model = DualEncoder.from_pretrained(Path(tmp) / "model")
-        n = non_embedding_parameters(model)
-    schedule = {
-        "max_steps": config.max_steps,
-        "warmup_steps": config.warmup_steps,
-    }
-    return {
-        "arm": name,
-        "seed": config.seed,
-        "non_embedding_parameters": n,
-        **timing(summary, schedule),
-        **benchmark_columns(summary["eval"]),
-        "config": summary["config"],
-    }
 
 
 RUNNERS = {
