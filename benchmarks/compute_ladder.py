@@ -17,9 +17,11 @@ the warm-up the same share of them, so each rung's learning rate decays
 to zero when its budget ends.  A step costs the same at every rung, so
 the rungs' times scale as their budgets on any machine; the minutes each
 took here are recorded (``train_minutes``), and the step counts, which do
-not depend on the machine, make every rung reproducible.  A rule that
-grows the model too (compute-optimal, in the spirit of scaling-law
-studies) is one more function in RULES.
+not depend on the machine, make every rung reproducible.  ``depth``: the
+steps stay and the model's layers grow by budget / base, so every rung
+passes over the data as often as the base recipe and only the model
+grows (scaling-law studies grow model and data together; here the data
+is what ships).  Another rule is one more function in RULES.
 
 Every rung is written to --output when it ends (command, commit, date,
 machine and thread count with it).  --resume skips the rungs already
@@ -28,7 +30,7 @@ every 500 steps), so the 45-minute rung survives a session ending; a
 resumed rung's ``train_minutes`` counts only the part after the restart
 (``resumed`` says so).
 
-    python benchmarks/compute_ladder.py [--budgets 5 15 45] \\
+    python benchmarks/compute_ladder.py [--budgets 5 15 45] [--rule depth] \\
         [--set lr=0.003] [--threads 2] [--resume]
 """
 
@@ -84,7 +86,30 @@ def steps_only(
     }
 
 
-RULES = {"steps": steps_only}
+def depth(recipe: dict, budget_minutes: float, base_minutes: float) -> dict:
+    """The ``depth`` rule: the model grows and the steps stay.  The
+    recipe's layers (its num_layers, else its model preset's) are scaled
+    by budget / base (rounded; at least one), max_steps and warm-up are
+    unchanged, so every rung passes over the data the same number of
+    times and its non-embedding parameters -- and with them 6 · N · D --
+    grow in proportion to the budget.  The rung's minutes grow less than
+    that (the word embeddings and the loss cost the same at every depth);
+    the recorded FLOPs, not the minutes, are the ladder's axis."""
+    from labse_lite.model import MODEL_PRESETS
+    from labse_lite.train import TrainConfig
+
+    base = TrainConfig(**recipe)
+    layers = (
+        base.num_layers
+        or MODEL_PRESETS[base.model_preset]["num_hidden_layers"]
+    )
+    return {
+        **recipe,
+        "num_layers": max(1, round(layers * budget_minutes / base_minutes)),
+    }
+
+
+RULES = {"steps": steps_only, "depth": depth}
 
 
 def recipe_fingerprint(recipe: dict) -> str:

@@ -242,6 +242,21 @@ def test_ladder_scales_steps_and_warm_up_only(ladder):
     TrainConfig(**rung).validate()
 
 
+def test_ladder_depth_rule_grows_layers_at_fixed_steps(ladder):
+    """The depth rule keeps the schedule and scales the layers (from the
+    preset's depth when the recipe names none) by budget / base."""
+    from labse_lite.model import MODEL_PRESETS
+
+    preset = MODEL_PRESETS[TrainConfig().model_preset]["num_hidden_layers"]
+    rung = ladder.depth({}, 15, 5)
+    assert rung == {"num_layers": 3 * preset}
+    rung = ladder.depth({"num_layers": 2, "max_steps": 900}, 45, 5)
+    assert rung == {"num_layers": 18, "max_steps": 900}
+    assert ladder.depth({"num_layers": 2}, 1, 5)["num_layers"] == 1
+    assert ladder.RULES["depth"] is ladder.depth
+    TrainConfig(**ladder.depth({}, 45, 5)).validate()
+
+
 def test_ladder_estimates_training_flops_as_6_n_d(
     ladder, tiny_model, small_corpus
 ):
