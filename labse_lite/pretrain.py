@@ -53,6 +53,7 @@ from .runtime import (
     make_optimizer,
     make_scheduler,
     quiet_hub_progress,
+    reuse_freed_memory,
     start_run,
 )
 
@@ -598,8 +599,9 @@ def pretrain(
         stages,
         _progress_bar(config, plan, step, ctx.rank == 0),
     )
-    for k in range(first_stage, len(plan)):
-        model = _train_stage(run, k, *plan[k], model)
+    with reuse_freed_memory(device):
+        for k in range(first_stage, len(plan)):
+            model = _train_stage(run, k, *plan[k], model)
     run.bar.close()
     summary = _summary(run, plan, train_corpus, heldout, t_start)
     if run.is_main:

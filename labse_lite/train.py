@@ -39,6 +39,7 @@ from .runtime import (
     machine_fingerprint,
     make_optimizer,
     make_scheduler,
+    reuse_freed_memory,
     start_run,
 )
 from .st_format import write_model_card
@@ -561,7 +562,8 @@ def train(
         [l for l in config.eval_languages if l in set(benchmark.langs)]
     )
 
-    loop = _train_loop(run, eval_corpus, on_step)
+    with reuse_freed_memory(device):
+        loop = _train_loop(run, eval_corpus, on_step)
     summary = {
         "config": config.to_dict(),
         "steps": run.step,

@@ -515,3 +515,42 @@ def test_bf16_training_learns(tmp_path, small_corpus, small_tokenizer, bench):
     ]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
     assert summary["eval"]["tatoeba"]["deu"]["xx2en"] > 1.0
+
+
+def test_reuse_freed_memory_sets_and_restores_the_allocator(monkeypatch):
+    """glibc is told to serve blocks from the heap and not to trim it
+    inside the block, and its defaults come back (with a trim) on the way
+    out, also after an error; nothing is called for a GPU or off glibc."""
+    from labse_lite import runtime
+
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+        def malloc_trim(self, pad):
+            calls.append(("trim", pad))
+            return 1
+
+    monkeypatch.setattr(runtime, "_glibc", lambda: FakeLibc())
+    with pytest.raises(KeyError):
+        with runtime.reuse_freed_memory("cpu"):
+            assert calls == [(-4, 0), (-1, 2**31 - 1)]
+            raise KeyError("inside")
+    assert calls[2:] == [(-4, 65536), (-1, 128 * 1024), ("trim", 0)]
+    calls.clear()
+    with runtime.reuse_freed_memory("cuda"):
+        pass
+    assert calls == []
+    monkeypatch.undo()
+    monkeypatch.setenv("LABSE_LITE_KEEP_MALLOC", "1")
+    assert runtime._glibc() is None
+    monkeypatch.delenv("LABSE_LITE_KEEP_MALLOC")
+    monkeypatch.setattr("platform.system", lambda: "Darwin")
+    assert runtime._glibc() is None
+    monkeypatch.undo()
+    with runtime.reuse_freed_memory("cpu"):  # the real one, where it is
+        x = torch.zeros(10_000_000)
+        del x
