@@ -13,8 +13,9 @@ direction; ours sums both, which costs one extra 128x128 matrix product).
 Reported: pairs/second of the training loop alone, and end to end (with
 the tokenisation each side needs), and the ratio ours / theirs.  The ratio
 is noisy on a shared machine, so the two alternate for ``--rounds`` rounds
-(theirs, ours, theirs, ours, ...) and every round is recorded beside the
-median ratio.  Also measured, in the same process:
+(theirs, ours, theirs, ours, ...), each round in a fresh process (so
+neither inherits the other's allocator or thread state), and every round
+is recorded beside the median ratio.  Also measured, in the same process:
 
 - encoding: ``DualEncoder.encode`` vs ``SentenceTransformer.encode`` of the
   same sentences with the same (untrained) weights, alternating too;
@@ -169,6 +170,24 @@ def run_theirs(corpus, tokenizer_dir, args, workdir):
         "loop_pairs_per_second": pairs / loop,
         "end_to_end_pairs_per_second": pairs / loop,
     }
+
+
+def _round(fn, corpus, workdir, args) -> dict:
+    torch.set_num_threads(args.threads)
+    return fn(corpus, workdir / "tok", args, workdir)
+
+
+def isolated(fn, corpus, workdir, args) -> dict:
+    """One training round, ``fn`` (run_ours or run_theirs), in a fresh
+    process: neither library inherits what the other left behind in this
+    one (allocator settings, thread pools, caches), as when each is used
+    on its own.  Start-up is outside the timed loop."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        return pool.submit(_round, fn, corpus, workdir, args).result()
 
 
 def st_init(tokenizer_dir, args, workdir) -> Path:
@@ -348,8 +367,8 @@ def main(argv=None) -> int:
             corpus.monolingual_texts(), vocab_size=args.vocab_size
         ).save_pretrained(str(workdir / "tok"))
         for r in range(args.rounds):
-            theirs = run_theirs(corpus, workdir / "tok", args, workdir)
-            ours = run_ours(corpus, workdir / "tok", args, workdir)
+            theirs = isolated(run_theirs, corpus, workdir, args)
+            ours = isolated(run_ours, corpus, workdir, args)
             rounds.append(
                 {
                     "ours": ours,
