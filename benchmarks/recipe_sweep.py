@@ -247,7 +247,9 @@ def store(
     and write the file atomically: a run is kept the moment it ends."""
     from labse_lite.runtime import provenance
 
-    record["provenance"] = results["provenance"] = provenance(script, argv)
+    record["provenance"] = results["provenance"] = provenance(
+        script, argv, written=path
+    )
     kept = [r for r in results.get(section, []) if r["key"] != record["key"]]
     results[section] = kept + [record]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -270,9 +270,11 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _git_commit(cwd: Path) -> str | None:
-    """The checkout's commit (short), ``-dirty`` when tracked files have
-    uncommitted changes; None outside a git checkout."""
+def _git_commit(cwd: Path, written: Path | None = None) -> str | None:
+    """The checkout's commit (short), ``-dirty`` when tracked files other
+    than ``written`` (the result file being stored, which a resumable
+    script rewrites after every run) have uncommitted changes; None outside
+    a git checkout."""
     import subprocess
 
     def git(*args):
@@ -283,13 +285,22 @@ def _git_commit(cwd: Path) -> str | None:
     head = git("rev-parse", "--short", "HEAD")
     if head.returncode:
         return None
-    dirty = git("status", "--porcelain", "--untracked-files=no").stdout
+    exclude = []
+    if written is not None:
+        exclude = ["--", ".", f":(exclude){Path(written).resolve()}"]
+    dirty = git("status", "--porcelain", "--untracked-files=no", *exclude)
+    dirty = dirty.stdout
     return head.stdout.strip() + ("-dirty" if dirty.strip() else "")
 
 
-def provenance(script: str | os.PathLike, argv: list[str]) -> dict:
+def provenance(
+    script: str | os.PathLike,
+    argv: list[str],
+    written: str | os.PathLike | None = None,
+) -> dict:
     """Where a result file comes from, for its caption: the command that
-    wrote it, the commit, the date and the machine
+    wrote it, the commit (``-dirty`` when tracked files other than the
+    result file ``written`` have changes), the date and the machine
     (:func:`machine_fingerprint`, the core count and CPU model)."""
     import datetime
     import shlex
@@ -303,7 +314,7 @@ def provenance(script: str | os.PathLike, argv: list[str]) -> dict:
         shown = script
     return {
         "command": shlex.join(["python", str(shown), *argv]),
-        "commit": _git_commit(root),
+        "commit": _git_commit(root, written),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"
         ),

@@ -429,3 +429,35 @@ def test_rung_refuses_bad_arguments_and_changed_rebuilds(rung):
             {"key": "k", "heldout_loss": 5.1},
             "heldout_loss",
         )
+
+
+def test_provenance_is_dirty_for_changes_but_the_result_file(tmp_path):
+    """A resumable script rewrites its result file after every run; that
+    file's own change does not mark the commit dirty, any other does."""
+    import subprocess
+
+    from labse_lite.runtime import provenance
+
+    def git(*args):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    script = tmp_path / "benchmarks" / "bench.py"
+    result = tmp_path / "benchmarks" / "results" / "bench.json"
+    script.write_text("print(1)\n")
+    result.write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "start")
+    clean = provenance(script, [], written=result)["commit"]
+    assert clean and not clean.endswith("-dirty")
+    result.write_text('{"runs": [1]}\n')
+    assert provenance(script, [], written=result)["commit"] == clean
+    assert provenance(script, [])["commit"] == clean + "-dirty"
+    script.write_text("print(2)\n")
+    assert provenance(script, [], written=result)["commit"] == clean + "-dirty"
