@@ -130,7 +130,8 @@ ladder: $(BIN)/.installed
 # skips the arms already there, so it can be spread over sessions.  93
 # minutes on 2 cores for the three experiments at the default learning
 # rate (2026-12-06); the second learning rate's six fine-tuning runs add
-# about 36 (they reuse the cached pre-trained encoder when it is there).
+# 39 (2026-12-07; they reuse the cached pre-trained encoder when it is
+# there, else its rebuild adds about 15).
 RUNG_ARGS ?=
 higher-rung: $(BIN)/.installed
 	$(BIN)/python benchmarks/higher_rung.py --threads 2 --resume $(RUNG_ARGS)
