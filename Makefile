@@ -131,7 +131,9 @@ ladder: $(BIN)/.installed
 # minutes on 2 cores for the three experiments at the default learning
 # rate (2026-12-06); the second learning rate's six fine-tuning runs add
 # 39 (2026-12-07; they reuse the cached pre-trained encoder when it is
-# there, else its rebuild adds about 15).
+# there, else its rebuild adds about 15).  Chapter 03's hard negatives
+# (three runs of the random start with mined negatives from halfway)
+# are the last experiment added.
 RUNG_ARGS ?=
 higher-rung: $(BIN)/.installed
 	$(BIN)/python benchmarks/higher_rung.py --threads 2 --resume $(RUNG_ARGS)

@@ -34,6 +34,10 @@ has something to stack.
   shallow-wide 1 x 128 students with equal non-embedding parameters,
   distilled with LEALLA's three losses for ``--student-steps`` on a
   fixed sample of 120,000 pairs, paired by seed.
+- ``hard_negatives`` (chapter 03): the ``pretraining`` experiment's
+  random-start arms again, with one hard negative per pair mined by the
+  arm's own model halfway through (``run_hard_negatives``), paired by
+  seed with the in-batch arm of the same seed.
 
 Encoders and the teacher are built once per key of their config and the
 data (``labse_lite.book.reference``'s cache); every arm is written to
@@ -44,7 +48,7 @@ checked against its stored record (same seed, same machine: the same
 numbers).
 
     python benchmarks/higher_rung.py [--experiments pretraining pooling \\
-        students] [--seeds 0 1 2] [--threads 2] [--resume]
+        students hard_negatives] [--seeds 0 1 2] [--threads 2] [--resume]
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ from recipe_sweep import (
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-EXPERIMENTS = ("pretraining", "pooling", "students")
+EXPERIMENTS = ("pretraining", "pooling", "students", "hard_negatives")
 # The rung's model: the laptop preset's width (128, 2 heads, FFN 512) at
 # the depth of chapter 06's stacked encoder.
 SHAPE = dict(model_preset="laptop", num_layers=4)
@@ -81,6 +85,8 @@ STUDENT_PAIRS = 120_000
 # smaller one (--lrs) asks whether the pre-trained start's deficit is the
 # learning rate's: a pre-trained encoder usually wants a smaller one.
 DEFAULT_LR = 2e-3
+# Chapter 03's setting: one mined hard negative per pair (LaBSE App. B).
+HARD_NEGATIVES = 1
 
 
 def pretrain_config(args, tlm_fraction: float):
@@ -323,10 +329,48 @@ def run_students(args, results: dict) -> None:
         store(args.output, results, "students", record, __file__, args.argv)
 
 
+def run_hard_negatives(args, results: dict) -> None:
+    """Chapter 03: hard negatives per step.  Each arm is the pretraining
+    experiment's ``random`` arm of its seed (same tokenizer, schedule and
+    data order) with HARD_NEGATIVES mined per pair by the arm's own model
+    halfway through (a model mining at step 0 from random weights would
+    find random sentences); before that step nothing in the run uses
+    them, so the pair differs by the hard negatives of the second half
+    (and the mining's cost).  The in-batch side of the comparison is that
+    ``random`` arm."""
+    start = args.finetune_steps // 2
+    keys = {
+        _arm_key(
+            "hard_negatives", args, seed=s, hard=HARD_NEGATIVES, start=start
+        ): s
+        for s in args.seeds
+    }
+    todo = pending(list(keys), results.get("hard_negatives", []), args.resume)
+    if not todo:
+        return
+    encoder = build_encoder(args, results, tlm_fraction=0.5)
+    for i, key in enumerate(todo, 1):
+        seed = keys[key]
+        print(f"[hard_negatives {i}/{len(todo)}] seed {seed}", flush=True)
+        config = finetune_config(
+            args,
+            seed,
+            tokenizer=str(encoder),
+            lr=DEFAULT_LR,
+            hard_negatives=HARD_NEGATIVES,
+            hard_negative_start=start,
+        )
+        record = {"key": key, **finetune_record(config, "hard negatives")}
+        store(
+            args.output, results, "hard_negatives", record, __file__, args.argv
+        )
+
+
 RUNNERS = {
     "pretraining": run_pretraining,
     "pooling": run_pooling,
     "students": run_students,
+    "hard_negatives": run_hard_negatives,
 }
 
 
@@ -388,7 +432,11 @@ def main(argv=None) -> int:
 def report(results: dict) -> str:
     """One line per arm group: the mean (and seeds) of its headline."""
     lines = []
-    for section, label in (("pretraining", "arm"), ("students", "arm")):
+    for section, label in (
+        ("pretraining", "arm"),
+        ("students", "arm"),
+        ("hard_negatives", "arm"),
+    ):
         groups: dict[str, list] = {}
         for r in results.get(section, []):
             groups.setdefault(r[label], []).append(r)

@@ -461,3 +461,52 @@ def test_provenance_is_dirty_for_changes_but_the_result_file(tmp_path):
     assert provenance(script, [])["commit"] == clean + "-dirty"
     script.write_text("print(2)\n")
     assert provenance(script, [], written=result)["commit"] == clean + "-dirty"
+
+
+def test_rung_hard_negative_arms_differ_from_in_batch_only_by_them(
+    rung, tmp_path, monkeypatch
+):
+    """The hard-negative arm of a seed is the pretraining experiment's
+    random arm of that seed plus mined negatives from halfway; stored
+    arms are not run again."""
+    import dataclasses
+
+    args = rung.parse_args(
+        ["--resume", "--seeds", "0", "1", "--output", str(tmp_path / "r.json")]
+    )
+    configs = []
+    monkeypatch.setattr(rung, "build_encoder", lambda *_, **__: "enc")
+    monkeypatch.setattr(
+        rung,
+        "finetune_record",
+        lambda config, name: configs.append(config) or {"arm": name},
+    )
+    monkeypatch.setattr(rung, "store", lambda *_, **__: None)
+    rung.run_hard_negatives(args, {})
+    assert [c.seed for c in configs] == [0, 1]
+    hard = configs[0]
+    in_batch = rung.finetune_config(
+        args, 0, tokenizer="enc", lr=rung.DEFAULT_LR
+    )
+    assert hard.hard_negatives == rung.HARD_NEGATIVES == 1
+    assert hard.hard_negative_start == args.finetune_steps // 2
+    assert (
+        dataclasses.replace(hard, hard_negatives=0, hard_negative_start=0)
+        == in_batch
+    )
+    hard.validate()
+    keys = [
+        rung._arm_key(
+            "hard_negatives",
+            args,
+            seed=s,
+            hard=1,
+            start=args.finetune_steps // 2,
+        )
+        for s in (0, 1)
+    ]
+    configs.clear()
+    rung.run_hard_negatives(
+        args, {"hard_negatives": [{"key": k} for k in keys]}
+    )
+    assert configs == []
