@@ -467,24 +467,35 @@ def test_rung_hard_negative_arms_differ_from_in_batch_only_by_them(
     rung, tmp_path, monkeypatch
 ):
     """The hard-negative arm of a seed is the pretraining experiment's
-    random arm of that seed plus mined negatives from halfway; stored
-    arms are not run again."""
+    random arm of that seed plus mined negatives from halfway; the
+    equal-time arm is that random arm with more steps (warm-up the same
+    share); stored arms are not run again."""
     import dataclasses
 
     args = rung.parse_args(
         ["--resume", "--seeds", "0", "1", "--output", str(tmp_path / "r.json")]
     )
-    configs = []
+    runs = []
     monkeypatch.setattr(rung, "build_encoder", lambda *_, **__: "enc")
     monkeypatch.setattr(
         rung,
         "finetune_record",
-        lambda config, name: configs.append(config) or {"arm": name},
+        lambda config, name: runs.append((name, config)) or {"arm": name},
     )
-    monkeypatch.setattr(rung, "store", lambda *_, **__: None)
+    stored = []
+    monkeypatch.setattr(
+        rung,
+        "store",
+        lambda _out, _res, _sec, record, *a: stored.append(record),
+    )
     rung.run_hard_negatives(args, {})
-    assert [c.seed for c in configs] == [0, 1]
-    hard = configs[0]
+    assert [(n, c.seed) for n, c in runs] == [
+        ("hard negatives", 0),
+        ("hard negatives", 1),
+        ("in-batch, equal time", 0),
+        ("in-batch, equal time", 1),
+    ]
+    hard, equal = runs[0][1], runs[2][1]
     in_batch = rung.finetune_config(
         args, 0, tokenizer="enc", lr=rung.DEFAULT_LR
     )
@@ -494,19 +505,15 @@ def test_rung_hard_negative_arms_differ_from_in_batch_only_by_them(
         dataclasses.replace(hard, hard_negatives=0, hard_negative_start=0)
         == in_batch
     )
-    hard.validate()
-    keys = [
-        rung._arm_key(
-            "hard_negatives",
-            args,
-            seed=s,
-            hard=1,
-            start=args.finetune_steps // 2,
-        )
-        for s in (0, 1)
-    ]
-    configs.clear()
-    rung.run_hard_negatives(
-        args, {"hard_negatives": [{"key": k} for k in keys]}
+    steps = rung.equal_time_steps(args)
+    assert steps % 10 == 0
+    assert abs(steps / args.finetune_steps - rung.EQUAL_TIME_FACTOR) < 0.01
+    assert equal == dataclasses.replace(
+        in_batch, max_steps=steps, warmup_steps=round(steps / 12)
     )
-    assert configs == []
+    for _, config in runs:
+        config.validate()
+    assert len({r["key"] for r in stored}) == 4
+    runs.clear()
+    rung.run_hard_negatives(args, {"hard_negatives": stored})
+    assert runs == []
