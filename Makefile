@@ -124,16 +124,14 @@ LADDER_ARGS ?=
 ladder: $(BIN)/.installed
 	$(BIN)/python benchmarks/compute_ladder.py --threads 2 $(LADDER_ARGS)
 
-# The reversed findings one rung above the laptop (issue 28): chapters 06,
-# 08 and 10 re-measured with a 4 x 128 model and longer pre-training;
+# The reversed findings one rung above the laptop (issue 28): chapters 03,
+# 06, 08 and 10 re-measured with a 4 x 128 model and longer pre-training;
 # writes benchmarks/results/higher_rung.json, one record per arm, and
 # skips the arms already there, so it can be spread over sessions.  93
-# minutes on 2 cores for the three experiments at the default learning
+# minutes on 2 cores for chapters 06, 08 and 10 at the default learning
 # rate (2026-12-06); the second learning rate's six fine-tuning runs add
-# 39 (2026-12-07; they reuse the cached pre-trained encoder when it is
-# there, else its rebuild adds about 15).  Chapter 03's hard negatives
-# (three runs of the random start with mined negatives from halfway)
-# are the last experiment added.
+# 39, chapter 03's three hard-negative runs 26 and its three equal-time
+# runs 26 (2026-12-07): about three hours from an empty cache.
 RUNG_ARGS ?=
 higher-rung: $(BIN)/.installed
 	$(BIN)/python benchmarks/higher_rung.py --threads 2 --resume $(RUNG_ARGS)
