@@ -53,7 +53,9 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls) -> None:
             if f.default is not dataclasses.MISSING
             else f.default_factory()
         )
+        # argparse %-formats help ("%(default)s"): a literal % is %%
         text = f"{comments.get(f.name, '')} (default: {default})"
+        text = text.replace("%", "%%")
         if typing.get_origin(hint) is list:
             (item,) = typing.get_args(hint) or (str,)
             parser.add_argument(

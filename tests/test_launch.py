@@ -5,6 +5,7 @@ The 2-process run must give the 1-process result for the same global batch
 rank that dies must surface in the caller with that rank's log.
 """
 
+import argparse
 import dataclasses
 import threading
 import time
@@ -56,6 +57,19 @@ def test_config_flags_round_trip():
     )
     assert _parse("pretrain", PretrainConfig, config_to_argv(pre)) == pre
     assert config_to_argv(TrainConfig()) == []
+
+
+def test_every_command_prints_its_help():
+    """argparse %-formats help texts, so a field comment with a bare "%"
+    (TrainConfig.warmup_steps' "8.3%") broke `labse-lite train --help`."""
+    parser = build_parser()
+    (commands,) = [
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    ]
+    assert {"train", "distill", "pretrain", "eval"} <= set(commands.choices)
+    for name, sub in commands.choices.items():
+        text = sub.format_help()
+        assert "--" in text and "%%" not in text, name
 
 
 def test_corpus_file_round_trip(tmp_path):
