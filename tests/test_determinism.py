@@ -149,6 +149,59 @@ def test_train_twice_gives_the_same_vocabulary_and_weights(pairs, tmp_path):
     assert "model/model.safetensors" in names
 
 
+def test_default_vocabulary_trains_the_same_with_either_allocator(
+    pairs, tmp_path
+):
+    """The default vocabulary's word-embedding gradient (66k x 128 floats)
+    is above glibc's 32 MiB mmap cap, the case runtime.reuse_freed_memory
+    changes; the 2,000-word test above stays below it.  The reference
+    model's tokenizer (cached, built once per run) gives that size."""
+    from labse_lite.book.reference import reference_teacher
+
+    tokenizer = reference_teacher(progress=False).parent / "tokenizer"
+    assert (
+        len(
+            json.loads((tokenizer / "tokenizer.json").read_text())["model"][
+                "vocab"
+            ]
+        )
+        * 128
+        * 4
+        > 32 * 2**20
+    )
+
+    def argv(out):
+        return [
+            "-m",
+            "labse_lite",
+            "train",
+            "--pairs-file",
+            str(pairs[0]),
+            "--tokenizer",
+            str(tokenizer),
+            "--model-preset",
+            "laptop",
+            "--batch-size",
+            "16",
+            "--max-steps",
+            "6",
+            "--checkpoint-every",
+            "0",
+            "--no-final-eval",
+            "--no-resume",
+            "--no-progress",
+            "--threads",
+            "1",
+            "--output-dir",
+            str(out),
+        ]
+
+    _twice(argv, tmp_path / "a", tmp_path / "b", env_b=KEEP_MALLOC)
+    assert "model/model.safetensors" in _same_files(
+        tmp_path / "a", tmp_path / "b", ["*.safetensors"]
+    )
+
+
 def test_pretrain_twice_gives_the_same_vocabulary_and_weights(pairs, tmp_path):
     def argv(out):
         return [
