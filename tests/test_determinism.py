@@ -108,14 +108,35 @@ def test_train_wordpiece_is_the_same_in_every_process(pairs, tmp_path):
     ]
 
 
+def _train_argv(pairs_file, out, *flags):
+    """`labse-lite train` on ``pairs_file`` into ``out``: a few steps of
+    16 pairs, no evaluation, one thread, and ``flags``."""
+    return [
+        "-m",
+        "labse_lite",
+        "train",
+        "--pairs-file",
+        str(pairs_file),
+        *flags,
+        "--batch-size",
+        "16",
+        "--checkpoint-every",
+        "0",
+        "--no-final-eval",
+        "--no-resume",
+        "--no-progress",
+        "--threads",
+        "1",
+        "--output-dir",
+        str(out),
+    ]
+
+
 def test_train_twice_gives_the_same_vocabulary_and_weights(pairs, tmp_path):
     def argv(out):
-        return [
-            "-m",
-            "labse_lite",
-            "train",
-            "--pairs-file",
-            str(pairs[0]),
+        return _train_argv(
+            pairs[0],
+            out,
             "--benchmark-file",
             str(pairs[1]),
             "--eval-languages",
@@ -124,20 +145,9 @@ def test_train_twice_gives_the_same_vocabulary_and_weights(pairs, tmp_path):
             "tiny",
             "--vocab-size",
             VOCAB,
-            "--batch-size",
-            "16",
             "--max-steps",
             "10",
-            "--checkpoint-every",
-            "0",
-            "--no-final-eval",
-            "--no-resume",
-            "--no-progress",
-            "--threads",
-            "1",
-            "--output-dir",
-            str(out),
-        ]
+        )
 
     # the second process keeps glibc's default allocator: reusing freed
     # memory (runtime.reuse_freed_memory) must not change a bit
@@ -159,42 +169,20 @@ def test_default_vocabulary_trains_the_same_with_either_allocator(
     from labse_lite.book.reference import reference_teacher
 
     tokenizer = reference_teacher(progress=False).parent / "tokenizer"
-    assert (
-        len(
-            json.loads((tokenizer / "tokenizer.json").read_text())["model"][
-                "vocab"
-            ]
-        )
-        * 128
-        * 4
-        > 32 * 2**20
-    )
+    vocab = json.loads((tokenizer / "tokenizer.json").read_text())["model"]
+    assert len(vocab["vocab"]) * 128 * 4 > 32 * 2**20  # bytes of fp32
 
     def argv(out):
-        return [
-            "-m",
-            "labse_lite",
-            "train",
-            "--pairs-file",
-            str(pairs[0]),
+        return _train_argv(
+            pairs[0],
+            out,
             "--tokenizer",
             str(tokenizer),
             "--model-preset",
             "laptop",
-            "--batch-size",
-            "16",
             "--max-steps",
             "6",
-            "--checkpoint-every",
-            "0",
-            "--no-final-eval",
-            "--no-resume",
-            "--no-progress",
-            "--threads",
-            "1",
-            "--output-dir",
-            str(out),
-        ]
+        )
 
     _twice(argv, tmp_path / "a", tmp_path / "b", env_b=KEEP_MALLOC)
     assert "model/model.safetensors" in _same_files(
