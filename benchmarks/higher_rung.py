@@ -117,15 +117,17 @@ def pretrain_config(args, tlm_fraction: float):
     )
 
 
-def finetune_config(args, seed: int, **changes):
-    """The rung's dual-encoder training: ``SHAPE`` for
-    ``--finetune-steps`` (warm-up 8.3%, the laptop recipe's share)."""
+def finetune_config(args, seed: int, steps: int | None = None, **changes):
+    """The rung's dual-encoder training: ``SHAPE`` for ``steps`` (None:
+    ``--finetune-steps``), warm-up 8.3% of them (the laptop recipe's
+    share)."""
     from labse_lite.train import TrainConfig
 
+    steps = steps or args.finetune_steps
     settings = dict(
         **SHAPE,
-        max_steps=args.finetune_steps,
-        warmup_steps=round(args.finetune_steps / 12),
+        max_steps=steps,
+        warmup_steps=round(steps / 12),
         seed=seed,
         threads=args.threads,
         checkpoint_every=0,
@@ -370,10 +372,7 @@ def run_hard_negatives(args, results: dict) -> None:
         arms[key] = (
             s,
             "in-batch, equal time",
-            {
-                "max_steps": steps,
-                "warmup_steps": round(steps / 12),
-            },
+            {"steps": steps},
         )
     todo = pending(list(arms), results.get("hard_negatives", []), args.resume)
     if not todo:
